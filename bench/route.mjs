@@ -1,0 +1,84 @@
+// Signed deliveries per second through the jobs route, in one process, against two baselines
+// measured in the same run: the official Next.js helper wrapping the same handler, and the floor
+// (the SDK's Receiver.verify + JSON.parse + the handler, with no Request or Response at all).
+// Usage: pnpm bench:route [-- --rounds 7 --per-round 2000]
+import { Receiver } from "@upstash/qstash";
+import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
+import { createJob, createRouteHandler } from "@qjobs/runtime";
+import { signDelivery } from "@qjobs/runtime/testing";
+
+const arg = (name, fallback) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? fallback : Number(process.argv[index + 1]);
+};
+const rounds = arg("rounds", 7);
+const perRound = arg("per-round", 2000);
+
+const currentSigningKey = "sig_bench_current_key_000000";
+const nextSigningKey = "sig_bench_next_key_00000000";
+const url = "https://app.example.com/api/jobs?job=welcome-email";
+let handled = 0;
+const job = createJob("welcome-email", async (payload) => {
+  handled += payload.userId.length > 0 ? 1 : 0;
+});
+
+// Distinct, pre-signed deliveries, so signing is not part of what is measured.
+const deliveries = await Promise.all(
+  Array.from({ length: 256 }, async (_, i) => {
+    const body = JSON.stringify({ userId: `user_${i}`, plan: "pro", tags: ["a", "b", "c"] });
+    return { body, signature: await signDelivery({ url, body, signingKey: currentSigningKey }) };
+  }),
+);
+const request = ({ body, signature }) =>
+  new Request(url, { method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": signature } });
+
+const qjobs = createRouteHandler({ "welcome-email": async () => job }, { env: { QSTASH_CURRENT_SIGNING_KEY: currentSigningKey, QSTASH_NEXT_SIGNING_KEY: nextSigningKey } });
+const official = verifySignatureAppRouter(
+  async (req) => {
+    await job.handler(JSON.parse(await req.text()), { key: job.key, messageId: "", retried: 0, headers: req.headers });
+    return Response.json({ ok: true });
+  },
+  { currentSigningKey, nextSigningKey },
+);
+const receiver = new Receiver({ currentSigningKey, nextSigningKey, devMode: false });
+
+const variants = {
+  "qjobs route": async (d) => {
+    const response = await qjobs(request(d));
+    if (response.status !== 200) throw new Error(`qjobs answered ${response.status}: ${await response.text()}`);
+  },
+  "official verifySignatureAppRouter": async (d) => {
+    const response = await official(request(d));
+    if (response.status !== 200) throw new Error(`official answered ${response.status}`);
+  },
+  "floor: Receiver.verify + JSON.parse + handler": async (d) => {
+    await receiver.verify({ signature: d.signature, body: d.body });
+    await job.handler(JSON.parse(d.body), { key: job.key, messageId: "", retried: 0, headers: new Headers() });
+  },
+};
+
+async function measure(run) {
+  const start = performance.now();
+  for (let i = 0; i < perRound; i++) await run(deliveries[i % deliveries.length]);
+  return perRound / ((performance.now() - start) / 1000);
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+for (const run of Object.values(variants)) await measure(run); // warm-up
+const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+for (let round = 0; round < rounds; round++) {
+  // Interleave the variants so machine noise falls on all of them alike.
+  for (const [name, run] of Object.entries(variants)) samples[name].push(await measure(run));
+}
+
+const rates = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
+const width = Math.max(...Object.keys(rates).map((name) => name.length));
+console.log(`node ${process.version}, ${rounds} rounds x ${perRound} signed deliveries, medians (${handled} handled)`);
+for (const [name, rate] of Object.entries(rates)) console.log(`  ${name.padEnd(width)}  ${Math.round(rate).toLocaleString("en-US").padStart(7)} deliveries/s`);
+const ours = rates["qjobs route"];
+console.log(`qjobs route / official helper: ${(ours / rates["official verifySignatureAppRouter"]).toFixed(2)}x`);
+console.log(`qjobs route / floor:           ${(ours / rates["floor: Receiver.verify + JSON.parse + handler"]).toFixed(2)}x`);

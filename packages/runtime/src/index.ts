@@ -1,0 +1,29 @@
+export { createJob, isValidJobKey, type JobDefinition, type SchemaJobDefinition } from "./job.js";
+export { dispatch, deliveryUrl } from "./publish.js";
+export { createRouteHandler, type RouteHandler, type RouteOptions } from "./route.js";
+export { verifySignature, SignatureError, type SignatureClaims, type VerifyOptions } from "./verify.js";
+export {
+  QJobsError,
+  NonRetryableError,
+  RetryAfterError,
+  ConfigurationError,
+  InvalidPayloadError,
+  DispatchError,
+  type PayloadIssue,
+} from "./errors.js";
+export { DEV_CREDENTIALS, readSigningKeys, readDispatchConfig, type Env, type SigningKeys, type DispatchConfig } from "./env.js";
+export type {
+  AnyJob,
+  DispatchArgs,
+  DispatchOptions,
+  DispatchResult,
+  Duration,
+  FlowControl,
+  Job,
+  JobContext,
+  JobHandler,
+  JobInput,
+  JobKey,
+  JobLoaders,
+  Register,
+} from "./types.js";

@@ -1,0 +1,78 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { publishJob, publishJobs, mergeOptions } from "./publish.js";
+import { validatePayload } from "./schema.js";
+import type { DispatchArgs, DispatchOptions, Job, JobContext, JobHandler } from "./types.js";
+
+const KEY_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
+
+/** Whether `key` is a valid job key: 1-128 characters from `A-Z a-z 0-9 . _ : / -`. */
+export function isValidJobKey(key: string): boolean {
+  return KEY_PATTERN.test(key);
+}
+
+export type JobDefinition<TPayload, TResult> = DispatchOptions & {
+  schema?: undefined;
+  handler: JobHandler<TPayload, TResult>;
+};
+
+export type SchemaJobDefinition<TSchema extends StandardSchemaV1, TResult> = DispatchOptions & {
+  schema: TSchema;
+  handler: JobHandler<StandardSchemaV1.InferOutput<TSchema>, TResult>;
+};
+
+/**
+ * Defines a job. Export it from a `*.job.ts` file and `qjobs generate` registers it.
+ *
+ * ```ts
+ * export const welcomeEmail = createJob("welcome-email", async (payload: { userId: string }, ctx) => {});
+ * export const resize = createJob("images/resize", { schema, retries: 5, handler: async (payload) => {} });
+ * ```
+ */
+export function createJob<TPayload = undefined, TResult = unknown>(
+  key: string,
+  handler: JobHandler<TPayload, TResult>,
+): Job<TPayload, TPayload, TResult>;
+export function createJob<TSchema extends StandardSchemaV1, TResult = unknown>(
+  key: string,
+  definition: SchemaJobDefinition<TSchema, TResult>,
+): Job<StandardSchemaV1.InferInput<TSchema>, StandardSchemaV1.InferOutput<TSchema>, TResult>;
+export function createJob<TPayload = undefined, TResult = unknown>(
+  key: string,
+  definition: JobDefinition<TPayload, TResult>,
+): Job<TPayload, TPayload, TResult>;
+export function createJob(
+  key: string,
+  definition: JobHandler<unknown, unknown> | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown> }),
+): Job {
+  if (typeof key !== "string" || !isValidJobKey(key)) {
+    throw new TypeError(
+      `Invalid job key ${JSON.stringify(key)}: use 1-128 characters from A-Z a-z 0-9 . _ : / -`,
+    );
+  }
+  const { handler, schema, ...defaults } = typeof definition === "function" ? { handler: definition } : definition;
+  if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);
+
+  const job: Job = {
+    key,
+    schema,
+    defaults: Object.freeze(defaults),
+    handler,
+    async dispatch(...[payload, options]: DispatchArgs<unknown>) {
+      await validatePayload(key, schema, payload);
+      return publishJob(key, payload, mergeOptions(defaults, options));
+    },
+    async dispatchMany(payloads, options) {
+      for (const payload of payloads) await validatePayload(key, schema, payload);
+      return publishJobs(key, payloads, mergeOptions(defaults, options));
+    },
+    async run(payload, ctx) {
+      const value = await validatePayload(key, schema, payload);
+      return handler(value, testContext(key, ctx));
+    },
+  };
+  return Object.freeze(job);
+}
+
+function testContext(key: string, ctx: Partial<JobContext> | undefined): JobContext {
+  return { messageId: "msg_local", retried: 0, headers: new Headers(), ...ctx, key };
+}

@@ -1,0 +1,97 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+
+/** A QStash duration: `"30s"`, `"5m"`, `"2h"`, `"1d"`. */
+export type Duration = `${bigint}${"s" | "m" | "h" | "d"}`;
+
+/** QStash's per-message options; on a job they are defaults that each dispatch can override. */
+export interface DispatchOptions {
+  /** Deliver after this long: seconds, or a duration such as `"10m"`. */
+  delay?: number | Duration;
+  /** Deliver no earlier than this moment: unix seconds or a Date. Overrides `delay`. */
+  notBefore?: number | Date;
+  /** Messages with the same id within QStash's deduplication window are published once. */
+  deduplicationId?: string;
+  /** Deduplicate on the message's content (destination, body and headers). */
+  contentBasedDeduplication?: boolean;
+  /** How many times QStash retries a failed delivery (QStash's default: 3). */
+  retries?: number;
+  /** A QStash retry-delay expression in milliseconds, e.g. `"1000 * pow(2, retried)"`. */
+  retryDelay?: string;
+  /** How long one delivery may take: seconds, or a duration. */
+  timeout?: number | Duration;
+  /** URL that QStash calls with the outcome of each delivery attempt. */
+  callback?: string;
+  /** URL that QStash calls once, when the message has failed for good. */
+  failureCallback?: string;
+  /** Limit deliveries sharing a key: how many at once and/or how many per period. */
+  flowControl?: FlowControl;
+  /** A label to filter QStash's logs and dead-letter queue by. */
+  label?: string;
+  /** Extra headers for the delivery request (forwarded by QStash). */
+  headers?: Record<string, string>;
+}
+
+/** At most `parallelism` deliveries at once and/or `rate` per `period` (default one second), per key. */
+export type FlowControl = { key: string; period?: number | Duration } & (
+  | { parallelism: number; rate?: number }
+  | { parallelism?: number; rate: number }
+);
+
+export interface DispatchResult {
+  messageId: string;
+  /** True when QStash recognised a duplicate and kept the earlier message. */
+  deduplicated?: boolean;
+}
+
+/** What a handler learns about the delivery it is running. */
+export interface JobContext {
+  readonly key: string;
+  /** QStash's message id: stable across retries, so a good idempotency key. */
+  readonly messageId: string;
+  /** How many times this message was retried before: 0 on the first attempt. */
+  readonly retried: number;
+  /** Set when a QStash schedule produced the message. */
+  readonly scheduleId?: string;
+  /** The delivery request's headers. */
+  readonly headers: Headers;
+}
+
+export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext) => TResult | Promise<TResult>;
+
+/** Arguments of a dispatch: the payload may be left out when the job takes none. */
+export type DispatchArgs<TInput> = undefined extends TInput
+  ? [payload?: TInput, options?: DispatchOptions]
+  : [payload: TInput, options?: DispatchOptions];
+
+export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
+  readonly key: string;
+  readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
+  /** Options applied to every dispatch of this job, under the call's own. */
+  readonly defaults: Readonly<DispatchOptions>;
+  /** Publish one message through QStash. With a schema the payload is validated first. */
+  dispatch(...args: DispatchArgs<TInput>): Promise<DispatchResult>;
+  /** Publish one message per payload with QStash's batch endpoint; ids come back in order. */
+  dispatchMany(payloads: readonly TInput[], options?: DispatchOptions): Promise<{ messageId: string }[]>;
+  /** Run the handler here and now (validating through the schema), for tests and scripts. */
+  run(payload: TInput, ctx?: Partial<JobContext>): Promise<Awaited<TResult>>;
+  readonly handler: JobHandler<TPayload, TResult>;
+}
+
+// biome-ignore lint: any is what makes every job assignable here.
+export type AnyJob = Job<any, any, any>;
+
+/** The generated registry: each key loads its job module only when a delivery needs it. */
+export type JobLoaders = Readonly<Record<string, () => Promise<AnyJob>>>;
+
+/**
+ * Augmented by the generated registry with `jobs: { [key]: typeof theJob }`, which types
+ * `dispatch(key, payload)`. Until then any key and payload are accepted.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface Register {}
+
+type RegisteredJobs = Register extends { jobs: infer TJobs } ? TJobs : Record<string, Job<unknown>>;
+
+export type JobKey = Extract<keyof RegisteredJobs, string>;
+
+export type JobInput<TKey extends JobKey> = RegisteredJobs[TKey] extends Job<infer TInput, any, any> ? TInput : never;

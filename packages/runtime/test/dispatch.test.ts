@@ -1,0 +1,207 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
+import { ConfigurationError, createJob, DEV_CREDENTIALS, dispatch, DispatchError, InvalidPayloadError } from "../src/index.js";
+
+let qstash: CaptureServer;
+const jobsUrl = "https://app.example.com/api/jobs";
+
+beforeAll(async () => {
+  qstash = await startCaptureServer((request) =>
+    request.headers["upstash-deduplication-id"] === "seen"
+      ? { status: 202, body: { messageId: "msg_earlier", deduplicated: true } }
+      : request.target.includes("job=refused")
+        ? { status: 400, body: { error: "invalid destination url" } }
+        : undefined,
+  );
+});
+afterAll(() => qstash.close());
+beforeEach(() => {
+  qstash.requests.length = 0;
+  vi.stubEnv("QSTASH_TOKEN", "test-token");
+  vi.stubEnv("QSTASH_URL", qstash.url);
+  vi.stubEnv("QJOBS_URL", jobsUrl);
+});
+afterEach(() => vi.unstubAllEnvs());
+
+const email = createJob("welcome-email", async (_payload: { userId: string; note?: string }) => {});
+const resize = createJob("images/resize", {
+  schema: z.object({ url: z.string().url(), width: z.number().int() }),
+  retries: 5,
+  timeout: "30s",
+  headers: { "X-Team": "media", "X-Trace": "default" },
+  handler: async () => {},
+});
+
+describe("job.dispatch publishes through the real QStash Client", () => {
+  it("sends the JSON payload to the jobs route with the key in ?job=, authenticated", async () => {
+    const result = await email.dispatch({ userId: "u_1", note: "été \u2028 日本" });
+    expect(result).toEqual({ messageId: "msg_1" });
+    const [request] = qstash.requests;
+    expect(request?.method).toBe("POST");
+    expect(request?.target).toBe(`/v2/publish/${jobsUrl}?job=welcome-email`);
+    expect(request?.headers.authorization).toBe("Bearer test-token");
+    expect(request?.headers["content-type"]).toBe("application/json");
+    expect(request?.headers["upstash-method"]).toBe("POST");
+    expect(request?.body.toString("utf8")).toBe(JSON.stringify({ userId: "u_1", note: "été \u2028 日本" }));
+  });
+
+  it("encodes keys with / and : in the destination", async () => {
+    await resize.dispatch({ url: "https://x.dev/a.png", width: 10 });
+    expect(qstash.requests[0]?.target).toBe(`/v2/publish/${jobsUrl}?job=images%2Fresize`);
+  });
+
+  it("maps every per-message option to QStash's headers", async () => {
+    await email.dispatch(
+      { userId: "u_1" },
+      {
+        delay: "10m",
+        notBefore: new Date("2030-01-01T00:00:00Z"),
+        deduplicationId: "order-42",
+        contentBasedDeduplication: true,
+        retries: 2,
+        retryDelay: "1000 * pow(2, retried)",
+        timeout: 20,
+        callback: "https://app.example.com/api/callback",
+        failureCallback: "https://app.example.com/api/failed",
+        flowControl: { key: "tenant-1", parallelism: 2, rate: 10, period: "1m" },
+        label: "onboarding",
+        headers: { "X-Request-Id": "req_9" },
+      },
+    );
+    const headers = qstash.requests[0]?.headers ?? {};
+    expect(headers).toMatchObject({
+      "upstash-delay": "10m",
+      "upstash-not-before": String(Date.UTC(2030, 0, 1) / 1000),
+      "upstash-deduplication-id": "order-42",
+      "upstash-content-based-deduplication": "true",
+      "upstash-retries": "2",
+      "upstash-retry-delay": "1000 * pow(2, retried)",
+      "upstash-timeout": "20s",
+      "upstash-callback": "https://app.example.com/api/callback",
+      "upstash-failure-callback": "https://app.example.com/api/failed",
+      "upstash-flow-control-key": "tenant-1",
+      "upstash-flow-control-value": "parallelism=2, rate=10, period=1m",
+      "upstash-label": "onboarding",
+      "upstash-forward-x-request-id": "req_9",
+    });
+    expect(headers).not.toHaveProperty("x-request-id");
+  });
+
+  it("merges job defaults under the call's options, header by header", async () => {
+    await resize.dispatch({ url: "https://x.dev/a.png", width: 10 }, { retries: 1, headers: { "X-Trace": "call" } });
+    expect(qstash.requests[0]?.headers).toMatchObject({
+      "upstash-retries": "1",
+      "upstash-timeout": "30s",
+      "upstash-forward-x-team": "media",
+      "upstash-forward-x-trace": "call",
+    });
+  });
+
+  it("reports a deduplicated publish", async () => {
+    expect(await email.dispatch({ userId: "u_1" }, { deduplicationId: "seen" })).toEqual({ messageId: "msg_earlier", deduplicated: true });
+  });
+
+  it("validates against the schema before publishing, and publishes nothing when invalid", async () => {
+    // @ts-expect-error width must be a number
+    const invalid = resize.dispatch({ url: "nope", width: "wide" });
+    await expect(invalid).rejects.toBeInstanceOf(InvalidPayloadError);
+    await expect(invalid).rejects.toThrow(/url: .*; width: /);
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("wraps QStash's refusals in a DispatchError with the status", async () => {
+    const refused = createJob("refused", async () => {});
+    const error = await refused.dispatch().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DispatchError);
+    expect(error).toMatchObject({ code: "dispatch_failed", status: 400, key: "refused" });
+  });
+});
+
+describe("job.dispatchMany uses the batch endpoint", () => {
+  it("publishes 250 payloads in 3 batch requests and returns their ids in order", async () => {
+    const payloads = Array.from({ length: 250 }, (_, i) => ({ userId: `u_${i}` }));
+    const results = await email.dispatchMany(payloads, { retries: 1 });
+    expect(qstash.requests.map((r) => r.target)).toEqual(["/v2/batch", "/v2/batch", "/v2/batch"]);
+    expect(results).toHaveLength(250);
+    // The capture server numbers ids in the order it received the messages.
+    const ids = results.map((r) => Number(r.messageId.slice("msg_".length)));
+    expect(ids).toEqual(ids.map((_, i) => (ids[0] ?? 0) + i));
+    const sent = qstash.requests.flatMap((r) => JSON.parse(r.body.toString()) as { destination: string; body: string; headers: Record<string, string> }[]);
+    expect(sent.map((m) => JSON.parse(m.body))).toEqual(payloads);
+    expect(sent[0]).toMatchObject({ destination: `${jobsUrl}?job=welcome-email` });
+    expect(sent[0]?.headers).toMatchObject({ "upstash-retries": "1", "content-type": "application/json" });
+  });
+
+  it("validates every payload before publishing any", async () => {
+    await expect(resize.dispatchMany([{ url: "https://x.dev/a.png", width: 1 }, { url: "bad", width: 2 }])).rejects.toBeInstanceOf(InvalidPayloadError);
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("publishes nothing for no payloads", async () => {
+    expect(await email.dispatchMany([])).toEqual([]);
+    expect(qstash.requests).toEqual([]);
+  });
+});
+
+describe("dispatch(key) publishes without the job's code", () => {
+  it("sends the same message as job.dispatch", async () => {
+    await dispatch("welcome-email", { userId: "u_1" }, { delay: 5 });
+    expect(qstash.requests[0]).toMatchObject({ target: `/v2/publish/${jobsUrl}?job=welcome-email` });
+    expect(qstash.requests[0]?.headers["upstash-delay"]).toBe("5s");
+  });
+});
+
+describe("dispatch fails closed", () => {
+  it.each([
+    ["QSTASH_TOKEN", /QSTASH_TOKEN is not set/],
+    ["QJOBS_URL", /QJOBS_URL is not set/],
+  ])("throws naming %s when it is missing, publishing nothing", async (variable, message) => {
+    vi.stubEnv(variable, "");
+    const error = await email.dispatch({ userId: "u_1" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ variables: [variable] });
+    expect((error as Error).message).toMatch(message);
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("refuses the public development token in production", async () => {
+    vi.stubEnv("NODE_ENV", "production");
+    vi.stubEnv("QSTASH_TOKEN", DEV_CREDENTIALS.token);
+    await expect(email.dispatch({ userId: "u_1" })).rejects.toThrow(/development token/);
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("ignores QSTASH_DEV: publishing goes where QSTASH_URL says", async () => {
+    vi.stubEnv("QSTASH_DEV", "true");
+    await email.dispatch({ userId: "u_1" });
+    expect(qstash.requests).toHaveLength(1);
+    expect(qstash.requests[0]?.headers.authorization).toBe("Bearer test-token");
+  });
+
+  it("rejects a relative QJOBS_URL", async () => {
+    vi.stubEnv("QJOBS_URL", "/api/jobs");
+    await expect(email.dispatch({ userId: "u_1" })).rejects.toThrow(/absolute/);
+  });
+});
+
+describe("job.run", () => {
+  it("calls the handler directly, through the schema, with a local context", async () => {
+    const seen: unknown[] = [];
+    const job = createJob("run-me", {
+      schema: z.object({ n: z.coerce.number() }),
+      handler: (payload, ctx) => {
+        seen.push(payload, ctx.key, ctx.retried);
+        return payload.n * 2;
+      },
+    });
+    expect(await job.run({ n: "21" })).toBe(42);
+    expect(seen).toEqual([{ n: 21 }, "run-me", 0]);
+  });
+
+  it("refuses invalid keys at definition", () => {
+    expect(() => createJob("has space", async () => {})).toThrow(/Invalid job key/);
+    expect(() => createJob("x".repeat(129), async () => {})).toThrow(/Invalid job key/);
+    expect(() => createJob("", async () => {})).toThrow(/Invalid job key/);
+  });
+});

@@ -1,0 +1,52 @@
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface CapturedRequest {
+  method: string;
+  /** The raw request target, e.g. `/v2/publish/http://app/api/jobs?job=a`. */
+  target: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface CaptureServer {
+  url: string;
+  requests: CapturedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * Stands in for QStash's publish and batch API so the real `@upstash/qstash` Client really publishes:
+ * it records every request and answers like QStash (`{ messageId }`, or one per batch entry).
+ * `answer` can replace a response, e.g. to simulate a deduplicated publish or an error.
+ */
+export async function startCaptureServer(
+  answer?: (request: CapturedRequest) => { status: number; body: unknown } | undefined,
+): Promise<CaptureServer> {
+  const requests: CapturedRequest[] = [];
+  let nextId = 1;
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const captured: CapturedRequest = { method: req.method ?? "", target: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
+    requests.push(captured);
+    const custom = answer?.(captured);
+    let status = custom?.status ?? 200;
+    let body = custom?.body;
+    if (!custom) {
+      if (captured.target.startsWith("/v2/publish/")) body = { messageId: `msg_${nextId++}` };
+      else if (captured.target === "/v2/batch") {
+        const entries = JSON.parse(captured.body.toString()) as unknown[];
+        body = entries.map(() => ({ messageId: `msg_${nextId++}` }));
+      } else [status, body] = [404, { error: "not found" }];
+    }
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
