@@ -24,6 +24,7 @@ export type {
   JobHandler,
   JobInput,
   JobKey,
+  JobLoader,
   JobLoaders,
   Register,
 } from "./types.js";

@@ -1,7 +1,7 @@
 import { type Env, processEnv, readSigningKeys, type SigningKeys } from "./env.js";
 import { ConfigurationError, InvalidPayloadError, NonRetryableError, type PayloadIssue, RetryAfterError } from "./errors.js";
 import { validatePayload } from "./schema.js";
-import type { AnyJob, JobContext, JobLoaders } from "./types.js";
+import type { AnyJob, JobContext, JobLoader, JobLoaders } from "./types.js";
 import { SignatureError, verifySignature } from "./verify.js";
 
 export interface RouteOptions {
@@ -60,6 +60,8 @@ function contextOf(key: string, headers: Headers): JobContext {
  * 200 done, 489 never retry, 500 retry, 401/404/405 refused.
  */
 export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {}): RouteHandler {
+  const loadJob: JobLoader =
+    typeof jobs === "function" ? jobs : (key) => (Object.hasOwn(jobs, key) ? (jobs[key] as () => Promise<AnyJob>)() : undefined);
   const logger = options.logger ?? console;
   const readEnv = typeof options.env === "function" ? options.env : () => (options.env as Env | undefined) ?? processEnv();
   const clockTolerance = options.clockTolerance ?? 5;
@@ -95,20 +97,18 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     if (jobKeyOf(signedUrl) !== key) {
       return failure(401, "invalid_signature", "Invalid signature: it was issued for another job");
     }
-    const load = key !== null && Object.hasOwn(jobs, key) ? jobs[key] : undefined;
-    if (key === null || !load) {
-      return failure(404, "unknown_job", key === null ? "No job key in the URL (?job=)" : `Unknown job "${key}"`);
-    }
-
-    let job: AnyJob;
+    let job: AnyJob | undefined;
     try {
-      job = await load();
+      job = key === null ? undefined : await loadJob(key);
     } catch (error) {
       logger.error(`[qjobs] Could not load job "${key}":`, error);
       return failure(500, "job_load_failed", `Could not load job "${key}"`);
     }
-    if (job?.key !== key) {
-      logger.error(`[qjobs] The registry maps "${key}" to a job with key "${job?.key}": run \`qjobs generate\`.`);
+    if (key === null || !job) {
+      return failure(404, "unknown_job", key === null ? "No job key in the URL (?job=)" : `Unknown job "${key}"`);
+    }
+    if (job.key !== key) {
+      logger.error(`[qjobs] The registry maps "${key}" to a job with key "${job.key}": run \`qjobs generate\`.`);
       return failure(500, "registry_stale", `The registry entry for "${key}" is stale`);
     }
 

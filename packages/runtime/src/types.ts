@@ -80,8 +80,11 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
 // biome-ignore lint: any is what makes every job assignable here.
 export type AnyJob = Job<any, any, any>;
 
-/** The generated registry: each key loads its job module only when a delivery needs it. */
-export type JobLoaders = Readonly<Record<string, () => Promise<AnyJob>>>;
+/** Loads the job for a key, importing its module only then; undefined for an unknown key. */
+export type JobLoader = (key: string) => Promise<AnyJob> | undefined;
+
+/** Jobs for a route: the generated registry's `loadJob`, or a map of keys to lazy loaders. */
+export type JobLoaders = JobLoader | Readonly<Record<string, () => Promise<AnyJob>>>;
 
 /**
  * Augmented by the generated registry with `jobs: { [key]: typeof theJob }`, which types

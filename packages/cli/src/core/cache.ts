@@ -1,0 +1,59 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { FileExtraction } from "../types.js";
+import { writeIfChanged } from "./write.js";
+
+/** Bump when extraction changes what it finds, so old caches are ignored. */
+const CACHE_VERSION = 1;
+const CACHE_FILE = join(".qjobs", "extract-cache.json");
+
+type Entries = Record<string, { hash: string; extraction: FileExtraction }>;
+
+export function contentHash(text: string): string {
+  return createHash("sha1").update(text).digest("base64url");
+}
+
+/**
+ * What each job file held, keyed by path and content hash, in the gitignored `.qjobs/` folder.
+ * A re-run that finds every file unchanged never loads the parser.
+ */
+export class ExtractionCache {
+  private readonly previous: Entries;
+  private readonly next: Entries = {};
+
+  private constructor(
+    private readonly root: string,
+    previous: Entries,
+  ) {
+    this.previous = previous;
+  }
+
+  static async load(root: string): Promise<ExtractionCache> {
+    try {
+      const stored = JSON.parse(await readFile(join(root, CACHE_FILE), "utf8")) as { version?: number; entries?: Entries };
+      return new ExtractionCache(root, stored.version === CACHE_VERSION && stored.entries ? stored.entries : {});
+    } catch {
+      return new ExtractionCache(root, {}); // missing or unreadable: start over
+    }
+  }
+
+  get(file: string, hash: string): FileExtraction | undefined {
+    const entry = this.previous[file];
+    if (entry?.hash !== hash) return undefined;
+    this.next[file] = entry;
+    return entry.extraction;
+  }
+
+  set(file: string, hash: string, extraction: FileExtraction): void {
+    this.next[file] = { hash, extraction };
+  }
+
+  /** Keeps only the files seen in this run. */
+  async save(): Promise<void> {
+    const sorted = Object.fromEntries(Object.entries(this.next).sort(([a], [b]) => (a < b ? -1 : 1)));
+    await writeIfChanged(join(this.root, CACHE_FILE), JSON.stringify({ version: CACHE_VERSION, entries: sorted }));
+    // The folder ignores itself, so it never shows up in git even before `qjobs init` lists it.
+    await writeIfChanged(join(this.root, ".qjobs", ".gitignore"), "*\n");
+  }
+}

@@ -1,0 +1,72 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, posix, resolve } from "node:path";
+import { UserError } from "../errors.js";
+import type { Config } from "../types.js";
+
+export const CONFIG_FILE = "qjobs.config.json";
+
+const FIELDS = ["$schema", "jobs", "registry", "route"] as const;
+
+/** The defaults PRODUCT.md promises; the route goes under app/ when the project has no src/app/. */
+export function defaultConfig(root: string): Config {
+  const app = existsSync(join(root, "src", "app")) ? "src/app" : "app";
+  return { root, jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: `${app}/api/jobs/route.ts`, fromFile: false };
+}
+
+function relativePath(value: unknown, field: string): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new UserError(`${CONFIG_FILE}: "${field}" must be a non-empty string path`);
+  }
+  const normalized = posix.normalize(value.replace(/\\/g, "/")).replace(/^\.\//, "");
+  if (posix.isAbsolute(normalized) || normalized.startsWith("../")) {
+    throw new UserError(`${CONFIG_FILE}: "${field}" must be a path inside the project, got "${value}"`);
+  }
+  if (!/\.(ts|tsx|mts)$/.test(normalized)) {
+    throw new UserError(`${CONFIG_FILE}: "${field}" must name a .ts file, got "${value}"`);
+  }
+  return normalized;
+}
+
+/** Reads `qjobs.config.json` in `cwd`, validating every field; no file means the defaults. */
+export async function loadConfig(cwd: string): Promise<Config> {
+  const root = resolve(cwd);
+  if (!existsSync(root)) throw new UserError(`No such folder: ${root}`);
+  const file = join(root, CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return defaultConfig(root);
+    throw error;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    throw new UserError(`${CONFIG_FILE} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new UserError(`${CONFIG_FILE} must hold a JSON object like {"jobs": ["src/**/*.job.ts"]}`);
+  }
+  const fields = raw as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((name) => !(FIELDS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new UserError(`${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: jobs, registry, route)`);
+  }
+  const defaults = defaultConfig(root);
+  let jobs = defaults.jobs;
+  if (fields.jobs !== undefined) {
+    const list = fields.jobs;
+    if (!Array.isArray(list) || list.length === 0 || list.some((glob) => typeof glob !== "string" || glob.trim() === "")) {
+      throw new UserError(`${CONFIG_FILE}: "jobs" must be a non-empty list of globs, like ["src/**/*.job.ts"]`);
+    }
+    jobs = list.map((glob: string) => glob.replace(/\\/g, "/").replace(/^\.\//, ""));
+    const outside = jobs.find((glob) => glob.startsWith("/") || glob.startsWith("../"));
+    if (outside) throw new UserError(`${CONFIG_FILE}: "jobs" globs are relative to the config's folder, got "${outside}"`);
+  }
+  const registry = fields.registry === undefined ? defaults.registry : relativePath(fields.registry, "registry");
+  const route = fields.route === undefined ? defaults.route : relativePath(fields.route, "route");
+  if (registry === route) throw new UserError(`${CONFIG_FILE}: "registry" and "route" must be different files`);
+  return { root, jobs, registry, route, fromFile: true };
+}

@@ -1,0 +1,162 @@
+import { isValidJobKey } from "@qjobs/runtime";
+import type { ExtractedJob, FileExtraction } from "../types.js";
+import type { TS } from "./parser.js";
+
+type Node = import("ts-morph").ts.Node;
+type SourceFile = import("ts-morph").ts.SourceFile;
+type Problem = FileExtraction["problems"][number];
+
+const RUNTIME = "@qjobs/runtime";
+
+function scriptKind(ts: TS, path: string) {
+  if (path.endsWith(".tsx")) return ts.ScriptKind.TSX;
+  if (path.endsWith(".jsx")) return ts.ScriptKind.JSX;
+  if (/\.[cm]?js$/.test(path)) return ts.ScriptKind.JS;
+  return ts.ScriptKind.TS;
+}
+
+/** How this file can call createJob: local names of the function, and of namespace imports. */
+function createJobBindings(ts: TS, file: SourceFile) {
+  const functions = new Set<string>();
+  const namespaces = new Set<string>();
+  for (const statement of file.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    if (statement.moduleSpecifier.text !== RUNTIME) continue;
+    const bindings = statement.importClause?.namedBindings;
+    if (!bindings || statement.importClause?.isTypeOnly) continue;
+    if (ts.isNamespaceImport(bindings)) namespaces.add(bindings.name.text);
+    else {
+      for (const element of bindings.elements) {
+        if ((element.propertyName ?? element.name).text === "createJob" && !element.isTypeOnly) functions.add(element.name.text);
+      }
+    }
+  }
+  return { functions, namespaces };
+}
+
+/** Names under which each top-level local is exported: `export { x }`, `export { x as y }`, `export default x`. */
+function localExports(ts: TS, file: SourceFile): Map<string, string[]> {
+  const exports = new Map<string, string[]>();
+  const add = (local: string, exported: string) => exports.set(local, [...(exports.get(local) ?? []), exported]);
+  for (const statement of file.statements) {
+    if (ts.isExportDeclaration(statement) && !statement.moduleSpecifier && !statement.isTypeOnly && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+      for (const element of statement.exportClause.elements) {
+        if (!element.isTypeOnly) add((element.propertyName ?? element.name).text, element.name.text);
+      }
+    } else if (ts.isExportAssignment(statement) && !statement.isExportEquals && ts.isIdentifier(statement.expression)) {
+      add(statement.expression.text, "default");
+    }
+  }
+  return exports;
+}
+
+/** The expression a call's value flows into, past parentheses, `as`, `satisfies` and `!`. */
+function consumerOf(ts: TS, node: Node): Node {
+  let current = node;
+  while (
+    ts.isParenthesizedExpression(current.parent) ||
+    ts.isAsExpression(current.parent) ||
+    ts.isSatisfiesExpression(current.parent) ||
+    ts.isNonNullExpression(current.parent)
+  ) {
+    current = current.parent;
+  }
+  return current.parent;
+}
+
+const hasExportModifier = (ts: TS, node: import("ts-morph").ts.VariableStatement) =>
+  node.modifiers?.some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword) ?? false;
+
+/**
+ * Finds the jobs in one file's text, syntax only: every call of `@qjobs/runtime`'s createJob
+ * (also renamed or through a namespace import) with its literal key and the export that holds it.
+ * Pure: returns problems with positions instead of throwing.
+ */
+export function extractJobs(ts: TS, path: string, text: string): FileExtraction {
+  const file = ts.createSourceFile(
+    path,
+    text,
+    { languageVersion: ts.ScriptTarget.Latest, jsDocParsingMode: ts.JSDocParsingMode.ParseNone },
+    true,
+    scriptKind(ts, path),
+  );
+  const position = (node: Node | number) => {
+    const at = typeof node === "number" ? node : node.getStart(file);
+    const { line, character } = file.getLineAndCharacterOfPosition(at);
+    return { line: line + 1, column: character + 1 };
+  };
+
+  // parseDiagnostics is internal to TypeScript but stable for a decade; it holds the syntax errors.
+  const syntaxErrors = (file as unknown as { parseDiagnostics: import("ts-morph").ts.DiagnosticWithLocation[] }).parseDiagnostics;
+  if (syntaxErrors.length > 0) {
+    return {
+      jobs: [],
+      problems: syntaxErrors.map((error) => ({
+        ...position(error.start),
+        message: `syntax error: ${ts.flattenDiagnosticMessageText(error.messageText, " ")}`,
+      })),
+    };
+  }
+
+  const { functions, namespaces } = createJobBindings(ts, file);
+  if (functions.size === 0 && namespaces.size === 0) return { jobs: [], problems: [] };
+  const exported = localExports(ts, file);
+  const jobs: ExtractedJob[] = [];
+  const problems: Problem[] = [];
+
+  const isCreateJob = (callee: Node) =>
+    (ts.isIdentifier(callee) && functions.has(callee.text)) ||
+    (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && namespaces.has(callee.expression.text) && callee.name.text === "createJob");
+
+  const visit = (node: Node): void => {
+    if (ts.isCallExpression(node) && isCreateJob(node.expression)) inspect(node);
+    ts.forEachChild(node, visit);
+  };
+
+  function inspect(call: import("ts-morph").ts.CallExpression) {
+    const [keyArgument] = call.arguments;
+    if (!keyArgument || !(ts.isStringLiteral(keyArgument) || ts.isNoSubstitutionTemplateLiteral(keyArgument))) {
+      problems.push({ ...position(keyArgument ?? call), message: "the job key must be a string literal, like createJob(\"send-email\", ...)" });
+      return;
+    }
+    const key = keyArgument.text;
+    if (!isValidJobKey(key)) {
+      const bad = [...new Set(key.replace(/[A-Za-z0-9._:/-]/g, ""))].map((char) => JSON.stringify(char));
+      const why = bad.length > 0 ? `${bad.join(", ")} ${bad.length === 1 ? "is" : "are"} not allowed` : `it has ${key.length} characters`;
+      problems.push({ ...position(keyArgument), message: `invalid job key ${JSON.stringify(key)}: ${why} (use 1-128 characters from A-Z a-z 0-9 . _ : / -)` });
+      return;
+    }
+    const at = position(call);
+    const consumer = consumerOf(ts, call);
+    if (ts.isExportAssignment(consumer) && !consumer.isExportEquals) {
+      jobs.push({ key, exportName: "default", ...at });
+      return;
+    }
+    const notExported = `job "${key}" is not exported: define it as \`export const name = createJob(...)\` at the top level`;
+    if (!ts.isVariableDeclaration(consumer) || !ts.isIdentifier(consumer.name)) {
+      problems.push({ ...at, message: notExported });
+      return;
+    }
+    const list = consumer.parent;
+    const statement = list.parent;
+    if (!ts.isVariableStatement(statement) || statement.parent !== file) {
+      problems.push({ ...at, message: notExported });
+      return;
+    }
+    const name = consumer.name.text;
+    const exportNames = hasExportModifier(ts, statement) ? [name] : (exported.get(name) ?? []);
+    if (exportNames.length === 0) {
+      problems.push({ ...at, message: notExported });
+      return;
+    }
+    if (!(list.flags & ts.NodeFlags.Const)) {
+      problems.push({ ...at, message: `job "${key}" must be a const: \`export const ${name} = createJob(...)\`` });
+      return;
+    }
+    // A job exported under several names is registered once, under its first name.
+    jobs.push({ key, exportName: exportNames[0] as string, ...at });
+  }
+
+  visit(file);
+  return { jobs, problems };
+}

@@ -1,0 +1,35 @@
+import type { Diagnostic, ExtractedJob, FileExtraction, RegisteredJob, RegistryModel } from "../types.js";
+
+/** Diagnostics sorted like a compiler's output: by file, then position. */
+export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+  return [...diagnostics].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column));
+}
+
+/**
+ * All files' jobs → the checked registry: keys unique (both places named), sorted by key.
+ * Any problem means no model: a registry must never silently leave a job out.
+ */
+export function buildModel(files: ReadonlyMap<string, FileExtraction>): { model: RegistryModel; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const firstByKey = new Map<string, { file: string; job: ExtractedJob }>();
+  const jobs: RegisteredJob[] = [];
+  for (const [file, extraction] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const problem of extraction.problems) diagnostics.push({ file, ...problem });
+    for (const job of extraction.jobs) {
+      const first = firstByKey.get(job.key);
+      if (first) {
+        diagnostics.push({
+          file,
+          line: job.line,
+          column: job.column,
+          message: `job key "${job.key}" is already used at ${first.file}:${first.job.line}:${first.job.column}; keys must be unique`,
+        });
+        continue;
+      }
+      firstByKey.set(job.key, { file, job });
+      jobs.push({ key: job.key, file, exportName: job.exportName });
+    }
+  }
+  jobs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return { model: { jobs }, diagnostics: sortDiagnostics(diagnostics) };
+}

@@ -1,0 +1,61 @@
+/** `qjobs.config.json`, with every default applied. Paths are relative to `root`, posix-style. */
+export interface Config {
+  /** The folder the config lives in (absolute). */
+  readonly root: string;
+  /** Globs of job files. */
+  readonly jobs: readonly string[];
+  /** The generated registry module. */
+  readonly registry: string;
+  /** The generated route module. */
+  readonly route: string;
+  /** Whether the values came from a qjobs.config.json (false: all defaults). */
+  readonly fromFile: boolean;
+}
+
+/** A problem in a job file, reported like a compiler's: `file:line:column: message`. */
+export interface Diagnostic {
+  /** Posix path relative to the config's folder. */
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly column: number;
+  readonly message: string;
+}
+
+/** A job found in a file: `export <exportName> = createJob(key, ...)`. */
+export interface ExtractedJob {
+  readonly key: string;
+  /** The export it is reachable under: a name, or `default`. */
+  readonly exportName: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+/** What one job file holds. */
+export interface FileExtraction {
+  readonly jobs: readonly ExtractedJob[];
+  /** Problems without a file name yet (extract is pure and only knows the text). */
+  readonly problems: readonly Omit<Diagnostic, "file">[];
+}
+
+/** A job in the registry. */
+export interface RegisteredJob {
+  readonly key: string;
+  /** Posix path relative to the config's folder. */
+  readonly file: string;
+  readonly exportName: string;
+}
+
+/** The checked registry: every job, sorted by key, keys unique. */
+export interface RegistryModel {
+  readonly jobs: readonly RegisteredJob[];
+}
+
+export type FileStatus = "written" | "unchanged" | "stale" | "missing";
+
+export interface GeneratedFile {
+  /** Posix path relative to the config's folder. */
+  readonly path: string;
+  readonly status: FileStatus;
+}

@@ -1,0 +1,174 @@
+import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { generate } from "../src/index.js";
+import { fixturesDir, runCli, tempProject } from "./support.js";
+
+const exportForms = join(fixturesDir, "export-forms");
+const generatedFiles = ["src/qjobs.gen.ts", "src/app/api/jobs/route.ts"];
+const read = (dir: string, path: string) => readFile(join(dir, path), "utf8");
+
+describe("qjobs generate on the export-forms fixture", () => {
+  it("writes the registry and the route byte for byte as committed beside the fixture", async () => {
+    const dir = await tempProject({}, { from: exportForms });
+    for (const file of generatedFiles) await rm(join(dir, file));
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^✓ qjobs: 8 jobs from 6 files → src\/qjobs\.gen\.ts written, src\/app\/api\/jobs\/route\.ts written in \d+ ms\n$/);
+    for (const file of generatedFiles) expect(await read(dir, file), file).toBe(await read(exportForms, file));
+  });
+
+  it("passes --check on the committed fixture, writing nothing", async () => {
+    const before = (await readdir(exportForms, { recursive: true })).sort();
+    const run = await runCli(["generate", "--check", "--cwd", exportForms]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/8 jobs, generated files are up to date/);
+    expect((await readdir(exportForms, { recursive: true })).sort()).toEqual(before);
+  });
+
+  it("leaves unchanged files alone on a re-run, and parses nothing the cache already knows", async () => {
+    const dir = await tempProject({}, { from: exportForms });
+    await rm(join(dir, "src/qjobs.gen.ts"));
+    const first = await generate({ cwd: dir });
+    expect(first.parsed).toBe(6);
+    const written = await stat(join(dir, "src/qjobs.gen.ts"));
+    const second = await generate({ cwd: dir });
+    expect(second.files.map((file) => file.status)).toEqual(["unchanged", "unchanged"]);
+    expect(second.parsed).toBe(0);
+    expect((await stat(join(dir, "src/qjobs.gen.ts"))).mtimeMs).toBe(written.mtimeMs);
+    // Atomic writes leave no temporary files behind.
+    expect((await readdir(join(dir, "src"))).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
+  it("re-parses only the file that changed, and rewrites only the file whose content changed", async () => {
+    const dir = await tempProject({}, { from: exportForms });
+    await generate({ cwd: dir });
+    const path = join(dir, "src/jobs/reports.job.ts");
+    await writeFile(path, (await readFile(path, "utf8")).replace('"reports:daily"', '"reports:weekly"'));
+    const result = await generate({ cwd: dir });
+    expect(result.parsed).toBe(1);
+    expect(result.files).toEqual([
+      { path: "src/qjobs.gen.ts", status: "written" },
+      { path: "src/app/api/jobs/route.ts", status: "unchanged" },
+    ]);
+    expect(await read(dir, "src/qjobs.gen.ts")).toContain('    case "reports:weekly":\n      return import("./jobs/reports.job.js").then((m) => m.default);');
+  });
+
+  it("--check exits 1 naming stale and missing files, and writes nothing", async () => {
+    const dir = await tempProject({}, { from: exportForms });
+    await writeFile(join(dir, "src/qjobs.gen.ts"), "// edited by hand\n");
+    await rm(join(dir, "src/app/api/jobs/route.ts"));
+    const run = await runCli(["generate", "--check", "--cwd", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("✗ src/qjobs.gen.ts is stale");
+    expect(run.stderr).toContain("✗ src/app/api/jobs/route.ts is missing");
+    expect(run.stderr).toContain("Run qjobs generate");
+    expect(await read(dir, "src/qjobs.gen.ts")).toBe("// edited by hand\n");
+    expect((await readdir(dir)).includes(".qjobs")).toBe(false);
+  });
+});
+
+describe("qjobs generate reports broken job files like a compiler", () => {
+  it("prints every problem as path:line:column: message, exits 1, and leaves the generated files as they were", async () => {
+    const dir = await tempProject({ "src/qjobs.gen.ts": "// the last good registry\n" }, { from: join(fixturesDir, "diagnostics") });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe(await readFile(join(fixturesDir, "diagnostics", "expected", "stderr.txt"), "utf8"));
+    expect(await read(dir, "src/qjobs.gen.ts")).toBe("// the last good registry\n");
+    await expect(stat(join(dir, "app/api/jobs/route.ts"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("reports a file that breaks after a good run, instead of dropping its job", async () => {
+    const dir = await tempProject({}, { from: exportForms });
+    expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
+    const good = await read(dir, "src/qjobs.gen.ts");
+    await writeFile(join(dir, "src/jobs/reports.job.ts"), 'import { createJob } from "@qjobs/runtime";\nexport default createJob("reports:daily", async () => {\n');
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^src\/jobs\/reports\.job\.ts:3:1: syntax error: '}' expected\./m);
+    expect(await read(dir, "src/qjobs.gen.ts")).toBe(good);
+  });
+});
+
+describe("discovery", () => {
+  const job = (key: string) => `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
+
+  it("never searches node_modules, .git, .next or dist, and skips files that only look like jobs", async () => {
+    const dir = await tempProject({
+      "src/a.job.ts": job("a"),
+      "src/deep/er/b.job.ts": job("b"),
+      "src/node_modules/pkg/c.job.ts": job("c"),
+      "src/.next/d.job.ts": job("d"),
+      "src/dist/e.job.ts": job("e"),
+      "src/.git/f.job.ts": job("f"),
+      "src/g.job.tsx.bak": job("g"),
+      "src/h.ts": job("h"),
+      "other/i.job.ts": job("i"),
+    });
+    const run = await runCli(["list", "--json", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([
+      { key: "a", file: "src/a.job.ts", export: "job" },
+      { key: "b", file: "src/deep/er/b.job.ts", export: "job" },
+    ]);
+  });
+
+  it("follows the globs of qjobs.config.json, with braces and several patterns", async () => {
+    const dir = await tempProject({
+      "qjobs.config.json": JSON.stringify({ jobs: ["jobs/*.{job,task}.ts", "lib/**/*.job.ts"], registry: "lib/registry.gen.ts", route: "server/jobs.ts" }),
+      "jobs/a.job.ts": job("a"),
+      "jobs/b.task.ts": job("b"),
+      "jobs/nested/c.job.ts": job("c"),
+      "lib/d.job.ts": job("d"),
+      "lib/x/y/e.job.ts": job("e"),
+    });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    const registry = await read(dir, "lib/registry.gen.ts");
+    expect([...registry.matchAll(/^ {4}case "(\w)":/gm)].map((m) => m[1])).toEqual(["a", "b", "d", "e"]);
+    expect(registry).toContain('return import("../jobs/a.job.js")');
+    expect(await read(dir, "server/jobs.ts")).toContain('import { loadJob } from "../lib/registry.gen.js";');
+  });
+
+  it("uses the defaults without a config, with the route under app/ when there is no src/app/", async () => {
+    const dir = await tempProject({ "src/a.job.ts": job("a"), "app/page.tsx": "export default function Page() { return null; }\n" });
+    expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
+    expect(await read(dir, "app/api/jobs/route.ts")).toContain('import { loadJob } from "../../../src/qjobs.gen.js";');
+  });
+
+  it("writes an empty but valid registry when there are no jobs yet", async () => {
+    const dir = await tempProject({ "src/app/page.tsx": "" });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("0 jobs from 0 files");
+    expect(await read(dir, "src/qjobs.gen.ts")).toMatch(/switch \(key\) \{\n {4}default:\n {6}return undefined;/);
+  });
+});
+
+describe("configuration errors name the file and the field", () => {
+  it.each([
+    ["{ not json", /qjobs\.config\.json is not valid JSON/],
+    ["[]", /qjobs\.config\.json must hold a JSON object/],
+    ['{ "job": ["src/**/*.job.ts"] }', /qjobs\.config\.json: unknown field "job"/],
+    ['{ "jobs": "src/**/*.job.ts" }', /qjobs\.config\.json: "jobs" must be a non-empty list of globs/],
+    ['{ "jobs": [] }', /"jobs" must be a non-empty list/],
+    ['{ "registry": 42 }', /"registry" must be a non-empty string path/],
+    ['{ "route": "../outside/route.ts" }', /"route" must be a path inside the project/],
+    ['{ "registry": "src/registry.json" }', /"registry" must name a \.ts file/],
+    ['{ "registry": "a.ts", "route": "a.ts" }', /"registry" and "route" must be different files/],
+  ])("%s", async (config, message) => {
+    const dir = await tempProject({ "qjobs.config.json": config });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toMatch(/\n\s+at /); // a message, not a stack
+  });
+
+  it("says when the --cwd folder does not exist", async () => {
+    const run = await runCli(["generate", "--cwd", "/no/such/folder"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("No such folder: /no/such/folder");
+  });
+});

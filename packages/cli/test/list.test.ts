@@ -1,0 +1,67 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { fixturesDir, runCli } from "./support.js";
+
+const exportForms = join(fixturesDir, "export-forms");
+
+describe("qjobs list", () => {
+  it("--json prints key, file and export sorted by key", async () => {
+    const run = await runCli(["list", "--json", "--cwd", exportForms]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([
+      { key: "billing.charge-card", file: "src/jobs/billing.job.ts", export: "chargeCard" },
+      { key: "billing.refund", file: "src/jobs/billing.job.ts", export: "refundOrder" },
+      { key: "crm/sync_account", file: "src/jobs/nested/sync.job.ts", export: "default" },
+      { key: "images/crop", file: "src/jobs/images.job.ts", export: "cropImage" },
+      { key: "images/resize", file: "src/jobs/images.job.ts", export: "resizeImage" },
+      { key: "reports:daily", file: "src/jobs/reports.job.ts", export: "default" },
+      { key: "welcome-email", file: "src/jobs/welcome-email.job.ts", export: "welcomeEmail" },
+      { key: "windows-job", file: "src/jobs/windows.job.ts", export: "windowsJob" },
+    ]);
+  });
+
+  it("prints an aligned table, plain when piped", async () => {
+    const run = await runCli(["list", "--cwd", exportForms]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines[0]).toBe("KEY                  FILE                           EXPORT");
+    expect(lines[1]).toBe("billing.charge-card  src/jobs/billing.job.ts        chargeCard");
+    expect(lines).toHaveLength(9);
+    expect(run.stdout).not.toContain("\u001b[");
+  });
+
+  it("colors only when asked: FORCE_COLOR on, NO_COLOR off", async () => {
+    expect((await runCli(["list", "--cwd", exportForms], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } })).stdout).toContain("\u001b[");
+    expect((await runCli(["list", "--cwd", exportForms], { env: { NO_COLOR: "1" } })).stdout).not.toContain("\u001b[");
+  });
+
+  it("exits 1 with the diagnostics when a job file is broken", async () => {
+    const run = await runCli(["list", "--cwd", join(fixturesDir, "diagnostics")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("src/jobs/syntax-error.job.ts:4:18: syntax error: ')' expected.");
+    expect(run.stderr).toContain("the list would be incomplete");
+  });
+});
+
+describe("qjobs --help and --version", () => {
+  it("teaches the commands, with examples", async () => {
+    const run = await runCli(["--help"]);
+    expect(run.code).toBe(0);
+    for (const text of ["generate", "list", "--check", "qjobs.config.json", "Examples:"]) expect(run.stdout).toContain(text);
+    const generateHelp = await runCli(["generate", "--help"]);
+    expect(generateHelp.stdout).toContain("--cwd <dir>");
+    expect(generateHelp.stdout).toContain("--check");
+  });
+
+  it("prints the version", async () => {
+    const run = await runCli(["--version"]);
+    expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("exits 1 on an unknown command, pointing at --help", async () => {
+    const run = await runCli(["generat"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/unknown command 'generat'/);
+    expect(run.stderr).toMatch(/Did you mean generate\?/);
+  });
+});
