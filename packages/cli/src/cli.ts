@@ -1,6 +1,9 @@
 import { createRequire } from "node:module";
+import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
+import { DEFAULT_PORT, DEFAULT_RETRY_SCALE, dev } from "./commands/dev.js";
 import { generate } from "./commands/generate.js";
+import { formatAttempt } from "./dev/log.js";
 import { list } from "./commands/list.js";
 import { UserError } from "./errors.js";
 import { formatDuration, type Output, plural, processOutput, reportDiagnostics } from "./terminal.js";
@@ -72,6 +75,45 @@ Configuration: qjobs.config.json in the project folder, for example
       const [keyWidth, fileWidth] = [width("key"), width("file")];
       output.out(output.color.bold(`${"KEY".padEnd(keyWidth)}  ${"FILE".padEnd(fileWidth)}  EXPORT`));
       for (const row of rows) output.out(`${row.key.padEnd(keyWidth)}  ${output.color.dim(row.file.padEnd(fileWidth))}  ${row.export}`);
+    });
+
+  root
+    .command("dev")
+    .description("run a local QStash-compatible server that delivers jobs to your app, signed, with retries")
+    .addOption(cwdOption())
+    .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(process.env.QSTASH_DEV_PORT ?? String(DEFAULT_PORT)))
+    .option("--retry-scale <factor>", "multiply QStash's retry backoff (12 s, 2.5 min, 30 min...) by this", String(DEFAULT_RETRY_SCALE))
+    .option("--quiet", "print no line per delivery")
+    .addHelpText(
+      "after",
+      `
+Point your app at it (Upstash's public development credentials, refused in production):
+  QSTASH_URL=http://127.0.0.1:8080
+  QSTASH_TOKEN=${DEV_CREDENTIALS.token}
+  QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}
+  QSTASH_NEXT_SIGNING_KEY=${DEV_CREDENTIALS.nextSigningKey}
+  QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
+The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
+    )
+    .action(async (options: { port: string; retryScale: string; quiet?: boolean }) => {
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, got "${options.port}"`);
+      const { color } = output;
+      const handle = await dev({
+        port,
+        retryScale: Number(options.retryScale),
+        onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
+      });
+      output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
+      for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
+      output.out(`\nRetries back off ${color.bold(`x${Number(options.retryScale)}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await handle.close();
+      output.out(color.dim("qjobs dev stopped."));
     });
 
   return root;

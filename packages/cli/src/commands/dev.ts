@@ -1,0 +1,52 @@
+import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { deliverHttp } from "../dev/deliver.js";
+import { type AttemptReport, Engine } from "../dev/engine.js";
+import { type DevServer, startServer } from "../dev/server.js";
+import { realClock } from "../dev/time.js";
+import { UserError } from "../errors.js";
+
+export interface DevOptions {
+  port?: number;
+  /** Multiplies QStash's retry backoff (e^(2.5n) s); 0.01 makes the first retry 0.12 s instead of 12 s. */
+  retryScale?: number;
+  onAttempt?: (report: AttemptReport) => void;
+}
+
+export interface DevHandle {
+  readonly server: DevServer;
+  readonly engine: Engine;
+  /** The variables an app needs to use this server. */
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_RETRY_SCALE = 0.01;
+
+/** `qjobs dev`: the local QStash-compatible server. */
+export async function dev(options: DevOptions = {}): Promise<DevHandle> {
+  const retryScale = options.retryScale ?? DEFAULT_RETRY_SCALE;
+  if (!(retryScale >= 0)) throw new UserError(`--retry-scale must be a number >= 0, got ${options.retryScale}`);
+  const engine = new Engine({ clock: realClock, deliver: deliverHttp, retryScale, onAttempt: options.onAttempt });
+  const port = options.port ?? DEFAULT_PORT;
+  let server: DevServer;
+  try {
+    server = await startServer(engine, { port });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new UserError(`Port ${port} is in use (another qjobs dev or QStash server?). Pick another with --port.`);
+    }
+    throw error;
+  }
+  return {
+    server,
+    engine,
+    env: {
+      QSTASH_URL: server.url,
+      QSTASH_TOKEN: DEV_CREDENTIALS.token,
+      QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey,
+    },
+    close: () => server.close(),
+  };
+}

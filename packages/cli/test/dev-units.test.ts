@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { parseCron } from "../src/dev/cron.js";
+import { parseRetryDelay } from "../src/dev/retry-delay.js";
+import { ManualClock, parseDuration, parseRetryAfter } from "../src/dev/time.js";
+
+const utc = (text: string) => Date.parse(`${text}Z`);
+const iso = (ms: number | undefined) => (ms === undefined ? "never" : new Date(ms).toISOString().slice(0, 16));
+
+describe("cron", () => {
+  it.each([
+    ["*/15 * * * *", "2030-01-01T00:07", "2030-01-01T00:15"],
+    ["0 4 * * *", "2030-01-01T04:00", "2030-01-02T04:00"],
+    ["30 9 * * 1-5", "2030-01-04T10:00", "2030-01-07T09:30"], // Friday 10:00 → Monday
+    ["0 0 1 */3 *", "2030-01-15T00:00", "2030-04-01T00:00"],
+    ["0 12 13 * 5", "2030-01-01T00:00", "2030-01-04T12:00"], // day 13 OR a Friday, as classic cron
+    ["0 0 29 2 *", "2030-03-01T00:00", "2032-02-29T00:00"],
+    ["5,10 1 * jan,feb sun", "2030-01-01T00:00", "2030-01-06T01:05"],
+    ["0 0 * * 7", "2030-01-01T00:00", "2030-01-06T00:00"], // 7 is Sunday too
+  ])("%s after %s is %s (UTC)", (cron, after, next) => {
+    expect(iso(parseCron(cron).next(utc(after)))).toBe(next);
+  });
+
+  it("follows CRON_TZ, across a daylight-saving change", () => {
+    const cron = parseCron("CRON_TZ=America/New_York 0 4 * * *");
+    expect(iso(cron.next(utc("2030-01-01T00:00")))).toBe("2030-01-01T09:00"); // EST: UTC-5
+    expect(iso(cron.next(utc("2030-07-01T00:00")))).toBe("2030-07-01T08:00"); // EDT: UTC-4
+  });
+
+  it.each([["* * * *"], ["61 * * * *"], ["* * * * * *"], ["*/0 * * * *"], ["CRON_TZ=Mars/Olympus 0 0 * * *"], ["a b c d e"]])("rejects %s", (cron) => {
+    expect(() => parseCron(cron)).toThrow(SyntaxError);
+  });
+});
+
+describe("Upstash-Retry-Delay expressions", () => {
+  it.each([
+    ["1000", [1000, 1000]],
+    ["1000 * (1 + retried)", [1000, 2000, 3000]],
+    ["pow(2, retried) * 1000", [1000, 2000, 4000]],
+    ["max(10, pow(2, retried))", [10, 10, 10, 10, 16]],
+    ["min(5000, 100 * exp(retried))", [100, 100 * Math.E, 100 * Math.E ** 2]],
+    ["floor(sqrt(retried) * 1000) + ceil(0.5) + round(1.4) + abs(-3)", [5, 1005, 1419]],
+    ["-(retried - 10) * 100 / 2 % 7", [((10 * 100) / 2) % 7]],
+  ])("%s", (expression, values) => {
+    const delay = parseRetryDelay(expression);
+    values.forEach((value, retried) => expect(delay(retried)).toBeCloseTo(value, 6));
+  });
+
+  it.each([[""], ["1000 +"], ["retry"], ["eval(1)"], ["pow(2 3)"], ["(1"], ["1000; 2"]])("rejects %j", (expression) => {
+    expect(() => parseRetryDelay(expression)).toThrow(SyntaxError);
+  });
+});
+
+describe("durations", () => {
+  it("reads QStash durations", () => {
+    expect(parseDuration("10s")).toBe(10_000);
+    expect(parseDuration("1d10h30m")).toBe(86_400_000 + 10 * 3_600_000 + 30 * 60_000);
+    expect(parseDuration("45")).toBe(45_000);
+    expect(parseDuration("10 minutes")).toBeUndefined();
+  });
+
+  it("reads Retry-After as seconds, an HTTP date or a Go duration, and ignores more than a day", () => {
+    const now = Date.UTC(2030, 0, 1);
+    expect(parseRetryAfter("0", now)).toBe(0);
+    expect(parseRetryAfter("120", now)).toBe(120_000);
+    expect(parseRetryAfter("6m5s", now)).toBe(365_000);
+    expect(parseRetryAfter(new Date(now + 30_000).toUTCString(), now)).toBe(30_000);
+    expect(parseRetryAfter("90000", now)).toBeUndefined();
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+  });
+
+  it("the manual clock fires timers in order as time advances, and not before", () => {
+    const clock = new ManualClock(0);
+    const fired: string[] = [];
+    clock.schedule(() => fired.push("b"), 20);
+    clock.schedule(() => fired.push("a"), 10);
+    const cancel = clock.schedule(() => fired.push("never"), 15);
+    cancel();
+    clock.advance(9);
+    expect(fired).toEqual([]);
+    clock.advance(11);
+    expect(fired).toEqual(["a", "b"]);
+    expect(clock.now()).toBe(20);
+  });
+});
