@@ -1,57 +1,117 @@
-// The end-to-end example until `qjobs dev` lands: the real QStash Client publishes a job to a
-// small in-process relay that stands in for QStash, which delivers it, signed, to the jobs route
-// served over HTTP. Exits 0 only when the job ran with its payload.
-import { createServer } from "node:http";
-import { createJob, createRouteHandler, DEV_CREDENTIALS } from "@qjobs/runtime";
-import { signDelivery } from "@qjobs/runtime/testing";
+// The end-to-end demo: `qjobs dev` (the local QStash) and a small Node app that mounts the generated
+// jobs route; real jobs are dispatched through @qjobs/runtime and QStash's real SDK, delivered signed,
+// retried, delayed and dead-lettered. Prints a timeline; exits 0 only if every outcome was as expected.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Client } from "@upstash/qstash";
+import pc from "picocolors";
 
-const ran = [];
-const welcomeEmail = createJob("welcome-email", async (payload, ctx) => {
-  ran.push({ payload, ctx });
-});
-const POST = createRouteHandler({ "welcome-email": async () => welcomeEmail });
+const here = fileURLToPath(new URL(".", import.meta.url));
+const color = pc.createColors(Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env));
+const started = Date.now();
+const stamp = () => color.dim(`+${String(Date.now() - started).padStart(5)} ms`);
+const say = (source, line) => console.log(`${stamp()}  ${source === "qstash" ? color.magenta("qstash") : color.cyan("app   ")} │ ${line}`);
 
-function listen(handler) {
-  const server = createServer(async (req, res) => {
-    const chunks = [];
-    for await (const chunk of req) chunks.push(chunk);
-    const request = new Request(`http://${req.headers.host}${req.url}`, {
-      method: req.method,
-      headers: req.headers,
-      body: req.method === "POST" ? Buffer.concat(chunks) : undefined,
-    });
-    const response = await handler(request, req.url);
-    res.writeHead(response.status, Object.fromEntries(response.headers)).end(Buffer.from(await response.arrayBuffer()));
+/** Starts `qjobs dev` on a free port and resolves with its URL once it listens. */
+function startQStash() {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0"], {
+    cwd: here,
+    env: { ...process.env, FORCE_COLOR: color.isColorSupported ? "1" : undefined, NO_COLOR: color.isColorSupported ? undefined : "1" },
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    let url;
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (text) => {
+      buffered += text;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        const match = /running at (?:\S*)(http:\/\/127\.0\.0\.1:\d+)/.exec(line.replace(/\u001b\[[0-9;]*m/g, ""));
+        if (match && !url) {
+          url = match[1];
+          say("qstash", `qjobs dev is running at ${url}`);
+          resolve({ url, child });
+        } else if (url && /#\d+/.test(line)) say("qstash", line.trim());
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`qjobs dev exited with ${code}`)));
+  });
 }
 
-const app = await listen(POST);
-const relay = await listen(async (request, target) => {
-  const destination = target.slice("/v2/publish/".length);
-  const body = await request.text();
-  const signature = await signDelivery({ url: destination, body });
-  const delivery = await fetch(destination, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json", "upstash-signature": signature, "upstash-message-id": "msg_demo", "upstash-retried": "0" },
-  });
-  console.log(`relay    delivered to ${destination} -> ${delivery.status}`);
-  return Response.json({ messageId: "msg_demo" });
-});
-
+const { url: qstashUrl, child } = await startQStash();
+const { startApp } = await import("./dist/app.js");
+const app = await startApp();
 Object.assign(process.env, {
-  QSTASH_URL: `http://127.0.0.1:${relay.address().port}`,
-  QSTASH_TOKEN: DEV_CREDENTIALS.token,
-  QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey,
-  QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey,
-  QJOBS_URL: `http://127.0.0.1:${app.address().port}/api/jobs`,
+  QSTASH_URL: qstashUrl,
+  QSTASH_TOKEN: "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=",
+  QSTASH_CURRENT_SIGNING_KEY: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
+  QSTASH_NEXT_SIGNING_KEY: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
+  QJOBS_URL: `${app.url}/api/jobs`,
 });
+say("app", `the app serves the jobs route at ${process.env.QJOBS_URL}`);
 
-const { messageId } = await welcomeEmail.dispatch({ userId: "u_42" });
-console.log(`dispatch welcome-email -> ${messageId}`);
-app.close();
-relay.close();
-const ok = ran.length === 1 && ran[0].payload.userId === "u_42";
-console.log(ok ? "demo ok: the job ran once with its payload" : `demo FAILED: ${JSON.stringify(ran)}`);
-process.exitCode = ok ? 0 : 1;
+const { runs, until, onRecord } = await import("./dist/timeline.js");
+// The route logs failures with console.error/warn: show them in the timeline, one dim line each.
+for (const level of ["error", "warn"]) console[level] = (...args) => say("app", color.dim(args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(" ")));
+const { welcomeEmail } = await import("./dist/jobs/welcome-email.job.js");
+const { syncContacts } = await import("./dist/jobs/sync-contacts.job.js");
+const { chargeCard } = await import("./dist/jobs/charge-card.job.js");
+const { sendReminder } = await import("./dist/jobs/send-reminder.job.js");
+const { resizeImage } = await import("./dist/jobs/resize-image.job.js");
+
+let exitCode = 1;
+try {
+  const printed = new Set();
+  const printRuns = () => {
+    for (const run of runs) {
+      if (printed.has(run)) continue;
+      printed.add(run);
+      const mark = run.outcome === "done" ? color.green("✓") : run.outcome === "failed" ? color.yellow("↻") : color.red("✗");
+      say("app", `${mark} ${run.key} (attempt ${run.attempt}): ${run.detail}`);
+    }
+  };
+  onRecord(printRuns);
+  const dispatched = (what, result) => say("app", `dispatched ${what} → ${Array.isArray(result) ? result.map((r) => r.messageId).join(", ") : result.messageId}`);
+
+  dispatched("welcome-email", await welcomeEmail.dispatch({ userId: "u_42" }));
+  dispatched("crm/sync-contacts", await syncContacts.dispatch({ accountId: 7 }));
+  dispatched("billing/charge-card", await chargeCard.dispatch({ orderId: "o_1001", cents: 4999 }));
+  dispatched("send-reminder with a 2 s delay", await sendReminder.dispatch({ dispatchedAt: Date.now() }, { delay: 2 }));
+  dispatched(
+    "images/resize x3 in one batch",
+    await resizeImage.dispatchMany([1, 2, 3].map((n) => ({ url: `https://example.com/photo-${n}.png`, width: 320 * n }))),
+  );
+
+  const count = (key, outcome) => runs.filter((run) => run.key === key && run.outcome === outcome).length;
+  const expected = [
+    ["welcome-email ran once", () => count("welcome-email", "done") === 1],
+    ["crm/sync-contacts failed once, then succeeded on its retry", () => count("crm/sync-contacts", "failed") === 1 && count("crm/sync-contacts", "done") === 1],
+    ["billing/charge-card gave up without retrying", () => count("billing/charge-card", "gave up") === 1],
+    ["send-reminder ran after its delay", () => runs.some((run) => run.key === "send-reminder" && Number(run.detail.match(/([\d.]+) s/)?.[1]) >= 2)],
+    ["images/resize ran for all 3 images", () => count("images/resize", "done") === 3],
+  ];
+  await until(() => expected.every(([, check]) => check()), 25_000).catch(() => undefined);
+
+  const qstash = new Client({ baseUrl: qstashUrl, token: process.env.QSTASH_TOKEN, devMode: false, enableTelemetry: false });
+  const { messages } = await qstash.dlq.listMessages();
+  const dead = messages.filter((message) => message.url.includes("job=billing%2Fcharge-card"));
+  expected.push(["the declined charge is in the dead-letter queue, and nothing else", () => dead.length === 1 && messages.length === 1]);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let the last log lines of qjobs dev arrive
+
+  console.log("");
+  let failures = 0;
+  for (const [what, check] of expected) {
+    const ok = check();
+    if (!ok) failures++;
+    console.log(`${ok ? color.green("✓") : color.red("✗")} ${what}`);
+  }
+  console.log(failures === 0 ? color.green(`\ndemo ok in ${((Date.now() - started) / 1000).toFixed(1)} s`) : color.red(`\ndemo FAILED: ${failures} outcome(s) not as expected`));
+  exitCode = failures === 0 ? 0 : 1;
+} finally {
+  child.kill("SIGINT");
+  app.server.closeAllConnections();
+  app.server.close();
+}
+process.exitCode = exitCode;
