@@ -3,14 +3,40 @@ import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_PORT, DEFAULT_RETRY_SCALE, dev } from "./commands/dev.js";
 import { generate } from "./commands/generate.js";
+import { type Change, init } from "./commands/init.js";
 import { formatAttempt } from "./dev/log.js";
 import { list } from "./commands/list.js";
+import { type WatchEvent, watch } from "./commands/watch.js";
 import { UserError } from "./errors.js";
-import { formatDuration, type Output, plural, processOutput, reportDiagnostics } from "./terminal.js";
+import { formatDiagnostic, formatDuration, type Output, plural, processOutput, reportDiagnostics } from "./terminal.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
 const cwdOption = () => new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
+
+const time = () => new Date().toTimeString().slice(0, 8);
+
+/** One line per regeneration: what changed, which keys came and went, what was written, how long it took. */
+function reportWatchEvent(output: Output, event: WatchEvent): void {
+  const { color, errColor } = output;
+  if (event.type === "config-error") return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
+  const cause = event.changed.length === 0 ? "started" : event.changed.length <= 2 ? event.changed.join(", ") : `${plural(event.changed.length, "file")} changed`;
+  if (event.type === "errors") {
+    for (const diagnostic of event.diagnostics) output.err(formatDiagnostic(diagnostic, errColor));
+    return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${cause}: ${plural(event.diagnostics.length, "error")}; the last good registry stays until they are fixed`);
+  }
+  const keys = [...event.added.map((key) => color.green(`+${key}`)), ...event.removed.map((key) => color.red(`-${key}`))];
+  const written = event.files.filter((file) => file.status === "written").map((file) => file.path);
+  const result = written.length > 0 ? `${written.join(", ")} written` : "registry unchanged";
+  output.out(`${color.dim(time())} ${color.green("✓")} ${cause}${keys.length ? ` ${keys.join(" ")}` : ""} → ${plural(event.jobs, "job")}, ${result} ${color.dim(`(${formatDuration(event.durationMs)})`)}`);
+}
+
+/** Resolves on Ctrl-C or SIGTERM. */
+const untilStopped = () =>
+  new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
 
 function program(output: Output, setExitCode: (code: number) => void): Command {
   const root = new Command("qjobs")
@@ -24,13 +50,56 @@ function program(output: Output, setExitCode: (code: number) => void): Command {
       "after",
       `
 Examples:
+  $ qjobs init                set a project up (safe to re-run)
   $ qjobs generate            write the registry and the route (run it before your build)
+  $ qjobs dev --watch         the local QStash server, regenerating as you edit jobs
   $ qjobs generate --check    in CI: fail when the generated files are stale
   $ qjobs list --json         the jobs, as JSON
 
 Configuration: qjobs.config.json in the project folder, for example
   { "jobs": ["src/**/*.job.ts"], "registry": "src/qjobs.gen.ts", "route": "src/app/api/jobs/route.ts" }`,
     );
+
+  root
+    .command("init")
+    .description("set a project up: config, an example job, the generated files, package.json scripts, .env.example")
+    .addOption(cwdOption())
+    .option("-y, --yes", "take every default without asking")
+    .option("--force", "overwrite files and scripts that qjobs would otherwise leave alone")
+    .option("--install", "run the package manager's install at the end")
+    .action(async (options: { cwd: string; yes?: boolean; force?: boolean; install?: boolean }) => {
+      const { color } = output;
+      const symbol = (change: Change) =>
+        change.action === "create" ? color.green("+") : change.action === "update" ? color.yellow("~") : color.dim("=");
+      const line = (change: Change) => `  ${symbol(change)} ${change.path} ${color.dim(`(${change.detail})`)}`;
+      const interactive = !options.yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI;
+      const result = await init({
+        cwd: options.cwd,
+        force: options.force,
+        install: options.install,
+        confirm: interactive
+          ? async (plan) => {
+              output.out("qjobs init will make these changes:");
+              for (const change of plan) output.out(line(change));
+              const { createInterface } = await import("node:readline/promises");
+              const prompt = createInterface({ input: process.stdin, output: process.stdout });
+              const answer = (await prompt.question("\nApply them? (Y/n) ")).trim().toLowerCase();
+              prompt.close();
+              return answer === "" || answer === "y" || answer === "yes";
+            }
+          : undefined,
+      });
+      if (!result.applied) return output.out("Nothing was changed.");
+      const framework = { "next-app": "Next.js (App Router)", "next-pages": "Next.js (Pages Router)", none: "no framework" }[result.framework];
+      output.out(`${color.green("✓")} qjobs init: ${framework}, ${result.packageManager}`);
+      for (const change of result.changes) output.out(line(change));
+      output.out(`\nNext steps:`);
+      const width = Math.max(...result.nextSteps.map((step) => step.command?.length ?? 0));
+      result.nextSteps.forEach((step, index) => {
+        output.out(`  ${index + 1}. ${step.command ? `${color.bold(step.command.padEnd(width))}   ${color.dim(step.why)}` : step.why}`);
+        for (const code of step.code ?? []) output.out(`       ${color.cyan(code)}`);
+      });
+    });
 
   root
     .command("generate")
@@ -55,6 +124,17 @@ Configuration: qjobs.config.json in the project folder, for example
       }
       const files = result.files.map((file) => `${file.path} ${file.status === "written" ? color.green("written") : color.dim("unchanged")}`);
       output.out(`${color.green("✓")} qjobs: ${jobs} from ${plural(result.jobFiles, "file")} → ${files.join(", ")} ${took}`);
+    });
+
+  root
+    .command("watch")
+    .description("generate, then regenerate on every add, change or removal of a job file (and of the config)")
+    .addOption(cwdOption())
+    .action(async (options: { cwd: string }) => {
+      const watcher = await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) });
+      output.out(output.color.dim(`Watching ${watcher.config.jobs.join(", ")}; Ctrl-C stops.`));
+      await untilStopped();
+      await watcher.close();
     });
 
   root
@@ -84,6 +164,7 @@ Configuration: qjobs.config.json in the project folder, for example
     .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(process.env.QSTASH_DEV_PORT ?? String(DEFAULT_PORT)))
     .option("--retry-scale <factor>", "multiply QStash's retry backoff (12 s, 2.5 min, 30 min...) by this", String(DEFAULT_RETRY_SCALE))
     .option("--quiet", "print no line per delivery")
+    .option("--watch", "also run `qjobs watch`, so one command serves development")
     .addHelpText(
       "after",
       `
@@ -95,7 +176,7 @@ Point your app at it (Upstash's public development credentials, refused in produ
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
 The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
     )
-    .action(async (options: { port: string; retryScale: string; quiet?: boolean }) => {
+    .action(async (options: { cwd: string; port: string; retryScale: string; quiet?: boolean; watch?: boolean }) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { color } = output;
@@ -107,12 +188,9 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
       output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
       for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
       output.out(`\nRetries back off ${color.bold(`x${Number(options.retryScale)}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
-      });
-      await handle.close();
+      const watcher = options.watch ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) }) : undefined;
+      await untilStopped();
+      await Promise.all([handle.close(), watcher?.close()]);
       output.out(color.dim("qjobs dev stopped."));
     });
 

@@ -1,6 +1,9 @@
 export { run } from "./cli.js";
 export { generate, type GenerateOptions, type GenerateResult } from "./commands/generate.js";
 export { list, type ListResult } from "./commands/list.js";
+export { watch, type Watcher, type WatchEvent, type WatchOptions } from "./commands/watch.js";
+export { init, type InitOptions, type InitResult } from "./commands/init.js";
+export { dev, type DevHandle, type DevOptions } from "./commands/dev.js";
 export { loadConfig, defaultConfig, CONFIG_FILE } from "./core/config.js";
 export { extractJobs } from "./core/extract.js";
 export { UserError } from "./errors.js";
