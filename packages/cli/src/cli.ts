@@ -165,6 +165,9 @@ Configuration: qjobs.config.json in the project folder, for example
     .option("--retry-scale <factor>", "multiply QStash's retry backoff (12 s, 2.5 min, 30 min...) by this", String(DEFAULT_RETRY_SCALE))
     .option("--quiet", "print no line per delivery")
     .option("--watch", "also run `qjobs watch`, so one command serves development")
+    .option("--token <token>", "accept this token instead of the development one (to try a production build locally)")
+    .option("--current-signing-key <key>", "sign deliveries with this key instead of the development one")
+    .option("--next-signing-key <key>", "the next signing key that GET /v2/keys reports")
     .addHelpText(
       "after",
       `
@@ -176,13 +179,23 @@ Point your app at it (Upstash's public development credentials, refused in produ
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
 The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
     )
-    .action(async (options: { cwd: string; port: string; retryScale: string; quiet?: boolean; watch?: boolean }) => {
+    .action(async (options: {
+      cwd: string;
+      port: string;
+      retryScale: string;
+      quiet?: boolean;
+      watch?: boolean;
+      token?: string;
+      currentSigningKey?: string;
+      nextSigningKey?: string;
+    }) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { color } = output;
       const handle = await dev({
         port,
         retryScale: Number(options.retryScale),
+        credentials: { token: options.token, currentSigningKey: options.currentSigningKey, nextSigningKey: options.nextSigningKey },
         onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
       });
       output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);

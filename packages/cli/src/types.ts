@@ -8,6 +8,11 @@ export interface Config {
   readonly registry: string;
   /** The generated route module. */
   readonly route: string;
+  /**
+   * How generated files import project files: `".js"` (what Node's ESM and TypeScript's NodeNext need) or
+   * `""` (extensionless, what bundlers such as Next.js's Turbopack resolve). Read from the tsconfig unless set.
+   */
+  readonly importExtension: ".js" | "";
   /** Whether the values came from a qjobs.config.json (false: all defaults). */
   readonly fromFile: boolean;
 }

@@ -128,14 +128,14 @@ describe("discovery", () => {
     expect(run.code).toBe(0);
     const registry = await read(dir, "lib/registry.gen.ts");
     expect([...registry.matchAll(/^ {4}case "(\w)":/gm)].map((m) => m[1])).toEqual(["a", "b", "d", "e"]);
-    expect(registry).toContain('return import("../jobs/a.job.js")');
-    expect(await read(dir, "server/jobs.ts")).toContain('import { loadJob } from "../lib/registry.gen.js";');
+    expect(registry).toContain('return import("../jobs/a.job")');
+    expect(await read(dir, "server/jobs.ts")).toContain('import { loadJob } from "../lib/registry.gen";');
   });
 
   it("uses the defaults without a config, with the route under app/ when there is no src/app/", async () => {
     const dir = await tempProject({ "src/a.job.ts": job("a"), "app/page.tsx": "export default function Page() { return null; }\n" });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
-    expect(await read(dir, "app/api/jobs/route.ts")).toContain('import { loadJob } from "../../../src/qjobs.gen.js";');
+    expect(await read(dir, "app/api/jobs/route.ts")).toContain('import { loadJob } from "../../../src/qjobs.gen";');
   });
 
   it("writes an empty but valid registry when there are no jobs yet", async () => {
@@ -144,6 +144,23 @@ describe("discovery", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("0 jobs from 0 files");
     expect(await read(dir, "src/qjobs.gen.ts")).toMatch(/switch \(key\) \{\n {4}default:\n {6}return undefined;/);
+  });
+});
+
+describe("import specifiers follow the project's module resolution", () => {
+  const files = { "src/a.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("a", async () => {});\n', "src/app/.keep": "" };
+  const specifierOf = async (dir: string) => /import\("([^"]+)"\)/.exec(await read(dir, "src/qjobs.gen.ts"))?.[1];
+
+  it.each([
+    ["no tsconfig", {}, "./a.job"],
+    ["bundler resolution (Next.js)", { "tsconfig.json": '{ "compilerOptions": { "moduleResolution": "bundler" } }' }, "./a.job"],
+    ["NodeNext, with comments and trailing commas", { "tsconfig.json": '{\n  // Node ESM\n  "compilerOptions": { "module": "NodeNext", /* explicit */ },\n}' }, "./a.job.js"],
+    ["Node16 through a relative extends", { "tsconfig.json": '{ "extends": "./base" }', "base.json": '{ "compilerOptions": { "moduleResolution": "node16" } }' }, "./a.job.js"],
+    ["an explicit importExtension", { "tsconfig.json": '{ "compilerOptions": { "module": "NodeNext" } }', "qjobs.config.json": '{ "importExtension": "" }' }, "./a.job"],
+  ])("%s", async (_name, extra, expected) => {
+    const dir = await tempProject({ ...files, ...extra });
+    expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
+    expect(await specifierOf(dir)).toBe(expected);
   });
 });
 
@@ -158,6 +175,7 @@ describe("configuration errors name the file and the field", () => {
     ['{ "route": "../outside/route.ts" }', /"route" must be a path inside the project/],
     ['{ "registry": "src/registry.json" }', /"registry" must name a \.ts file/],
     ['{ "registry": "a.ts", "route": "a.ts" }', /"registry" and "route" must be different files/],
+    ['{ "importExtension": ".ts" }', /"importExtension" must be "\.js" or ""/],
   ])("%s", async (config, message) => {
     const dir = await tempProject({ "qjobs.config.json": config });
     const run = await runCli(["generate", "--cwd", dir]);

@@ -65,7 +65,7 @@ describe("qjobs watch", () => {
 
     await rename(join(w.dir, "src/jobs/a.job.ts"), join(w.dir, "src/jobs/renamed.job.ts"));
     await w.lines(/src\/jobs\/a\.job\.ts removed, src\/jobs\/renamed\.job\.ts added → 2 jobs/);
-    expect(await readFile(join(w.dir, "src/qjobs.gen.ts"), "utf8")).toContain('import("./jobs/renamed.job.js")');
+    expect(await readFile(join(w.dir, "src/qjobs.gen.ts"), "utf8")).toContain('import("./jobs/renamed.job")');
 
     await rm(join(w.dir, "src/jobs/b.job.ts"));
     await w.lines(/src\/jobs\/b\.job\.ts removed -gamma → 1 job/);

@@ -10,6 +10,8 @@ export interface DevOptions {
   /** Multiplies QStash's retry backoff (e^(2.5n) s); 0.01 makes the first retry 0.12 s instead of 12 s. */
   retryScale?: number;
   onAttempt?: (report: AttemptReport) => void;
+  /** Credentials other than Upstash's public development ones, e.g. to try a production build locally. */
+  credentials?: { token?: string; currentSigningKey?: string; nextSigningKey?: string };
 }
 
 export interface DevHandle {
@@ -27,11 +29,12 @@ export const DEFAULT_RETRY_SCALE = 0.01;
 export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   const retryScale = options.retryScale ?? DEFAULT_RETRY_SCALE;
   if (!(retryScale >= 0)) throw new UserError(`--retry-scale must be a number >= 0, got ${options.retryScale}`);
-  const engine = new Engine({ clock: realClock, deliver: deliverHttp, retryScale, onAttempt: options.onAttempt });
+  const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(options.credentials ?? {}).filter(([, value]) => value)) };
+  const engine = new Engine({ clock: realClock, deliver: deliverHttp, retryScale, onAttempt: options.onAttempt, signingKey: credentials.currentSigningKey });
   const port = options.port ?? DEFAULT_PORT;
   let server: DevServer;
   try {
-    server = await startServer(engine, { port });
+    server = await startServer(engine, { port, token: credentials.token, keys: { current: credentials.currentSigningKey, next: credentials.nextSigningKey } });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UserError(`Port ${port} is in use (another qjobs dev or QStash server?). Pick another with --port.`);
@@ -43,9 +46,9 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     engine,
     env: {
       QSTASH_URL: server.url,
-      QSTASH_TOKEN: DEV_CREDENTIALS.token,
-      QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey,
-      QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey,
+      QSTASH_TOKEN: credentials.token,
+      QSTASH_CURRENT_SIGNING_KEY: credentials.currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: credentials.nextSigningKey,
     },
     close: () => server.close(),
   };

@@ -26,8 +26,8 @@ export interface GenerateResult {
 /** The two generated files for a model, path → content. */
 export function renderFiles(config: Config, model: RegistryModel): [path: string, content: string][] {
   return [
-    [config.registry, renderRegistry(model, config.registry)],
-    [config.route, renderRoute(config.registry, config.route)],
+    [config.registry, renderRegistry(model, config)],
+    [config.route, renderRoute(config)],
   ];
 }
 

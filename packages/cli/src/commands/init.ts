@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { CONFIG_FILE, loadConfig } from "../core/config.js";
+import { CONFIG_FILE, detectImportExtension, loadConfig } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
 import { UserError } from "../errors.js";
@@ -119,6 +119,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
         jobs: [`${prefix}**/*.job.ts`],
         registry: `${prefix}qjobs.gen.ts`,
         route: framework === "next-app" ? `${appDir}/api/jobs/route.ts` : `${prefix}qjobs.route.ts`,
+        importExtension: detectImportExtension(root),
         fromFile: true,
       };
 
@@ -217,7 +218,7 @@ function nextStepsFor(framework: Framework, manager: PackageManager, config: Con
       why: `mount the route in ${pagesDir}/api/jobs.ts:`,
       code: [
         'import { toNodeHandler } from "@qjobs/runtime/node";',
-        `import { POST } from "${importSpecifier(`${pagesDir}/api/jobs.ts`, config.route).replace(/\.js$/, "")}";`,
+        `import { POST } from "${importSpecifier(`${pagesDir}/api/jobs.ts`, config.route, "")}";`,
         "export default toNodeHandler(POST);",
         "export const config = { api: { bodyParser: false } }; // signatures need the raw body",
       ],

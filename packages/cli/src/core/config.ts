@@ -1,17 +1,45 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join, posix, resolve } from "node:path";
+import { dirname, join, posix, resolve } from "node:path";
 import { UserError } from "../errors.js";
 import type { Config } from "../types.js";
 
 export const CONFIG_FILE = "qjobs.config.json";
 
-const FIELDS = ["$schema", "jobs", "registry", "route"] as const;
+const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension"] as const;
 
 /** The defaults PRODUCT.md promises; the route goes under app/ when the project has no src/app/. */
 export function defaultConfig(root: string): Config {
   const app = existsSync(join(root, "src", "app")) ? "src/app" : "app";
-  return { root, jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: `${app}/api/jobs/route.ts`, fromFile: false };
+  return { root, jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: `${app}/api/jobs/route.ts`, importExtension: detectImportExtension(root), fromFile: false };
+}
+
+/** tsconfig.json's text as JSON: comments and trailing commas removed (strings left alone). */
+function parseJsonc(text: string): unknown {
+  const stripped = text.replace(/("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (match, string: string | undefined) => string ?? "");
+  return JSON.parse(stripped.replace(/,(\s*[}\]])/g, "$1"));
+}
+
+/**
+ * `.js` when the project's TypeScript resolves modules like Node (NodeNext/Node16), which needs explicit
+ * extensions; none otherwise (bundler resolution: Next.js's Turbopack does not map `.js` to `.ts`).
+ * Follows relative `extends`.
+ */
+export function detectImportExtension(root: string): ".js" | "" {
+  let file = join(root, "tsconfig.json");
+  for (let depth = 0; depth < 5 && existsSync(file); depth++) {
+    let tsconfig: { extends?: unknown; compilerOptions?: { module?: string; moduleResolution?: string } };
+    try {
+      tsconfig = parseJsonc(readFileSync(file, "utf8")) as typeof tsconfig;
+    } catch {
+      return "";
+    }
+    const resolution = (tsconfig.compilerOptions?.moduleResolution ?? tsconfig.compilerOptions?.module)?.toLowerCase();
+    if (resolution) return resolution === "nodenext" || resolution === "node16" ? ".js" : "";
+    if (typeof tsconfig.extends !== "string" || !tsconfig.extends.startsWith(".")) return "";
+    file = resolve(dirname(file), tsconfig.extends.endsWith(".json") ? tsconfig.extends : `${tsconfig.extends}.json`);
+  }
+  return "";
 }
 
 function relativePath(value: unknown, field: string): string {
@@ -52,7 +80,7 @@ export async function loadConfig(cwd: string): Promise<Config> {
   const fields = raw as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((name) => !(FIELDS as readonly string[]).includes(name));
   if (unknown.length > 0) {
-    throw new UserError(`${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: jobs, registry, route)`);
+    throw new UserError(`${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: jobs, registry, route, importExtension)`);
   }
   const defaults = defaultConfig(root);
   let jobs = defaults.jobs;
@@ -68,5 +96,9 @@ export async function loadConfig(cwd: string): Promise<Config> {
   const registry = fields.registry === undefined ? defaults.registry : relativePath(fields.registry, "registry");
   const route = fields.route === undefined ? defaults.route : relativePath(fields.route, "route");
   if (registry === route) throw new UserError(`${CONFIG_FILE}: "registry" and "route" must be different files`);
-  return { root, jobs, registry, route, fromFile: true };
+  const importExtension = fields.importExtension ?? defaults.importExtension;
+  if (importExtension !== ".js" && importExtension !== "") {
+    throw new UserError(`${CONFIG_FILE}: "importExtension" must be ".js" or "" (no extension), got ${JSON.stringify(fields.importExtension)}`);
+  }
+  return { root, jobs, registry, route, importExtension, fromFile: true };
 }

@@ -1,5 +1,8 @@
 import { posix } from "node:path";
-import type { RegisteredJob, RegistryModel } from "../types.js";
+import type { Config, RegisteredJob, RegistryModel } from "../types.js";
+
+/** What rendering needs to know of the config. */
+export type RenderTarget = Pick<Config, "registry" | "route" | "importExtension">;
 
 const HEADER = [
   "/* eslint-disable */",
@@ -7,9 +10,9 @@ const HEADER = [
   "// Commit it: your app imports it, and `qjobs generate --check` tells when it is stale.",
 ];
 
-/** A relative ESM specifier from one generated file to another project file, with `.js` as TypeScript resolves it. */
-export function importSpecifier(fromFile: string, toFile: string): string {
-  const relative = posix.relative(posix.dirname(fromFile), toFile).replace(/\.(m?)tsx?$/, (_, m: string) => `.${m}js`);
+/** A relative specifier from one generated file to another project file, ending in `.js` or in nothing. */
+export function importSpecifier(fromFile: string, toFile: string, extension: ".js" | "" = ".js"): string {
+  const relative = posix.relative(posix.dirname(fromFile), toFile).replace(/\.(m?)tsx?$/, (_, m: string) => (extension ? `.${m}js` : ""));
   return relative.startsWith(".") ? relative : `./${relative}`;
 }
 
@@ -21,12 +24,12 @@ const member = (exportName: string) => (/^[A-Za-z_$][\w$]*$/.test(exportName) ? 
 // of compilation on the first delivery, a chunk of 50 well under 1 ms (bench/generate.mjs).
 const CHUNK_SIZE = 50;
 
-function switchOver(jobs: readonly RegisteredJob[], registry: string): string[] {
+function switchOver(jobs: readonly RegisteredJob[], target: RenderTarget): string[] {
   return [
     "  switch (key) {",
     ...jobs.flatMap((job) => [
       `    case ${quote(job.key)}:`,
-      `      return import(${quote(importSpecifier(registry, job.file))}).then((m) => m${member(job.exportName)});`,
+      `      return import(${quote(importSpecifier(target.registry, job.file, target.importExtension))}).then((m) => m${member(job.exportName)});`,
     ]),
     "    default:",
     "      return undefined;",
@@ -34,10 +37,10 @@ function switchOver(jobs: readonly RegisteredJob[], registry: string): string[] 
   ];
 }
 
-function loader(model: RegistryModel, registry: string): string[] {
+function loader(model: RegistryModel, target: RenderTarget): string[] {
   const signature = "(key: string): Promise<AnyJob> | undefined";
   const doc = "/** Loads the job for a key, importing only its module, when a delivery needs it. */";
-  if (model.jobs.length <= CHUNK_SIZE) return [doc, `export function loadJob${signature} {`, ...switchOver(model.jobs, registry), "}"];
+  if (model.jobs.length <= CHUNK_SIZE) return [doc, `export function loadJob${signature} {`, ...switchOver(model.jobs, target), "}"];
   const chunks: RegisteredJob[][] = [];
   for (let start = 0; start < model.jobs.length; start += CHUNK_SIZE) chunks.push(model.jobs.slice(start, start + CHUNK_SIZE));
   // Keys are sorted, so comparing with the first key of the next chunk finds a key's chunk.
@@ -50,16 +53,16 @@ function loader(model: RegistryModel, registry: string): string[] {
     `export function loadJob${signature} {`,
     ...dispatch,
     "}",
-    ...chunks.flatMap((chunk, index) => ["", `function loadJob${index}${signature} {`, ...switchOver(chunk, registry), "}"]),
+    ...chunks.flatMap((chunk, index) => ["", `function loadJob${index}${signature} {`, ...switchOver(chunk, target), "}"]),
   ];
 }
 
-function registerAugmentation(model: RegistryModel, registry: string): string[] {
+function registerAugmentation(model: RegistryModel, target: RenderTarget): string[] {
   return [
     'declare module "@qjobs/runtime" {',
     "  interface Register {",
     "    jobs: {",
-    ...model.jobs.map((job) => `      ${quote(job.key)}: typeof import(${quote(importSpecifier(registry, job.file))})${member(job.exportName)};`),
+    ...model.jobs.map((job) => `      ${quote(job.key)}: typeof import(${quote(importSpecifier(target.registry, job.file, target.importExtension))})${member(job.exportName)};`),
     "    };",
     "  }",
     "}",
@@ -67,24 +70,24 @@ function registerAugmentation(model: RegistryModel, registry: string): string[] 
 }
 
 /** The registry module: a lazy loader per key, and the key → job types for `dispatch`. */
-export function renderRegistry(model: RegistryModel, registry: string): string {
+export function renderRegistry(model: RegistryModel, target: RenderTarget): string {
   return [
     ...HEADER,
     'import type { AnyJob } from "@qjobs/runtime";',
     "",
-    ...loader(model, registry),
+    ...loader(model, target),
     "",
-    ...registerAugmentation(model, registry),
+    ...registerAugmentation(model, target),
     "",
   ].join("\n");
 }
 
 /** The route module: `POST` verifies and runs deliveries of every registered job. */
-export function renderRoute(registry: string, route: string): string {
+export function renderRoute(target: RenderTarget): string {
   return [
     ...HEADER,
     'import { createRouteHandler } from "@qjobs/runtime";',
-    `import { loadJob } from ${quote(importSpecifier(route, registry))};`,
+    `import { loadJob } from ${quote(importSpecifier(target.route, target.registry, target.importExtension))};`,
     "",
     "/** QStash delivers every job here: the signature is verified, then only that job's module is loaded. */",
     "export const POST = createRouteHandler(loadJob);",

@@ -48,7 +48,7 @@ function page<T>(items: T[], query: URLSearchParams): { items: T[]; cursor?: str
   return start + count < items.length ? { items: slice, cursor: String(start + count) } : { items: slice };
 }
 
-function routes(engine: Engine) {
+function routes(engine: Engine, keys: { current: string; next: string }) {
   const publish = (call: Call, destination: string, queueName?: string): Answer => {
     const spec = parsePublish(destination, call.headers, call.body, call.callerIp);
     const result = engine.publish(queueName ? { ...spec, queueName } : spec);
@@ -60,7 +60,7 @@ function routes(engine: Engine) {
     const { method } = call;
     switch (verb) {
       case "keys":
-        if (method === "GET") return ok({ current: DEV_CREDENTIALS.currentSigningKey, next: DEV_CREDENTIALS.nextSigningKey });
+        if (method === "GET") return ok(keys);
         break;
       case "publish":
         if (method === "POST") return publish(call, call.rawTail("/v2/publish/"));
@@ -192,9 +192,12 @@ export interface DevServer {
 }
 
 /** Serves the QStash REST API over the engine on 127.0.0.1, behind the development token. */
-export async function startServer(engine: Engine, options: { port: number; host?: string; token?: string }): Promise<DevServer> {
+export async function startServer(
+  engine: Engine,
+  options: { port: number; host?: string; token?: string; keys?: { current: string; next: string } },
+): Promise<DevServer> {
   const token = options.token ?? DEV_CREDENTIALS.token;
-  const route = routes(engine);
+  const route = routes(engine, options.keys ?? { current: DEV_CREDENTIALS.currentSigningKey, next: DEV_CREDENTIALS.nextSigningKey });
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
