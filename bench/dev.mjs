@@ -6,11 +6,8 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { Client } from "@upstash/qstash";
+import { arg, median } from "./shared.mjs";
 
-const arg = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
 const messages = arg("messages", 5000);
 const concurrency = arg("concurrency", 50);
 const rounds = arg("rounds", 3);
@@ -74,7 +71,6 @@ async function run(send) {
 const viaQStash = (i) => client.publish({ url: appUrl, body: JSON.stringify({ i }), headers: { "content-type": "application/json" } });
 const direct = (i) => fetch(appUrl, { method: "POST", body: JSON.stringify({ i }), headers: { "content-type": "application/json" } }).then((r) => r.arrayBuffer());
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 await run(viaQStash); // warm-up
 await run(direct);
 const samples = { qstash: [], direct: [] };

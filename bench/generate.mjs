@@ -7,11 +7,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { arg, median } from "./shared.mjs";
 
-const arg = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
 const files = arg("files", 1000);
 const runs = arg("runs", 5);
 
@@ -75,7 +72,6 @@ function measure(bin, args, cwd) {
   return JSON.parse(line.slice("@@measure ".length));
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const ms = (value) => `${Math.round(value)} ms`;
 
 const qjobsDir = join(work, "qjobs-1000");

@@ -7,11 +7,8 @@ import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDeliveryRequest } from "@qjobs/runtime/testing";
+import { arg, median } from "./shared.mjs";
 
-const arg = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
 const jobs = arg("jobs", 200);
 const runs = arg("runs", 5);
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -77,7 +74,6 @@ for (let run = 0; run < runs; run++) {
   samples.many.push(await firstDelivery(many));
   samples.one.push(await firstDelivery(one));
 }
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 console.log(`node ${process.version}, next 16.4.6 (Turbopack build, next start), medians of ${runs} fresh starts`);
 console.log(`  first delivery with ${jobs} job files  ${median(samples.many).toFixed(0)} ms`);
 console.log(`  first delivery with 1 job file     ${median(samples.one).toFixed(0)} ms`);

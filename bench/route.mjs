@@ -6,11 +6,8 @@ import { Receiver } from "@upstash/qstash";
 import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
 import { createJob, createRouteHandler } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
+import { arg, median } from "./shared.mjs";
 
-const arg = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
 const rounds = arg("rounds", 7);
 const perRound = arg("per-round", 2000);
 
@@ -63,10 +60,6 @@ async function measure(run) {
   return perRound / ((performance.now() - start) / 1000);
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 
 for (const run of Object.values(variants)) await measure(run); // warm-up
 const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));

@@ -7,11 +7,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { watch } from "@qjobs/cli";
+import { arg, median, p95 } from "./shared.mjs";
 
-const arg = (name, fallback) => {
-  const index = process.argv.indexOf(`--${name}`);
-  return index === -1 ? fallback : Number(process.argv[index + 1]);
-};
 const files = arg("files", 1000);
 const edits = arg("edits", 60);
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -71,9 +68,6 @@ for (let run = 0; run < 9; run++) {
   baseline.push(performance.now() - started);
 }
 
-const sorted = (values) => [...values].sort((a, b) => a - b);
-const median = (values) => sorted(values)[Math.floor(values.length / 2)];
-const p95 = (values) => sorted(values)[Math.floor(values.length * 0.95)];
 console.log(`node ${process.version}, ${files} jobs loaded, ${latencies.length} edits`);
 console.log(`  save → registry written (qjobs watch)   median ${median(latencies).toFixed(1)} ms, p95 ${p95(latencies).toFixed(1)} ms`);
 console.log(`  baseline: qjobs generate after an edit  median ${median(baseline).toFixed(1)} ms (${baseline.length} runs, fresh process)`);

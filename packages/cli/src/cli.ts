@@ -1,16 +1,15 @@
 import { createRequire } from "node:module";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_PORT, DEFAULT_RETRY_SCALE, dev } from "./commands/dev.js";
-import { generate } from "./commands/generate.js";
-import { type Change, init } from "./commands/init.js";
-import { formatAttempt } from "./dev/log.js";
-import { list } from "./commands/list.js";
-import { type WatchEvent, watch } from "./commands/watch.js";
+import type { Change } from "./commands/init.js";
+import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
+import type { WatchEvent } from "./commands/watch.js";
 import { UserError } from "./errors.js";
 import { formatDiagnostic, formatDuration, type Output, plural, processOutput, reportDiagnostics } from "./terminal.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
+
+// Commands load their modules when they run, so `qjobs --help` and a cached `generate` start fast.
 
 const cwdOption = () => new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
 
@@ -73,6 +72,7 @@ Configuration: qjobs.config.json in the project folder, for example
         change.action === "create" ? color.green("+") : change.action === "update" ? color.yellow("~") : color.dim("=");
       const line = (change: Change) => `  ${symbol(change)} ${change.path} ${color.dim(`(${change.detail})`)}`;
       const interactive = !options.yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI;
+      const { init } = await import("./commands/init.js");
       const result = await init({
         cwd: options.cwd,
         force: options.force,
@@ -107,6 +107,7 @@ Configuration: qjobs.config.json in the project folder, for example
     .addOption(cwdOption())
     .option("--check", "write nothing; exit 1 if a generated file is stale or missing (for CI)")
     .action(async (options: { cwd: string; check?: boolean }) => {
+      const { generate } = await import("./commands/generate.js");
       const result = await generate({ cwd: options.cwd, check: options.check ?? false });
       const { color } = output;
       if (result.diagnostics.length > 0) {
@@ -131,6 +132,7 @@ Configuration: qjobs.config.json in the project folder, for example
     .description("generate, then regenerate on every add, change or removal of a job file (and of the config)")
     .addOption(cwdOption())
     .action(async (options: { cwd: string }) => {
+      const { watch } = await import("./commands/watch.js");
       const watcher = await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) });
       output.out(output.color.dim(`Watching ${watcher.config.jobs.join(", ")}; Ctrl-C stops.`));
       await untilStopped();
@@ -143,6 +145,7 @@ Configuration: qjobs.config.json in the project folder, for example
     .addOption(cwdOption())
     .option("--json", 'print [{ "key", "file", "export" }] sorted by key')
     .action(async (options: { cwd: string; json?: boolean }) => {
+      const { list } = await import("./commands/list.js");
       const result = await list({ cwd: options.cwd });
       if (result.diagnostics.length > 0) {
         reportDiagnostics(output, result.diagnostics, "the list would be incomplete");
@@ -192,6 +195,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { color } = output;
+      const [{ dev }, { formatAttempt }, { watch }] = await Promise.all([import("./commands/dev.js"), import("./dev/log.js"), import("./commands/watch.js")]);
       const handle = await dev({
         port,
         retryScale: Number(options.retryScale),

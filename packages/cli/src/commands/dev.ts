@@ -1,4 +1,5 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
 import { type DevServer, startServer } from "../dev/server.js";
@@ -22,8 +23,7 @@ export interface DevHandle {
   close(): Promise<void>;
 }
 
-export const DEFAULT_PORT = 8080;
-export const DEFAULT_RETRY_SCALE = 0.01;
+
 
 /** `qjobs dev`: the local QStash-compatible server. */
 export async function dev(options: DevOptions = {}): Promise<DevHandle> {
