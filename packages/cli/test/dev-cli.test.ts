@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
 import { startDestination } from "../../../testkit/destination.js";
+import { tempProject } from "./support.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 
@@ -51,5 +52,24 @@ describe("qjobs dev as a process", () => {
     await destination.close();
     expect(code).toBe(1);
     expect(stderr).toContain(`Port ${port} is in use`);
+  });
+
+  it("--watch also runs the watcher, in the same process", async () => {
+    const dir = await tempProject({ "src/app/.keep": "", "src/jobs/a.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("alpha", async () => {});\n' });
+    const child = spawn(process.execPath, [bin, "dev", "--watch", "--port", "0", "--cwd", dir], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/running at http:\/\/127\.0\.0\.1:\d+/);
+      await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/✓ started → 1 job, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/);
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(`${dir}/src/jobs/b.job.ts`, 'import { createJob } from "@qjobs/runtime";\nexport const b = createJob("beta", async () => {});\n');
+      await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/src\/jobs\/b\.job\.ts added \+beta → 2 jobs/);
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
