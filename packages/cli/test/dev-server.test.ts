@@ -240,10 +240,12 @@ describe("deduplication, delays and scheduling in time", () => {
     await destination.waitFor(2);
     await new Promise((resolve) => setTimeout(resolve, 50)); // give a third delivery the chance it must not take
     expect(destination.deliveries).toHaveLength(2);
-    while (destination.deliveries.length < 4 || hold.length > 0) {
+    // Release the held deliveries one by one; bounded, so a stuck engine fails the test instead of hanging it.
+    for (let step = 0; step < 2000 && (destination.deliveries.length < 4 || hold.length > 0); step++) {
       hold.shift()?.();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
+    expect(destination.deliveries).toHaveLength(4);
     await engine.idle();
     expect(destination.concurrency.max).toBe(2);
 
