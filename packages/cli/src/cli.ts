@@ -204,6 +204,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
       });
       output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
       for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
+      output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
       output.out(`\nRetries back off ${color.bold(`x${Number(options.retryScale)}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
       const watcher = options.watch ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) }) : undefined;
       await untilStopped();

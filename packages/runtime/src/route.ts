@@ -88,13 +88,18 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     try {
       ({ sub: signedUrl } = await verifySignature({ signature, body, keys, clockTolerance }));
     } catch (error) {
-      if (error instanceof SignatureError) return failure(401, error.code, `Invalid signature: ${error.message}`);
+      if (error instanceof SignatureError) {
+        // Say it in the server log too: a key mismatch is the usual cause, and QStash only shows a 401.
+        logger.warn(`[qjobs] Refused a delivery to ${request.url}: ${error.message}`);
+        return failure(401, error.code, `Invalid signature: ${error.message}`);
+      }
       throw error;
     }
 
     const key = jobKeyOf(request.url);
     // The signature covers the URL QStash was asked to call; its job key must be this one.
     if (jobKeyOf(signedUrl) !== key) {
+      logger.warn(`[qjobs] Refused a delivery to ${request.url}: it was signed for ${signedUrl}`);
       return failure(401, "invalid_signature", "Invalid signature: it was issued for another job");
     }
     let job: AnyJob | undefined;

@@ -107,6 +107,7 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     }
     expect(loaded).toEqual([]);
     expect(runs).toEqual([]);
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/^\[qjobs\] Refused a delivery to .*job=welcome-email: signature does not match/));
   });
 
   it("401 for a delivery signed for one job and sent to another job's key", async () => {

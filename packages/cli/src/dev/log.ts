@@ -14,6 +14,7 @@ export function deliveryName(url: string): string {
 /** Why an attempt failed, in a few words: the route's error message, the network error, or the status. */
 function reason(report: AttemptReport): string {
   const { response } = report;
+  if (response.error === "ECONNREFUSED") return `ECONNREFUSED: is the app running at ${new URL(report.message.url).origin}?`;
   if (response.error) return response.error;
   const text = response.body.toString("utf8").slice(0, 2000);
   try {
