@@ -59,13 +59,18 @@ export class InvalidPayloadError extends QJobsError {
   }
 }
 
-/** QStash refused or failed a publish; `status` is its HTTP status when there was one. */
+/**
+ * QStash refused or failed a publish; `status` is its HTTP status when there was one. For `dispatchMany`,
+ * `published` holds the messages that were accepted before the failure, in order (the first ones).
+ */
 export class DispatchError extends QJobsError {
   readonly key: string;
   readonly status: number | undefined;
-  constructor(key: string, message: string, status: number | undefined, options?: ErrorOptions) {
+  readonly published: readonly { messageId: string }[];
+  constructor(key: string, message: string, status: number | undefined, options?: ErrorOptions & { published?: readonly { messageId: string }[] }) {
     super("dispatch_failed", `Could not dispatch job "${key}": ${message}`, options);
     this.key = key;
     this.status = status;
+    this.published = options?.published ?? [];
   }
 }

@@ -57,14 +57,12 @@ function serialize(payload: unknown): string | undefined {
   return payload === undefined ? undefined : JSON.stringify(payload);
 }
 
-async function withDispatchErrors<T>(key: string, publish: () => Promise<T>): Promise<T> {
+async function withDispatchErrors<T>(key: string, publish: () => Promise<T>, published: readonly { messageId: string }[] = []): Promise<T> {
   try {
     return await publish();
   } catch (error) {
     const status = (error as { status?: unknown }).status;
-    throw new DispatchError(key, (error as Error).message, typeof status === "number" ? status : undefined, {
-      cause: error,
-    });
+    throw new DispatchError(key, (error as Error).message, typeof status === "number" ? status : undefined, { cause: error, published });
   }
 }
 
@@ -90,7 +88,7 @@ export async function publishJobs(
   const results: { messageId: string }[] = [];
   for (let start = 0; start < payloads.length; start += BATCH_SIZE) {
     const requests = payloads.slice(start, start + BATCH_SIZE).map((payload) => toPublishRequest(url, serialize(payload), options));
-    const responses = await withDispatchErrors(key, () => client.batch(requests));
+    const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     for (const response of responses) results.push({ messageId: (response as { messageId: string }).messageId });
   }
   return results;

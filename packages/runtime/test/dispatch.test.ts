@@ -133,6 +133,20 @@ describe("job.dispatchMany uses the batch endpoint", () => {
     expect(sent[0]?.headers).toMatchObject({ "upstash-retries": "1", "content-type": "application/json" });
   });
 
+  it("says which messages were published when a later batch fails", async () => {
+    let batches = 0;
+    const failing = await startCaptureServer((request) => (request.target === "/v2/batch" && ++batches === 2 ? { status: 500, body: { error: "boom" } } : undefined));
+    vi.stubEnv("QSTASH_URL", failing.url);
+    try {
+      const error = await email.dispatchMany(Array.from({ length: 150 }, (_, i) => ({ userId: `u_${i}` }))).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DispatchError);
+      expect((error as DispatchError).published).toHaveLength(100);
+      expect((error as DispatchError).status).toBe(500);
+    } finally {
+      await failing.close();
+    }
+  });
+
   it("validates every payload before publishing any", async () => {
     await expect(resize.dispatchMany([{ url: "https://x.dev/a.png", width: 1 }, { url: "bad", width: 2 }])).rejects.toBeInstanceOf(InvalidPayloadError);
     expect(qstash.requests).toEqual([]);

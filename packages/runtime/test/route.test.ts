@@ -165,6 +165,18 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('"flaky"'), expect.objectContaining({ message: "database password is hunter2" }));
   });
 
+  it("500 when a job's module fails to load, and when the registry maps a key to another job (stale)", async () => {
+    const broken = createRouteHandler(
+      (key) => (key === "welcome-email" ? Promise.reject(new Error("Cannot find module")) : key === "charge:card" ? Promise.resolve(jobModules.flaky) : undefined),
+      { env: keys, logger },
+    );
+    const load = await broken(await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY }));
+    expect([load.status, (await errorOf(load)).code]).toEqual([500, "job_load_failed"]);
+    const stale = await broken(await createDeliveryRequest({ routeUrl, key: "charge:card", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY }));
+    expect([stale.status, (await errorOf(stale)).code]).toEqual([500, "registry_stale"]);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/run `qjobs generate`/));
+  });
+
   it("500 with Retry-After when the handler throws RetryAfterError", async () => {
     const response = await deliver("rate-limited", {});
     expect(response.status).toBe(500);
