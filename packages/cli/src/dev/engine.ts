@@ -301,13 +301,16 @@ export class Engine {
       "upstash-signature": signDelivery(this.signingKey, message.url, message.body, this.now()),
     };
     if (message.scheduleId) headers["upstash-schedule-id"] = message.scheduleId;
-    const response = await this.options.deliver({
-      url: message.url,
-      method: message.method,
-      headers,
-      body: message.method === "GET" ? Buffer.alloc(0) : message.body,
-      timeoutMs: message.timeoutMs ?? this.options.defaultTimeoutMs ?? 15 * 60_000,
-    });
+    const response = await this.options
+      .deliver({
+        url: message.url,
+        method: message.method,
+        headers,
+        body: message.method === "GET" ? Buffer.alloc(0) : message.body,
+        timeoutMs: message.timeoutMs ?? this.options.defaultTimeoutMs ?? 15 * 60_000,
+      })
+      // A delivery function that throws is a failed attempt, never a message stuck in ACTIVE.
+      .catch((error: unknown): DeliveryResponse => ({ headers: {}, body: Buffer.alloc(0), error: String(error), durationMs: 0 }));
     this.active--;
     if (message.queueName) this.queueActive.set(message.queueName, (this.queueActive.get(message.queueName) ?? 1) - 1);
     if (message.flowControl) this.flowActive.set(message.flowControl.key, (this.flowActive.get(message.flowControl.key) ?? 1) - 1);

@@ -66,7 +66,11 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         if (method === "POST") return publish(call, call.rawTail("/v2/publish/"));
         break;
       case "enqueue":
-        if (method === "POST" && id) return publish(call, call.rawTail(`/v2/enqueue/${encodeURIComponent(id)}/`), id);
+        if (method === "POST" && id) {
+          // The destination starts after the queue's segment, however the client encoded the name.
+          const afterQueue = call.rawTail("/v2/enqueue/");
+          return publish(call, afterQueue.slice(afterQueue.indexOf("/") + 1), id);
+        }
         break;
       case "batch": {
         if (method !== "POST") break;
