@@ -207,6 +207,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
       output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
       output.out(`\nRetries back off ${color.bold(`x${Number(options.retryScale)}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
       const watcher = options.watch ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) }) : undefined;
+      if (watcher) output.out(color.dim(`Watching ${watcher.config.jobs.join(", ")} too.`));
       await untilStopped();
       await Promise.all([handle.close(), watcher?.close()]);
       output.out(color.dim("qjobs dev stopped."));

@@ -63,6 +63,7 @@ describe("qjobs dev as a process", () => {
     try {
       await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/running at http:\/\/127\.0\.0\.1:\d+/);
       await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/✓ started → 1 job, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/);
+      await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/Watching src\/\*\*\/\*\.job\.ts too\./);
       const { writeFile } = await import("node:fs/promises");
       await writeFile(`${dir}/src/jobs/b.job.ts`, 'import { createJob } from "@qjobs/runtime";\nexport const b = createJob("beta", async () => {});\n');
       await expect.poll(() => stdout, { timeout: 10_000 }).toMatch(/src\/jobs\/b\.job\.ts added \+beta → 2 jobs/);

@@ -103,3 +103,27 @@ describe("qjobs watch", () => {
     expect(w.output().split("\n").filter((line) => line.includes("✓"))).toHaveLength(2);
   });
 });
+
+describe("watch() as an API", () => {
+  it("catches up on an edit made between its first run and the file watcher being ready", async () => {
+    const { watch } = await import("../src/commands/watch.js");
+    const { writeFileSync } = await import("node:fs");
+    const dir = await tempProject({ "src/app/.keep": "", "src/jobs/a.job.ts": job("a", "alpha") });
+    const events: string[] = [];
+    const watcher = await watch({
+      cwd: dir,
+      onEvent: (event) => {
+        events.push(event.type === "generated" ? `${event.changed.join(",") || "started"} ${event.added.map((key) => `+${key}`).join(" ")}`.trim() : event.type);
+        // The first event comes before the watcher exists: this write raises no event of its own.
+        if (events.length === 1) writeFileSync(join(dir, "src/jobs/b.job.ts"), job("b", "beta"));
+      },
+    });
+    try {
+      await watcher.idle();
+      await expect.poll(() => events, { timeout: 5000 }).toEqual(["started", "src/jobs/b.job.ts added +beta"]);
+      expect(keysIn(await readFile(join(dir, "src/qjobs.gen.ts"), "utf8"))).toEqual(["alpha", "beta"]);
+    } finally {
+      await watcher.close();
+    }
+  });
+});

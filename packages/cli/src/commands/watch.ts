@@ -165,6 +165,15 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
   watcher.on("add", onFile("added")).on("change", onFile("changed")).on("unlink", onFile("removed"));
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
+  // Edits made between the first scan and the watcher being ready raised no event: catch up on them.
+  const onDisk = (await discoverFiles(config.root, config.jobs)).filter(isJobFile);
+  for (const file of onDisk) {
+    const text = read(file);
+    if (text !== undefined && contentHash(text) !== seen.get(file)) pending.set(file, seen.has(file) ? "changed" : "added");
+  }
+  for (const file of extractions.keys()) if (!onDisk.includes(file)) pending.set(file, "removed");
+  if (pending.size > 0) schedule();
+
   return {
     get config() {
       return config;
