@@ -56,13 +56,15 @@ describe("a fault run: nothing is lost", () => {
       expect(attempts, id).toBeGreaterThan(0);
       expect(attempts, id).toBeLessThanOrEqual(4);
       expect(reached.length, id).toBeLessThanOrEqual(attempts);
+      // At least once, as QStash: a 200 that arrives after the attempt timed out is retried anyway, so a
+      // dead-lettered message may have seen a 200, and a delivered one more than one.
       if (dlq.has(id)) {
         expect(finalState.get(id), id).toBe("FAILED");
-        expect(reached, id).not.toContain("200");
-        expect(attempts === 4 || reached.at(-1) === "489", `${id}: ${attempts} attempts, ${reached}`).toBe(true);
+        // (Arrival order at the app can differ from attempt order when a timed-out request is handled late.)
+        expect(attempts === 4 || reached.includes("489"), `${id}: ${attempts} attempts, ${reached}`).toBe(true);
       } else {
-        expect(reached.filter((outcome) => outcome === "200"), id).toEqual(["200"]);
-        expect(reached.at(-1), id).toBe("200");
+        expect(finalState.get(id), id).toBe("DELIVERED");
+        expect(reached, id).toContain("200");
       }
     }
     const attempts = [...engineAttempts.values()].reduce((sum, count) => sum + count, 0);

@@ -36,7 +36,7 @@ async function startWatch(files: Record<string, string>): Promise<Watching> {
     lines: async (pattern, count = 1) => {
       const matching = () => output.split("\n").filter((line) => pattern.test(line)).length;
       for (const started = Date.now(); matching() < count; await new Promise((resolve) => setTimeout(resolve, 20))) {
-        if (Date.now() - started > 10_000) throw new Error(`no line matching ${pattern} in:\n${output}`);
+        if (Date.now() - started > 30_000) throw new Error(`no line matching ${pattern} in:\n${output}`);
       }
     },
     registry: async () => keysIn(await readFile(join(dir, "src/qjobs.gen.ts"), "utf8")),
@@ -64,8 +64,10 @@ describe("qjobs watch", () => {
     await w.lines(/src\/jobs\/b\.job\.ts changed \+gamma -beta → 2 jobs/);
 
     await rename(join(w.dir, "src/jobs/a.job.ts"), join(w.dir, "src/jobs/renamed.job.ts"));
-    await w.lines(/src\/jobs\/a\.job\.ts removed, src\/jobs\/renamed\.job\.ts added → 2 jobs/);
+    // Usually one run ("a removed, renamed added"); under load the two events may land in two runs.
+    await w.lines(/src\/jobs\/renamed\.job\.ts added.* → 2 jobs/);
     expect(await readFile(join(w.dir, "src/qjobs.gen.ts"), "utf8")).toContain('import("./jobs/renamed.job")');
+    expect(await readFile(join(w.dir, "src/qjobs.gen.ts"), "utf8")).not.toContain('import("./jobs/a.job")');
 
     await rm(join(w.dir, "src/jobs/b.job.ts"));
     await w.lines(/src\/jobs\/b\.job\.ts removed -gamma → 1 job/);
@@ -120,7 +122,7 @@ describe("watch() as an API", () => {
     });
     try {
       await watcher.idle();
-      await expect.poll(() => events, { timeout: 5000 }).toEqual(["started", "src/jobs/b.job.ts added +beta"]);
+      await expect.poll(() => events, { timeout: 30_000 }).toEqual(["started", "src/jobs/b.job.ts added +beta"]);
       expect(keysIn(await readFile(join(dir, "src/qjobs.gen.ts"), "utf8"))).toEqual(["alpha", "beta"]);
     } finally {
       await watcher.close();

@@ -46,8 +46,8 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
   const cache = await ExtractionCache.load(config.root);
   const extractions = new Map<string, FileExtraction>();
   let lastModel: RegistryModel | undefined;
-  /** File → what happened to it last, since the previous run. */
-  const pending = new Map<string, "added" | "changed" | "removed">();
+  /** Files with events since the previous run. */
+  const pending = new Set<string>();
   let configChanged = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -81,7 +81,7 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
       rechecks.delete(timer);
       for (const file of files) {
         const text = read(file);
-        if ((text === undefined ? undefined : contentHash(text)) !== seen.get(file)) pending.set(file, text === undefined ? "removed" : "changed");
+        if ((text === undefined ? undefined : contentHash(text)) !== seen.get(file)) pending.add(file);
       }
       if (pending.size > 0) schedule();
     }, 60);
@@ -111,9 +111,16 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
     await cache.save(); // after the event: the next `qjobs generate` wants it, this save does not
   }
 
+  /** What happened to a file since it was last read, told by whether it existed then and exists now. */
+  const describe = (file: string) => {
+    const before = seen.get(file) !== undefined;
+    const now = existsSync(join(config.root, file));
+    return `${file} ${before && now ? "changed" : now ? "added" : "removed"}`;
+  };
+
   async function flush() {
-    const files = [...pending.keys()].sort();
-    const changed = files.map((file) => `${file} ${pending.get(file)}`);
+    const files = [...pending].sort();
+    const changed = files.map(describe);
     pending.clear();
     if (configChanged) {
       configChanged = false;
@@ -155,23 +162,23 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
     atomic: false,
     ignored: (path) => relative(config.root, path).split(sep).some((segment) => IGNORED_DIRS.has(segment)),
   });
-  const onFile = (kind: "added" | "changed" | "removed") => (path: string) => {
+  const onFile = (path: string) => {
     const file = relative(config.root, path).split(sep).join("/");
     if (file === CONFIG_FILE) configChanged = true;
-    else if (isJobFile(file) || extractions.has(file)) pending.set(file, kind);
+    else if (isJobFile(file) || extractions.has(file)) pending.add(file);
     else return;
     schedule();
   };
-  watcher.on("add", onFile("added")).on("change", onFile("changed")).on("unlink", onFile("removed"));
+  watcher.on("add", onFile).on("change", onFile).on("unlink", onFile);
   await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
 
   // Edits made between the first scan and the watcher being ready raised no event: catch up on them.
   const onDisk = (await discoverFiles(config.root, config.jobs)).filter(isJobFile);
   for (const file of onDisk) {
     const text = read(file);
-    if (text !== undefined && contentHash(text) !== seen.get(file)) pending.set(file, seen.has(file) ? "changed" : "added");
+    if (text !== undefined && contentHash(text) !== seen.get(file)) pending.add(file);
   }
-  for (const file of extractions.keys()) if (!onDisk.includes(file)) pending.set(file, "removed");
+  for (const file of extractions.keys()) if (!onDisk.includes(file)) pending.add(file);
   if (pending.size > 0) schedule();
 
   return {
