@@ -1,34 +1,16 @@
 import { createRequire } from "node:module";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
-import type { Change } from "./commands/init.js";
 import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
-import type { WatchEvent } from "./commands/watch.js";
 import { UserError } from "./errors.js";
-import { formatDiagnostic, formatDuration, type Output, plural, processOutput, reportDiagnostics } from "./terminal.js";
+import { confirmInit, reportDevStarted, reportGenerate, reportInit, reportList, reportWatchEvent } from "./report.js";
+import { type Output, processOutput } from "./terminal.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
 // Commands load their modules when they run, so `qjobs --help` and a cached `generate` start fast.
 
 const cwdOption = () => new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
-
-const time = () => new Date().toTimeString().slice(0, 8);
-
-/** One line per regeneration: what changed, which keys came and went, what was written, how long it took. */
-function reportWatchEvent(output: Output, event: WatchEvent): void {
-  const { color, errColor } = output;
-  if (event.type === "config-error") return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
-  const cause = event.changed.length === 0 ? "started" : event.changed.length <= 2 ? event.changed.join(", ") : `${plural(event.changed.length, "file")} changed`;
-  if (event.type === "errors") {
-    for (const diagnostic of event.diagnostics) output.err(formatDiagnostic(diagnostic, errColor));
-    return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${cause}: ${plural(event.diagnostics.length, "error")}; the last good registry stays until they are fixed`);
-  }
-  const keys = [...event.added.map((key) => color.green(`+${key}`)), ...event.removed.map((key) => color.red(`-${key}`))];
-  const written = event.files.filter((file) => file.status === "written").map((file) => file.path);
-  const result = written.length > 0 ? `${written.join(", ")} written` : "registry unchanged";
-  output.out(`${color.dim(time())} ${color.green("✓")} ${cause}${keys.length ? ` ${keys.join(" ")}` : ""} → ${plural(event.jobs, "job")}, ${result} ${color.dim(`(${formatDuration(event.durationMs)})`)}`);
-}
 
 /** Resolves on Ctrl-C or SIGTERM. */
 const untilStopped = () =>
@@ -67,38 +49,15 @@ Configuration: qjobs.config.json in the project folder, for example
     .option("--force", "overwrite files and scripts that qjobs would otherwise leave alone")
     .option("--install", "run the package manager's install at the end")
     .action(async (options: { cwd: string; yes?: boolean; force?: boolean; install?: boolean }) => {
-      const { color } = output;
-      const symbol = (change: Change) =>
-        change.action === "create" ? color.green("+") : change.action === "update" ? color.yellow("~") : color.dim("=");
-      const line = (change: Change) => `  ${symbol(change)} ${change.path} ${color.dim(`(${change.detail})`)}`;
       const interactive = !options.yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI;
       const { init } = await import("./commands/init.js");
       const result = await init({
         cwd: options.cwd,
         force: options.force,
         install: options.install,
-        confirm: interactive
-          ? async (plan) => {
-              output.out("qjobs init will make these changes:");
-              for (const change of plan) output.out(line(change));
-              const { createInterface } = await import("node:readline/promises");
-              const prompt = createInterface({ input: process.stdin, output: process.stdout });
-              const answer = (await prompt.question("\nApply them? (Y/n) ")).trim().toLowerCase();
-              prompt.close();
-              return answer === "" || answer === "y" || answer === "yes";
-            }
-          : undefined,
+        confirm: interactive ? (plan) => confirmInit(output, plan) : undefined,
       });
-      if (!result.applied) return output.out("Nothing was changed.");
-      const framework = { "next-app": "Next.js (App Router)", "next-pages": "Next.js (Pages Router)", none: "no framework" }[result.framework];
-      output.out(`${color.green("✓")} qjobs init: ${framework}, ${result.packageManager}`);
-      for (const change of result.changes) output.out(line(change));
-      output.out(`\nNext steps:`);
-      const width = Math.max(...result.nextSteps.map((step) => step.command?.length ?? 0));
-      result.nextSteps.forEach((step, index) => {
-        output.out(`  ${index + 1}. ${step.command ? `${color.bold(step.command.padEnd(width))}   ${color.dim(step.why)}` : step.why}`);
-        for (const code of step.code ?? []) output.out(`       ${color.cyan(code)}`);
-      });
+      reportInit(output, result);
     });
 
   root
@@ -108,23 +67,8 @@ Configuration: qjobs.config.json in the project folder, for example
     .option("--check", "write nothing; exit 1 if a generated file is stale or missing (for CI)")
     .action(async (options: { cwd: string; check?: boolean }) => {
       const { generate } = await import("./commands/generate.js");
-      const result = await generate({ cwd: options.cwd, check: options.check ?? false });
-      const { color } = output;
-      if (result.diagnostics.length > 0) {
-        reportDiagnostics(output, result.diagnostics, options.check ? "fix them, then run qjobs generate" : "nothing was written");
-        return setExitCode(1);
-      }
-      const took = color.dim(`in ${formatDuration(result.durationMs)}`);
-      const jobs = plural(result.model.jobs.length, "job");
-      if (options.check) {
-        const outdated = result.files.filter((file) => file.status !== "unchanged");
-        if (outdated.length === 0) return output.out(`${color.green("✓")} qjobs: ${jobs}, generated files are up to date ${took}`);
-        for (const file of outdated) output.err(`${color.red("✗")} ${file.path} is ${file.status}`);
-        output.err(`Run ${color.bold("qjobs generate")} and commit the result.`);
-        return setExitCode(1);
-      }
-      const files = result.files.map((file) => `${file.path} ${file.status === "written" ? color.green("written") : color.dim("unchanged")}`);
-      output.out(`${color.green("✓")} qjobs: ${jobs} from ${plural(result.jobFiles, "file")} → ${files.join(", ")} ${took}`);
+      const check = options.check ?? false;
+      setExitCode(reportGenerate(output, await generate({ cwd: options.cwd, check }), check));
     });
 
   root
@@ -146,18 +90,7 @@ Configuration: qjobs.config.json in the project folder, for example
     .option("--json", 'print [{ "key", "file", "export" }] sorted by key')
     .action(async (options: { cwd: string; json?: boolean }) => {
       const { list } = await import("./commands/list.js");
-      const result = await list({ cwd: options.cwd });
-      if (result.diagnostics.length > 0) {
-        reportDiagnostics(output, result.diagnostics, "the list would be incomplete");
-        return setExitCode(1);
-      }
-      const rows = result.jobs.map((job) => ({ key: job.key, file: job.file, export: job.exportName }));
-      if (options.json) return output.out(JSON.stringify(rows, null, 2));
-      if (rows.length === 0) return output.out("No jobs found.");
-      const width = (column: "key" | "file") => Math.max(column.length, ...rows.map((row) => row[column].length));
-      const [keyWidth, fileWidth] = [width("key"), width("file")];
-      output.out(output.color.bold(`${"KEY".padEnd(keyWidth)}  ${"FILE".padEnd(fileWidth)}  EXPORT`));
-      for (const row of rows) output.out(`${row.key.padEnd(keyWidth)}  ${output.color.dim(row.file.padEnd(fileWidth))}  ${row.export}`);
+      setExitCode(reportList(output, await list({ cwd: options.cwd }), options.json ?? false));
     });
 
   root
@@ -202,10 +135,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         credentials: { token: options.token, currentSigningKey: options.currentSigningKey, nextSigningKey: options.nextSigningKey },
         onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
       });
-      output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
-      for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
-      output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
-      output.out(`\nRetries back off ${color.bold(`x${Number(options.retryScale)}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
+      reportDevStarted(output, handle, Number(options.retryScale));
       const watcher = options.watch ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) }) : undefined;
       if (watcher) output.out(color.dim(`Watching ${watcher.config.jobs.join(", ")} too.`));
       await untilStopped();

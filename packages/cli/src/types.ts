@@ -13,8 +13,6 @@ export interface Config {
    * `""` (extensionless, what bundlers such as Next.js's Turbopack resolve). Read from the tsconfig unless set.
    */
   readonly importExtension: ".js" | "";
-  /** Whether the values came from a qjobs.config.json (false: all defaults). */
-  readonly fromFile: boolean;
 }
 
 /** A problem in a job file, reported like a compiler's: `file:line:column: message`. */

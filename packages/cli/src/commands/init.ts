@@ -120,7 +120,6 @@ export async function init(options: InitOptions): Promise<InitResult> {
         registry: `${prefix}qjobs.gen.ts`,
         route: framework === "next-app" ? `${appDir}/api/jobs/route.ts` : `${prefix}qjobs.route.ts`,
         importExtension: detectImportExtension(root),
-        fromFile: true,
       };
 
   const writes = new Map<string, string>();

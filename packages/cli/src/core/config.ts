@@ -11,7 +11,7 @@ const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension"] as co
 /** The defaults PRODUCT.md promises; the route goes under app/ when the project has no src/app/. */
 export function defaultConfig(root: string): Config {
   const app = existsSync(join(root, "src", "app")) ? "src/app" : "app";
-  return { root, jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: `${app}/api/jobs/route.ts`, importExtension: detectImportExtension(root), fromFile: false };
+  return { root, jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: `${app}/api/jobs/route.ts`, importExtension: detectImportExtension(root) };
 }
 
 /** tsconfig.json's text as JSON: comments and trailing commas removed (strings left alone). */
@@ -100,5 +100,5 @@ export async function loadConfig(cwd: string): Promise<Config> {
   if (importExtension !== ".js" && importExtension !== "") {
     throw new UserError(`${CONFIG_FILE}: "importExtension" must be ".js" or "" (no extension), got ${JSON.stringify(fields.importExtension)}`);
   }
-  return { root, jobs, registry, route, importExtension, fromFile: true };
+  return { root, jobs, registry, route, importExtension };
 }

@@ -1,0 +1,107 @@
+import type { DevHandle } from "./commands/dev.js";
+import type { GenerateResult } from "./commands/generate.js";
+import type { Change, InitResult } from "./commands/init.js";
+import type { ListResult } from "./commands/list.js";
+import type { WatchEvent } from "./commands/watch.js";
+import { type Colors, formatDiagnostic, formatDuration, type Output, plural, reportDiagnostics } from "./terminal.js";
+
+// What each command prints: the CLI declares commands, these functions say what happened.
+
+const time = () => new Date().toTimeString().slice(0, 8);
+
+/** `generate`'s one line (or its diagnostics, or the stale files with --check); returns the exit code. */
+export function reportGenerate(output: Output, result: GenerateResult, check: boolean): number {
+  const { color } = output;
+  if (result.diagnostics.length > 0) {
+    reportDiagnostics(output, result.diagnostics, check ? "fix them, then run qjobs generate" : "nothing was written");
+    return 1;
+  }
+  const took = color.dim(`in ${formatDuration(result.durationMs)}`);
+  const jobs = plural(result.model.jobs.length, "job");
+  if (check) {
+    const outdated = result.files.filter((file) => file.status !== "unchanged");
+    if (outdated.length === 0) {
+      output.out(`${color.green("✓")} qjobs: ${jobs}, generated files are up to date ${took}`);
+      return 0;
+    }
+    for (const file of outdated) output.err(`${output.errColor.red("✗")} ${file.path} is ${file.status}`);
+    output.err(`Run ${output.errColor.bold("qjobs generate")} and commit the result.`);
+    return 1;
+  }
+  const files = result.files.map((file) => `${file.path} ${file.status === "written" ? color.green("written") : color.dim("unchanged")}`);
+  output.out(`${color.green("✓")} qjobs: ${jobs} from ${plural(result.jobFiles, "file")} → ${files.join(", ")} ${took}`);
+  return 0;
+}
+
+/** `list`: an aligned table, or JSON; returns the exit code. */
+export function reportList(output: Output, result: ListResult, json: boolean): number {
+  if (result.diagnostics.length > 0) {
+    reportDiagnostics(output, result.diagnostics, "the list would be incomplete");
+    return 1;
+  }
+  const rows = result.jobs.map((job) => ({ key: job.key, file: job.file, export: job.exportName }));
+  if (json) output.out(JSON.stringify(rows, null, 2));
+  else if (rows.length === 0) output.out("No jobs found.");
+  else {
+    const width = (column: "key" | "file") => Math.max(column.length, ...rows.map((row) => row[column].length));
+    const [keyWidth, fileWidth] = [width("key"), width("file")];
+    output.out(output.color.bold(`${"KEY".padEnd(keyWidth)}  ${"FILE".padEnd(fileWidth)}  EXPORT`));
+    for (const row of rows) output.out(`${row.key.padEnd(keyWidth)}  ${output.color.dim(row.file.padEnd(fileWidth))}  ${row.export}`);
+  }
+  return 0;
+}
+
+function changeLine(color: Colors, change: Change): string {
+  const symbol = change.action === "create" ? color.green("+") : change.action === "update" ? color.yellow("~") : color.dim("=");
+  return `  ${symbol} ${change.path} ${color.dim(`(${change.detail})`)}`;
+}
+
+/** Shows init's plan and asks, on a terminal, whether to apply it. */
+export async function confirmInit(output: Output, plan: readonly Change[]): Promise<boolean> {
+  output.out("qjobs init will make these changes:");
+  for (const change of plan) output.out(changeLine(output.color, change));
+  const { createInterface } = await import("node:readline/promises");
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = (await prompt.question("\nApply them? (Y/n) ")).trim().toLowerCase();
+  prompt.close();
+  return answer === "" || answer === "y" || answer === "yes";
+}
+
+/** What init did, then numbered next steps. */
+export function reportInit(output: Output, result: InitResult): void {
+  const { color } = output;
+  if (!result.applied) return output.out("Nothing was changed.");
+  const framework = { "next-app": "Next.js (App Router)", "next-pages": "Next.js (Pages Router)", none: "no framework" }[result.framework];
+  output.out(`${color.green("✓")} qjobs init: ${framework}, ${result.packageManager}`);
+  for (const change of result.changes) output.out(changeLine(color, change));
+  output.out("\nNext steps:");
+  const width = Math.max(...result.nextSteps.map((step) => step.command?.length ?? 0));
+  result.nextSteps.forEach((step, index) => {
+    output.out(`  ${index + 1}. ${step.command ? `${color.bold(step.command.padEnd(width))}   ${color.dim(step.why)}` : step.why}`);
+    for (const code of step.code ?? []) output.out(`       ${color.cyan(code)}`);
+  });
+}
+
+/** One line per regeneration: what changed, which keys came and went, what was written, how long it took. */
+export function reportWatchEvent(output: Output, event: WatchEvent): void {
+  const { color, errColor } = output;
+  if (event.type === "config-error") return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
+  const cause = event.changed.length === 0 ? "started" : event.changed.length <= 2 ? event.changed.join(", ") : `${plural(event.changed.length, "file")} changed`;
+  if (event.type === "errors") {
+    for (const diagnostic of event.diagnostics) output.err(formatDiagnostic(diagnostic, errColor));
+    return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${cause}: ${plural(event.diagnostics.length, "error")}; the last good registry stays until they are fixed`);
+  }
+  const keys = [...event.added.map((key) => color.green(`+${key}`)), ...event.removed.map((key) => color.red(`-${key}`))];
+  const written = event.files.filter((file) => file.status === "written").map((file) => file.path);
+  const result = written.length > 0 ? `${written.join(", ")} written` : "registry unchanged";
+  output.out(`${color.dim(time())} ${color.green("✓")} ${cause}${keys.length ? ` ${keys.join(" ")}` : ""} → ${plural(event.jobs, "job")}, ${result} ${color.dim(`(${formatDuration(event.durationMs)})`)}`);
+}
+
+/** `dev`'s banner: where it runs and the variables an app needs. */
+export function reportDevStarted(output: Output, handle: DevHandle, retryScale: number): void {
+  const { color } = output;
+  output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
+  for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
+  output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
+  output.out(`\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
+}
