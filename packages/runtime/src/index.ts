@@ -1,5 +1,5 @@
 export { createJob, isValidJobKey, type JobDefinition, type SchemaJobDefinition } from "./job.js";
-export { dispatch, deliveryUrl } from "./publish.js";
+export { dispatch } from "./publish.js";
 export { createRouteHandler, type RouteHandler, type RouteOptions } from "./route.js";
 export { verifySignature, SignatureError, type SignatureClaims, type VerifyOptions } from "./verify.js";
 export {

@@ -1,5 +1,6 @@
 import { DEV_CREDENTIALS } from "./env.js";
-import { bodyHash } from "./verify.js";
+import { deliveryUrl } from "./publish.js";
+import { base64UrlEncode, bodyHash } from "./verify.js";
 
 export { DEV_CREDENTIALS };
 
@@ -15,11 +16,6 @@ export interface SignOptions {
 
 const encoder = new TextEncoder();
 
-function base64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-}
 
 /**
  * Signs a delivery the way QStash does (HS256 JWT with iss, sub, exp, nbf, iat, jti and the padded
@@ -38,7 +34,7 @@ export async function signDelivery(options: SignOptions): Promise<string> {
     jti: `jwt_${crypto.randomUUID().replace(/-/g, "")}`,
     body: hash + "=".repeat((4 - (hash.length % 4)) % 4),
   };
-  const unsigned = `${base64Url(encoder.encode('{"alg":"HS256","typ":"JWT"}'))}.${base64Url(encoder.encode(JSON.stringify(claims)))}`;
+  const unsigned = `${base64UrlEncode(encoder.encode('{"alg":"HS256","typ":"JWT"}'))}.${base64UrlEncode(encoder.encode(JSON.stringify(claims)))}`;
   const key = await crypto.subtle.importKey(
     "raw",
     encoder.encode(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey),
@@ -47,7 +43,7 @@ export async function signDelivery(options: SignOptions): Promise<string> {
     ["sign"],
   );
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(unsigned)));
-  return `${unsigned}.${base64Url(mac)}`;
+  return `${unsigned}.${base64UrlEncode(mac)}`;
 }
 
 export interface DeliveryRequestOptions extends Omit<SignOptions, "url"> {
@@ -61,13 +57,12 @@ export interface DeliveryRequestOptions extends Omit<SignOptions, "url"> {
 
 /** A signed POST request exactly like QStash's delivery of `payload` to job `key`. */
 export async function createDeliveryRequest(options: DeliveryRequestOptions): Promise<Request> {
-  const url = new URL(options.routeUrl);
-  url.searchParams.set("job", options.key);
+  const url = deliveryUrl(options.routeUrl, options.key);
   const body =
     typeof options.body === "string" || options.body === undefined
       ? (options.body ?? (options.payload === undefined ? "" : JSON.stringify(options.payload)))
       : new Uint8Array(options.body);
-  const signature = await signDelivery({ ...options, url: url.href, body });
+  const signature = await signDelivery({ ...options, url, body });
   return new Request(url, {
     method: "POST",
     body,

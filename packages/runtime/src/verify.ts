@@ -55,7 +55,8 @@ function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-function base64UrlEncode(bytes: Uint8Array): string {
+/** Unpadded base64url, as JWTs use. */
+export function base64UrlEncode(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");

@@ -97,10 +97,7 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
   async function regenerate(changed: string[]) {
     const started = performance.now();
     const { model, diagnostics } = buildModel(extractions);
-    if (diagnostics.length > 0) {
-      await cache.save();
-      return options.onEvent({ type: "errors", changed, diagnostics });
-    }
+    if (diagnostics.length > 0) return options.onEvent({ type: "errors", changed, diagnostics });
     const files = await emitFiles(config, model, false);
     const before = new Set(lastModel?.jobs.map((job) => job.key));
     const after = new Set(model.jobs.map((job) => job.key));
@@ -108,7 +105,6 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
     const removed = [...before].filter((key) => !after.has(key));
     lastModel = model;
     options.onEvent({ type: "generated", changed, added, removed, jobs: model.jobs.length, files, durationMs: performance.now() - started });
-    await cache.save(); // after the event: the next `qjobs generate` wants it, this save does not
   }
 
   /** What happened to a file since it was last read, told by whether it existed then and exists now. */
@@ -154,6 +150,8 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
 
   await rescan();
   await regenerate([]);
+  // The cache serves the next `qjobs generate`; it is written now and on close, not on every save.
+  await cache.save();
 
   const { watch: chokidar } = await import("chokidar");
   const watcher = chokidar(config.root, {
@@ -193,6 +191,7 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
       for (const pendingRecheck of rechecks) clearTimeout(pendingRecheck);
       await running;
       await watcher.close();
+      await cache.save();
     },
   };
 }

@@ -24,9 +24,10 @@ export type Deliver = (request: DeliveryRequest) => Promise<DeliveryResponse>;
 const MAX_BODY = 1024 * 1024;
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
-function headersOf(response: IncomingMessage): Record<string, string> {
+/** A request's or response's headers as one string each (lower-case names, repeated values joined). */
+export function flatHeaders(message: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
   return headers;
 }
 
@@ -66,7 +67,7 @@ export const deliverHttp: Deliver = (delivery) =>
         size += chunk.length;
       });
       response.on("error", (error: NodeJS.ErrnoException) => finish({ headers: {}, body: Buffer.alloc(0), error: error.code ?? error.message }));
-      response.on("end", () => finish({ status: response.statusCode, headers: headersOf(response), body: Buffer.concat(chunks).subarray(0, MAX_BODY) }));
+      response.on("end", () => finish({ status: response.statusCode, headers: flatHeaders(response), body: Buffer.concat(chunks).subarray(0, MAX_BODY) }));
     });
     request.end(delivery.body);
   });

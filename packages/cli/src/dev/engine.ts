@@ -60,8 +60,6 @@ export interface EngineOptions {
   /** QStash's default backoff (e^(2.5n) seconds) is multiplied by this; delays and Retry-After are exact. */
   retryScale: number;
   signingKey?: string;
-  /** The longest an attempt may take when the message sets no timeout. */
-  defaultTimeoutMs?: number;
   onAttempt?: (report: AttemptReport) => void;
   /** At most this many deliveries at once, over all messages (QStash's global parallelism). Default 100. */
   concurrency?: number;
@@ -70,6 +68,8 @@ export interface EngineOptions {
 const DEDUP_WINDOW_MS = 10 * 60_000;
 const MAX_EVENTS = 10_000;
 const MAX_BACKOFF_MS = 86_400_000;
+/** How long an attempt may take when the message sets no Upstash-Timeout: QStash's free-plan maximum. */
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * The local QStash: a message is a small state machine (CREATED → ACTIVE → DELIVERED, or → RETRY →
@@ -87,7 +87,7 @@ export class Engine {
   private readonly flowActive = new Map<string, number>();
   private readonly queueActive = new Map<string, number>();
   private active = 0;
-  private seq = 0;
+  private dlqCount = 0;
   private pumpQueued = false;
   private cancelWake?: () => void;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -118,7 +118,6 @@ export class Engine {
     const message: Message = {
       ...spec,
       messageId: newId("msg"),
-      seq: this.seq++,
       createdAt: now,
       retryDelayFn: spec.retryDelay ? parseRetryDelay(spec.retryDelay) : undefined,
       state: "CREATED",
@@ -149,7 +148,7 @@ export class Engine {
     const entry = this.dlq.get(dlqId);
     if (!entry) return undefined;
     this.dlq.delete(dlqId);
-    const { messageId, seq, createdAt, retryDelayFn, state, retried, dueAt, deduplicationId, ...spec } = entry.message;
+    const { messageId, createdAt, retryDelayFn, state, retried, dueAt, deduplicationId, ...spec } = entry.message;
     return this.publish({ ...spec, delayMs: 0, notBefore: undefined });
   }
 
@@ -307,7 +306,7 @@ export class Engine {
         method: message.method,
         headers,
         body: message.method === "GET" ? Buffer.alloc(0) : message.body,
-        timeoutMs: message.timeoutMs ?? this.options.defaultTimeoutMs ?? 15 * 60_000,
+        timeoutMs: message.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       })
       // A delivery function that throws is a failed attempt, never a message stuck in ACTIVE.
       .catch((error: unknown): DeliveryResponse => ({ headers: {}, body: Buffer.alloc(0), error: String(error), durationMs: 0 }));
@@ -345,7 +344,7 @@ export class Engine {
     }
     message.state = "FAILED";
     this.messages.delete(message.messageId);
-    const dlqId = `${this.now()}-${this.seq++}`;
+    const dlqId = `${this.now()}-${this.dlqCount++}`;
     // Callbacks are not dead-lettered: their failure has no one left to tell.
     if (!message.sourceMessageId) this.dlq.set(dlqId, { dlqId, message, response, failedAt: this.now() });
     this.log({ ...base, state: "FAILED", responseBody: response.body.toString("utf8") });

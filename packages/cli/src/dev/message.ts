@@ -2,15 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { parseRetryDelay, type RetryDelay } from "./retry-delay.js";
 import { parseDuration } from "./time.js";
 
-/** A 400 with QStash's JSON body. */
-export class BadRequest extends Error {
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+/** A publish QStash would refuse: answered 400 with its JSON body. */
+export class BadRequest extends Error {}
 
 export type MessageState = "CREATED" | "ACTIVE" | "RETRY" | "DELIVERED" | "FAILED" | "CANCELLED";
 
@@ -59,7 +52,6 @@ export interface MessageSpec {
 
 export interface Message extends MessageSpec {
   readonly messageId: string;
-  readonly seq: number;
   readonly createdAt: number;
   readonly retryDelayFn?: RetryDelay;
   state: MessageState;

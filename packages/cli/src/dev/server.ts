@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { flatHeaders } from "./deliver.js";
 import type { Engine } from "./engine.js";
 import { BadRequest, parsePublish } from "./message.js";
 import { dlqView, messageView, queueView, scheduleView } from "./views.js";
@@ -29,11 +30,6 @@ type Answer = { status: number; body?: unknown };
 const ok = (body?: unknown): Answer => ({ status: 200, body });
 const notFound = (what: string): Answer => ({ status: 404, body: { error: `${what} not found` } });
 
-function headersOf(request: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
-  return headers;
-}
 
 function idsOf(query: URLSearchParams, name: string): string[] | undefined {
   const ids = query.getAll(name).flatMap((value) => value.split(",")).filter(Boolean);
@@ -208,7 +204,7 @@ export async function startServer(
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const target = request.url ?? "/";
     const url = new URL(target, "http://qstash.local");
-    const headers = headersOf(request);
+    const headers = flatHeaders(request);
     const send = ({ status, body }: Answer) => {
       const text = body === undefined ? "" : JSON.stringify(body);
       response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(text);
@@ -228,7 +224,7 @@ export async function startServer(
     try {
       send(route(call));
     } catch (error) {
-      if (error instanceof BadRequest) return send({ status: error.status, body: { error: error.message } });
+      if (error instanceof BadRequest) return send({ status: 400, body: { error: error.message } });
       send({ status: 500, body: { error: (error as Error).message } });
     }
   };
