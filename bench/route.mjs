@@ -29,7 +29,10 @@ const deliveries = await Promise.all(
 const request = ({ body, signature }) =>
   new Request(url, { method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": signature } });
 
-const qjobs = createRouteHandler({ "welcome-email": async () => job }, { env: { QSTASH_CURRENT_SIGNING_KEY: currentSigningKey, QSTASH_NEXT_SIGNING_KEY: nextSigningKey } });
+const qjobs = createRouteHandler(
+  { "welcome-email": async () => job },
+  { env: { QSTASH_CURRENT_SIGNING_KEY: currentSigningKey, QSTASH_NEXT_SIGNING_KEY: nextSigningKey, QJOBS_URL: "https://app.example.com/api/jobs" } },
+);
 const official = verifySignatureAppRouter(
   async (req) => {
     await job.handler(JSON.parse(await req.text()), { key: job.key, messageId: "", retried: 0, headers: req.headers });

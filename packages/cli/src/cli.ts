@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
 import { UserError } from "./errors.js";
 import { confirmInit, reportDevStarted, reportGenerate, reportInit, reportList, reportWatchEvent } from "./report.js";
 import { type Output, processOutput } from "./terminal.js";
@@ -103,7 +103,9 @@ Configuration: qjobs.config.json in the project folder, for example
     .option("--watch", "also run `qjobs watch`, so one command serves development")
     .option("--token <token>", "accept this token instead of the development one (to try a production build locally)")
     .option("--current-signing-key <key>", "sign deliveries with this key instead of the development one")
-    .option("--next-signing-key <key>", "the next signing key that GET /v2/keys reports")
+    .option("--next-signing-key <key>", "the next signing key that GET /v2/keys reports (both keys need --token)")
+    .option("--max-body-size <bytes>", "refuse request bodies over this many bytes (413)", String(DEFAULT_MAX_BODY_BYTES))
+    .option("--max-dlq <count>", "keep at most this many dead letters, dropping the oldest", String(DEFAULT_MAX_DLQ))
     .addHelpText(
       "after",
       `
@@ -124,6 +126,8 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
       token?: string;
       currentSigningKey?: string;
       nextSigningKey?: string;
+      maxBodySize: string;
+      maxDlq: string;
     }) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, got "${options.port}"`);
@@ -133,6 +137,8 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         port,
         retryScale: Number(options.retryScale),
         credentials: { token: options.token, currentSigningKey: options.currentSigningKey, nextSigningKey: options.nextSigningKey },
+        maxBodyBytes: Number(options.maxBodySize),
+        maxDlq: Number(options.maxDlq),
         onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
       });
       reportDevStarted(output, handle, Number(options.retryScale));

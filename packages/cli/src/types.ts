@@ -2,6 +2,8 @@
 export interface Config {
   /** The folder the config lives in (absolute). */
   readonly root: string;
+  /** How far up `jobs` may reach (absolute): the monorepo's root, or `root` itself. */
+  readonly workspaceRoot: string;
   /** Globs of job files. */
   readonly jobs: readonly string[];
   /** The generated registry module. */

@@ -22,9 +22,11 @@ afterEach(async () => {
 });
 
 /** A `qjobs dev` engine and server, the real SDK Client pointed at it, and a destination that records deliveries. */
-export async function startLocal(options: { clock?: Clock; respond?: Responder; engine?: Partial<EngineOptions> } = {}): Promise<Local> {
+export async function startLocal(
+  options: { clock?: Clock; respond?: Responder; engine?: Partial<EngineOptions>; server?: { maxBodyBytes?: number } } = {},
+): Promise<Local> {
   const engine = new Engine({ clock: options.clock ?? realClock, deliver: deliverHttp, retryScale: 0.0001, ...options.engine });
-  const server = await startServer(engine, { port: 0 });
+  const server = await startServer(engine, { port: 0, ...options.server });
   const destination = await startDestination(options.respond);
   open.push(() => server.close(), () => destination.close());
   const client = new Client({ baseUrl: server.url, token: DEV_CREDENTIALS.token, devMode: false, enableTelemetry: false, retry: false });

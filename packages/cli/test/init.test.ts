@@ -16,7 +16,7 @@ describe("qjobs init", () => {
     expect(run.stdout).toContain("✓ qjobs init: Next.js (App Router), pnpm");
     expect(JSON.parse(await read(dir, "qjobs.config.json"))).toEqual({ jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: "src/app/api/jobs/route.ts" });
     expect(await read(dir, "src/jobs/hello.job.ts")).toContain('createJob("hello"');
-    expect(await read(dir, "src/app/api/jobs/route.ts")).toContain("export const POST = createRouteHandler(loadJob);");
+    expect(await read(dir, "src/app/api/jobs/route.ts")).toContain(`export const POST = createRouteHandler(loadJob, { routePath: "/api/jobs" });`);
     expect(await read(dir, "src/qjobs.gen.ts")).toContain('case "hello":');
     const pkg = JSON.parse(await read(dir, "package.json"));
     expect(pkg.dependencies["@qjobs/runtime"]).toBeDefined();

@@ -2,7 +2,7 @@ import { ConfigurationError } from "./errors.js";
 
 /**
  * The public credentials printed by Upstash's local QStash server (user 1), which `qjobs dev`
- * uses too. They are fine on a laptop and refused under NODE_ENV=production.
+ * uses too. Anyone can sign with them, so they are accepted only for local use (`isLocalUse`).
  */
 export const DEV_CREDENTIALS = Object.freeze({
   token: "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=",
@@ -17,21 +17,115 @@ export function processEnv(): Env {
   return (globalThis as { process?: { env?: Env } }).process?.env ?? {};
 }
 
-const isProduction = (env: Env) => env.NODE_ENV === "production";
+/** Where the generated route is mounted when nothing says otherwise (what `qjobs init` sets up). */
+export const DEFAULT_ROUTE_PATH = "/api/jobs";
+
+/**
+ * The largest request body the route reads: room for a 10 MB message (QStash's pay-as-you-go size)
+ * and for its failure callback, which carries the message base64-encoded (13.4 MB) and the last response.
+ * Set `QJOBS_MAX_BODY_BYTES` or the route's `maxBodyBytes` to change it.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** What a failure callback adds around the payload, besides encoding it in base64: the response and the headers. */
+const CALLBACK_OVERHEAD_BYTES = 64 * 1024;
+
+/** The body limit in force: `QJOBS_MAX_BODY_BYTES` when set (a whole number of bytes), else the default. */
+export function readMaxBodyBytes(env: Env = processEnv()): number {
+  const text = env.QJOBS_MAX_BODY_BYTES;
+  if (text === undefined || text === "") return DEFAULT_MAX_BODY_BYTES;
+  if (!/^\d+$/.test(text) || Number(text) < 1024) {
+    throw new ConfigurationError(`QJOBS_MAX_BODY_BYTES must be a whole number of bytes >= 1024, got ${quoteForLog(text)}.`, [
+      "QJOBS_MAX_BODY_BYTES",
+    ]);
+  }
+  return Number(text);
+}
+
+/** The largest payload a dispatch accepts under a body limit: its delivery and its failure callback must both fit. */
+export function maxPayloadBytes(maxBodyBytes: number): number {
+  return Math.floor(((maxBodyBytes - CALLBACK_OVERHEAD_BYTES) * 3) / 4);
+}
+
+/**
+ * Attacker-controlled text (a URL, a JWT header field) made safe for a log line or an error body:
+ * quoted, every character outside printable ASCII escaped (so no newline can forge a line), and cut short.
+ */
+export function quoteForLog(text: string, max = 200): string {
+  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
+  return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/** Whether a URL points at this machine: localhost, 127.0.0.0/8 or [::1]. */
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK_HOSTS.test(url.hostname);
+}
+
+/**
+ * Whether the public development credentials may be used: every URL involved is a loopback URL,
+ * or NODE_ENV says development or test. Anywhere else anyone could sign or publish with them.
+ */
+export function isLocalUse(env: Env, urls: readonly URL[]): boolean {
+  return env.NODE_ENV === "development" || env.NODE_ENV === "test" || (urls.length > 0 && urls.every(isLoopbackUrl));
+}
+
+function parseJobsUrl(text: string, variable: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigurationError(`${variable} must be an absolute http(s) URL, got ${quoteForLog(text)}.`, [variable]);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new ConfigurationError(`${variable} must be an absolute http(s) URL, got ${quoteForLog(text)}.`, [variable]);
+  }
+  return url;
+}
+
+/**
+ * The absolute URL of the app's jobs route, as QStash must call it: one resolver for dispatch, the route,
+ * the test signer and schedule sync. `QJOBS_URL` when set; on a Vercel preview without it, the deployment's
+ * own URL (`VERCEL_URL`) and the route's path, so a preview never publishes to, or accepts deliveries for,
+ * production. Undefined when neither says.
+ */
+export function resolveJobsUrl(env: Env = processEnv(), routePath: string = DEFAULT_ROUTE_PATH): URL | undefined {
+  if (env.QJOBS_URL) return parseJobsUrl(env.QJOBS_URL, "QJOBS_URL");
+  if (env.VERCEL_ENV === "preview" && env.VERCEL_URL) return parseJobsUrl(`https://${env.VERCEL_URL}${routePath}`, "VERCEL_URL");
+  return undefined;
+}
+
+const missingJobsUrl = (what: string) =>
+  new ConfigurationError(
+    `${what}: QJOBS_URL is not set. It is the absolute URL of your jobs route as QStash calls it, e.g. https://example.com/api/jobs.`,
+    ["QJOBS_URL"],
+  );
 
 export interface SigningKeys {
   readonly current: string;
   readonly next: string;
 }
 
-/** The keys every delivery is verified with. Throws, naming what is missing or refused. */
-export function readSigningKeys(env: Env = processEnv()): SigningKeys {
+/** What the route needs: the signing keys and the URLs a delivery may be signed for. */
+export interface RouteConfig {
+  readonly keys: SigningKeys;
+  /** The app's jobs URLs: deliveries signed for anything else are refused. */
+  readonly urls: readonly URL[];
+  /** True when the public development keys are in use under NODE_ENV=production (a local `next start`). */
+  readonly devKeysInProduction: boolean;
+}
+
+const isDevKey = (key: string) => key === DEV_CREDENTIALS.currentSigningKey || key === DEV_CREDENTIALS.nextSigningKey;
+
+/**
+ * The route's configuration, failing closed: both signing keys, at least one jobs URL, and the public
+ * development keys only for local use. Throws ConfigurationError naming each missing or refused variable.
+ */
+export function readRouteConfig(env: Env, options: { urls?: readonly string[]; routePath?: string } = {}): RouteConfig {
   const current = env.QSTASH_CURRENT_SIGNING_KEY;
   const next = env.QSTASH_NEXT_SIGNING_KEY;
-  const missing = [
-    ...(current ? [] : ["QSTASH_CURRENT_SIGNING_KEY"]),
-    ...(next ? [] : ["QSTASH_NEXT_SIGNING_KEY"]),
-  ];
+  const missing = [...(current ? [] : ["QSTASH_CURRENT_SIGNING_KEY"]), ...(next ? [] : ["QSTASH_NEXT_SIGNING_KEY"])];
   if (!current || !next) {
     throw new ConfigurationError(
       `Refusing to run jobs: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set. ` +
@@ -39,20 +133,27 @@ export function readSigningKeys(env: Env = processEnv()): SigningKeys {
       missing,
     );
   }
-  if (isProduction(env)) {
-    const refused = [
-      ...(current === DEV_CREDENTIALS.currentSigningKey || current === DEV_CREDENTIALS.nextSigningKey ? ["QSTASH_CURRENT_SIGNING_KEY"] : []),
-      ...(next === DEV_CREDENTIALS.currentSigningKey || next === DEV_CREDENTIALS.nextSigningKey ? ["QSTASH_NEXT_SIGNING_KEY"] : []),
-    ];
-    if (refused.length > 0) {
-      throw new ConfigurationError(
-        `Refusing to run jobs: ${refused.join(" and ")} holds the public development key, which anyone can sign with. ` +
-          "Use your QStash signing keys in production.",
-        refused,
-      );
-    }
+  const resolved = resolveJobsUrl(env, options.routePath);
+  const urls = [...(resolved ? [resolved] : []), ...(options.urls ?? []).map((url) => parseJobsUrl(url, "the route's urls option"))];
+  if (urls.length === 0) throw missingJobsUrl("Refusing to run jobs");
+  const refused = [
+    ...(isDevKey(current) ? ["QSTASH_CURRENT_SIGNING_KEY"] : []),
+    ...(isDevKey(next) ? ["QSTASH_NEXT_SIGNING_KEY"] : []),
+  ];
+  if (refused.length > 0 && !isLocalUse(env, urls)) {
+    throw new ConfigurationError(
+      `Refusing to run jobs: ${refused.join(" and ")} ${refused.length > 1 ? "hold" : "holds"} a public development key, ` +
+        "which anyone can sign with. They are accepted only when every jobs URL is a loopback URL or NODE_ENV is development or test; " +
+        "use your QStash signing keys here.",
+      refused,
+    );
   }
-  return { current, next };
+  return { keys: { current, next }, urls, devKeysInProduction: refused.length > 0 && env.NODE_ENV === "production" };
+}
+
+/** Kept for callers of the first version: the keys alone, checked like the route checks them. */
+export function readSigningKeys(env: Env = processEnv()): SigningKeys {
+  return readRouteConfig(env).keys;
 }
 
 export interface DispatchConfig {
@@ -61,28 +162,37 @@ export interface DispatchConfig {
   readonly qstashUrl: string | undefined;
   /** The absolute URL of the jobs route, as QStash must call it. */
   readonly jobsUrl: string;
+  /** Vercel's deployment-protection bypass, forwarded on deliveries; never logged. */
+  readonly bypassSecret: string | undefined;
+  /** The largest body the route reads (a payload must leave room for its failure callback). */
+  readonly maxBodyBytes: number;
 }
 
 /** What publishing needs. Throws, naming the missing or refused variable. */
-export function readDispatchConfig(env: Env = processEnv()): DispatchConfig {
+export function readDispatchConfig(env: Env = processEnv(), routePath?: string): DispatchConfig {
   const token = env.QSTASH_TOKEN;
-  const jobsUrl = env.QJOBS_URL;
-  const missing = [...(token ? [] : ["QSTASH_TOKEN"]), ...(jobsUrl ? [] : ["QJOBS_URL"])];
+  const jobsUrl = resolveJobsUrl(env, routePath);
   if (!token || !jobsUrl) {
+    const missing = [...(token ? [] : ["QSTASH_TOKEN"]), ...(jobsUrl ? [] : ["QJOBS_URL"])];
+    if (token) throw missingJobsUrl("Cannot dispatch jobs");
     throw new ConfigurationError(
       `Cannot dispatch jobs: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set.` +
         (jobsUrl ? "" : " QJOBS_URL is the absolute URL of your jobs route, e.g. https://example.com/api/jobs."),
       missing,
     );
   }
-  if (!/^https?:\/\//.test(jobsUrl)) {
-    throw new ConfigurationError(`QJOBS_URL must be an absolute http(s) URL, got "${jobsUrl}".`, ["QJOBS_URL"]);
-  }
-  if (isProduction(env) && token === DEV_CREDENTIALS.token) {
+  if (token === DEV_CREDENTIALS.token && !isLocalUse(env, [jobsUrl])) {
     throw new ConfigurationError(
-      "Cannot dispatch jobs: QSTASH_TOKEN holds the public development token, which is refused in production.",
+      "Cannot dispatch jobs: QSTASH_TOKEN holds the public development token, which is accepted only when QJOBS_URL is a " +
+        "loopback URL or NODE_ENV is development or test.",
       ["QSTASH_TOKEN"],
     );
   }
-  return { token, qstashUrl: env.QSTASH_URL || undefined, jobsUrl };
+  return {
+    token,
+    qstashUrl: env.QSTASH_URL || undefined,
+    jobsUrl: jobsUrl.href,
+    bypassSecret: env.VERCEL_AUTOMATION_BYPASS_SECRET || undefined,
+    maxBodyBytes: readMaxBodyBytes(env),
+  };
 }

@@ -59,6 +59,23 @@ export class InvalidPayloadError extends QJobsError {
   }
 }
 
+/** A payload is too large for the route to accept it (or its failure callback); nothing was published. */
+export class PayloadTooLargeError extends QJobsError {
+  readonly key: string;
+  readonly size: number;
+  readonly limit: number;
+  constructor(key: string, size: number, limit: number) {
+    super(
+      "payload_too_large",
+      `The payload of job "${key}" is ${size} bytes; the jobs route accepts payloads up to ${limit} bytes ` +
+        "(QJOBS_MAX_BODY_BYTES, leaving room for the failure callback). Send a reference (a URL, an id) instead.",
+    );
+    this.key = key;
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
 /**
  * QStash refused or failed a publish; `status` is its HTTP status when there was one. For `dispatchMany`,
  * `published` holds the messages that were accepted before the failure, in order (the first ones).

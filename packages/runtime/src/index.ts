@@ -1,6 +1,7 @@
 export { createJob, isValidJobKey, type JobDefinition, type SchemaJobDefinition } from "./job.js";
 export { dispatch } from "./publish.js";
-export { createRouteHandler, type RouteHandler, type RouteOptions } from "./route.js";
+export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
+export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { verifySignature, SignatureError, type SignatureClaims, type VerifyOptions } from "./verify.js";
 export {
   QJobsError,
@@ -9,9 +10,20 @@ export {
   ConfigurationError,
   InvalidPayloadError,
   DispatchError,
+  PayloadTooLargeError,
   type PayloadIssue,
 } from "./errors.js";
-export { DEV_CREDENTIALS, readSigningKeys, readDispatchConfig, type Env, type SigningKeys, type DispatchConfig } from "./env.js";
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  DEV_CREDENTIALS,
+  isLoopbackUrl,
+  readSigningKeys,
+  readDispatchConfig,
+  resolveJobsUrl,
+  type Env,
+  type SigningKeys,
+  type DispatchConfig,
+} from "./env.js";
 export type {
   AnyJob,
   DispatchArgs,

@@ -1,6 +1,36 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
+ * The request body as a web stream that reads only as fast as the handler asks. Cancelling it (the route
+ * does past its body limit) discards the rest as it arrives instead of keeping it. Not `Readable.toWeb`:
+ * its cancel destroys the socket, so the 413 would never reach the sender.
+ */
+function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Buffer) => {
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.once("end", () => controller.close());
+      req.once("error", (error) => controller.error(error));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      discard(req);
+    },
+  });
+}
+
+/** Lets the rest of a body flow into nothing, so the connection can be answered and closed. */
+function discard(req: IncomingMessage): void {
+  req.removeAllListeners("data");
+  req.resume();
+}
+
+/**
  * Mounts a fetch-style handler (the generated route's `POST`) on a plain `node:http` server,
  * Express or anything else with Node's (req, res):
  *
@@ -10,7 +40,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  * import { POST } from "./jobs/route.js";
  * createServer(toNodeHandler(POST)).listen(3000);
  * ```
- * The body is passed on byte for byte, as signature verification needs.
+ * The body is passed on byte for byte, as signature verification needs, and streamed: the handler
+ * decides how much of it to read (the route refuses a body over its limit without buffering it).
  */
 export function toNodeHandler(
   handler: (request: Request) => Promise<Response>,
@@ -18,23 +49,27 @@ export function toNodeHandler(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   return async (req, res) => {
     try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
       const headers = new Headers();
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
+      // Only a request line: the route never trusts the Host for anything but this Request's URL.
       const origin = options.origin ?? `http://${req.headers.host ?? "localhost"}`;
       const method = req.method ?? "GET";
+      const hasBody = method !== "GET" && method !== "HEAD";
       const request = new Request(new URL(req.url ?? "/", origin), {
         method,
         headers,
-        body: method === "GET" || method === "HEAD" ? undefined : Buffer.concat(chunks),
-      });
+        body: hasBody ? bodyStream(req) : undefined,
+        // Node's fetch needs this for a streamed request body.
+        ...(hasBody ? { duplex: "half" } : {}),
+      } as RequestInit);
       const response = await handler(request);
-      res.writeHead(response.status, Object.fromEntries(response.headers));
+      const unread = !req.complete;
+      if (unread) discard(req);
+      res.writeHead(response.status, { ...Object.fromEntries(response.headers), ...(unread ? { connection: "close" } : {}) });
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {
       console.error("[qjobs] The jobs route failed:", error);
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json", connection: "close" });
       res.end('{"error":{"code":"internal","message":"The jobs route failed"}}');
     }
   };

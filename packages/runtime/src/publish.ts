@@ -1,6 +1,7 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
-import { type DispatchConfig, readDispatchConfig } from "./env.js";
-import { DispatchError } from "./errors.js";
+import { deliveryUrl } from "./binding.js";
+import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
+import { DispatchError, PayloadTooLargeError } from "./errors.js";
 import type { DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
@@ -25,13 +26,6 @@ function qstashClient(config: DispatchConfig): Promise<Client> {
   return client;
 }
 
-/** The URL QStash calls for a job: the jobs route with the key in `?job=`. */
-export function deliveryUrl(jobsUrl: string, key: string): string {
-  const url = new URL(jobsUrl);
-  url.searchParams.set("job", key);
-  return url.href;
-}
-
 /** Job defaults under call options; headers merge one by one. */
 export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions | undefined): DispatchOptions {
   if (!options) return defaults;
@@ -42,19 +36,33 @@ export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions
 
 type UrlPublishRequest = PublishRequest<string> & { url: string };
 
-function toPublishRequest(url: string, body: string | undefined, options: DispatchOptions): UrlPublishRequest {
+// Vercel's deployment protection lets QStash through with this header, which QStash forwards on delivery.
+const BYPASS_HEADER = "x-vercel-protection-bypass";
+
+function toPublishRequest(config: DispatchConfig, url: string, body: string | undefined, options: DispatchOptions): UrlPublishRequest {
   const { notBefore, headers, ...rest } = options;
   return {
     ...rest,
     url,
     body,
-    headers: { ...headers, "Content-Type": "application/json" },
+    headers: { ...headers, ...(config.bypassSecret ? { [BYPASS_HEADER]: config.bypassSecret } : {}), "Content-Type": "application/json" },
     notBefore: notBefore instanceof Date ? Math.floor(notBefore.getTime() / 1000) : notBefore,
   };
 }
 
-function serialize(payload: unknown): string | undefined {
-  return payload === undefined ? undefined : JSON.stringify(payload);
+const encoder = new TextEncoder();
+
+/** The payload as the JSON body QStash will carry, refused before publishing when the route could not take it. */
+function serialize(key: string, config: DispatchConfig, payload: unknown): string | undefined {
+  if (payload === undefined) return undefined;
+  const body = JSON.stringify(payload);
+  const limit = maxPayloadBytes(config.maxBodyBytes);
+  // A UTF-8 byte is at least a UTF-16 unit and at most three: encode only when the length says it may matter.
+  if (body.length * 3 > limit) {
+    const size = encoder.encode(body).byteLength;
+    if (size > limit) throw new PayloadTooLargeError(key, size, limit);
+  }
+  return body;
 }
 
 async function withDispatchErrors<T>(key: string, publish: () => Promise<T>, published: readonly { messageId: string }[] = []): Promise<T> {
@@ -70,7 +78,7 @@ async function withDispatchErrors<T>(key: string, publish: () => Promise<T>, pub
 export async function publishJob(key: string, payload: unknown, options: DispatchOptions): Promise<DispatchResult> {
   const config = readDispatchConfig();
   const client = await qstashClient(config);
-  const request = toPublishRequest(deliveryUrl(config.jobsUrl, key), serialize(payload), options);
+  const request = toPublishRequest(config, deliveryUrl(config.jobsUrl, key), serialize(key, config, payload), options);
   const response = await withDispatchErrors(key, () => client.publish(request));
   return response.deduplicated ? { messageId: response.messageId, deduplicated: true } : { messageId: response.messageId };
 }
@@ -85,9 +93,11 @@ export async function publishJobs(
   const config = readDispatchConfig();
   const client = await qstashClient(config);
   const url = deliveryUrl(config.jobsUrl, key);
+  // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
+  const bodies = payloads.map((payload) => serialize(key, config, payload));
   const results: { messageId: string }[] = [];
-  for (let start = 0; start < payloads.length; start += BATCH_SIZE) {
-    const requests = payloads.slice(start, start + BATCH_SIZE).map((payload) => toPublishRequest(url, serialize(payload), options));
+  for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
+    const requests = bodies.slice(start, start + BATCH_SIZE).map((body) => toPublishRequest(config, url, body, options));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     for (const response of responses) results.push({ messageId: (response as { messageId: string }).messageId });
   }

@@ -1,36 +1,104 @@
-import { type Env, processEnv, readSigningKeys, type SigningKeys } from "./env.js";
+import { signedTarget } from "./binding.js";
+import { type Env, processEnv, quoteForLog, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
 import { ConfigurationError, InvalidPayloadError, NonRetryableError, type PayloadIssue, RetryAfterError } from "./errors.js";
+import type { ReplayGuard } from "./replay.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobLoader, JobLoaders } from "./types.js";
-import { SignatureError, verifySignature } from "./verify.js";
+import { type SignatureClaims, SignatureError, verifySignature } from "./verify.js";
 
 export interface RouteOptions {
-  /** Where to read the signing keys; defaults to `process.env` at each request. */
+  /** Where to read the signing keys and `QJOBS_URL`; defaults to `process.env` at each request. */
   env?: Env | (() => Env);
+  /**
+   * More absolute URLs this route is reachable under, for an app with several names. A delivery must be
+   * signed for `QJOBS_URL` or one of these (scheme, host, port and path; their query parameters too).
+   */
+  urls?: readonly string[];
+  /** The route's path, for the jobs URL of a Vercel preview without `QJOBS_URL`. Default `/api/jobs`. */
+  routePath?: string;
   /** Seconds of clock skew tolerated on a signature's expiry. Default 5. */
   clockTolerance?: number;
+  /** The largest body read, in bytes; larger ones get 413. Default `QJOBS_MAX_BODY_BYTES`, else 16 MiB. */
+  maxBodyBytes?: number;
+  /** Refuses a signature seen before (a captured delivery sent again); see `memoryReplayGuard`. */
+  replayGuard?: ReplayGuard;
   /** Where failures are logged; defaults to `console`. */
   logger?: Pick<Console, "error" | "warn">;
 }
 
 export type RouteHandler = (request: Request) => Promise<Response>;
 
+/** Every `error.code` the route answers with, for matching in logs and tests. */
+export type RouteErrorCode =
+  | "method_not_allowed"
+  | "configuration"
+  | "missing_signature"
+  | "invalid_signature"
+  | "replayed_signature"
+  | "payload_too_large"
+  | "unknown_job"
+  | "invalid_json"
+  | "invalid_payload"
+  | "non_retryable"
+  | "retry_after"
+  | "job_failed"
+  | "job_load_failed"
+  | "registry_stale";
+
 const NON_RETRYABLE_STATUS = 489;
 
-function failure(status: number, code: string, message: string, extra?: { issues?: readonly PayloadIssue[]; headers?: HeadersInit }): Response {
+function failure(
+  status: number,
+  code: RouteErrorCode,
+  message: string,
+  extra?: { issues?: readonly PayloadIssue[]; headers?: HeadersInit },
+): Response {
   const headers = new Headers(extra?.headers);
   if (status === NON_RETRYABLE_STATUS) headers.set("Upstash-NonRetryable-Error", "true");
   const error = extra?.issues ? { code, message, issues: extra.issues } : { code, message };
   return Response.json({ error }, { status, headers });
 }
 
-/** The job key a URL names in its `?job=` parameter, or null. */
-function jobKeyOf(url: string): string | null {
+/** The `job` parameters of the URL the request arrived at (they must agree with the signed URL's). */
+function requestedKeys(url: string): string[] {
   try {
-    return new URL(url).searchParams.get("job");
+    return new URL(url).searchParams.getAll("job");
   } catch {
-    return null;
+    return [];
   }
+}
+
+/**
+ * The body, read no further than `limit` bytes: undefined when it is larger (by its Content-Length, or
+ * by what actually streams in), so a huge POST never grows the process.
+ */
+async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    await request.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -42,7 +110,7 @@ function parseBody(body: Uint8Array): unknown {
 
 const OK_BODY = '{"ok":true}';
 
-function contextOf(key: string, headers: Headers): JobContext {
+function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobContext {
   const scheduleId = headers.get("upstash-schedule-id");
   return {
     key,
@@ -50,14 +118,15 @@ function contextOf(key: string, headers: Headers): JobContext {
     retried: Number(headers.get("upstash-retried") ?? 0) || 0,
     ...(scheduleId ? { scheduleId } : {}),
     headers,
+    claims,
   };
 }
 
 /**
  * The jobs route: `POST(request)` for Next.js App Router and any fetch-style framework.
- * It verifies QStash's signature over the raw body, loads only the delivered job's module,
- * validates the payload, runs the handler, and answers the way QStash expects:
- * 200 done, 489 never retry, 500 retry, 401/404/405 refused.
+ * It verifies QStash's signature over the raw body and that it was signed for this app's jobs URL,
+ * loads only the delivered job's module, validates the payload, runs the handler, and answers the way
+ * QStash expects: 200 done, 489 never retry, 500 retry, 401/404/405/413 refused.
  */
 export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {}): RouteHandler {
   const loadJob: JobLoader =
@@ -65,52 +134,86 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
   const logger = options.logger ?? console;
   const readEnv = typeof options.env === "function" ? options.env : () => (options.env as Env | undefined) ?? processEnv();
   const clockTolerance = options.clockTolerance ?? 5;
+  let warnedDevKeys = false;
+
+  // The configuration is read at each request (an env can change under tests and reloads), but only
+  // parsed again when one of the variables it depends on did.
+  let cached: { fingerprint: string; config: RouteConfig; maxBodyBytes: number } | undefined;
+  function configure(env: Env) {
+    const fingerprint = [
+      env.QSTASH_CURRENT_SIGNING_KEY,
+      env.QSTASH_NEXT_SIGNING_KEY,
+      env.QJOBS_URL,
+      env.VERCEL_ENV,
+      env.VERCEL_URL,
+      env.NODE_ENV,
+      env.QJOBS_MAX_BODY_BYTES,
+    ].join("\n");
+    if (cached?.fingerprint !== fingerprint) {
+      const config = readRouteConfig(env, { urls: options.urls, routePath: options.routePath });
+      cached = { fingerprint, config, maxBodyBytes: options.maxBodyBytes ?? readMaxBodyBytes(env) };
+    }
+    return cached;
+  }
 
   return async function POST(request) {
     if (request.method !== "POST") {
       return failure(405, "method_not_allowed", "The jobs route only accepts POST", { headers: { Allow: "POST" } });
     }
 
-    let keys: SigningKeys;
+    let setup: ReturnType<typeof configure>;
     try {
-      keys = readSigningKeys(readEnv());
+      setup = configure(readEnv());
     } catch (error) {
       if (!(error instanceof ConfigurationError)) throw error;
       logger.error(`[qjobs] ${error.message}`);
-      return failure(500, error.code, "The jobs route is not configured to verify QStash signatures; see the server log");
+      return failure(500, "configuration", "The jobs route is not configured to verify QStash deliveries; see the server log");
+    }
+    if (setup.config.devKeysInProduction && !warnedDevKeys) {
+      warnedDevKeys = true;
+      logger.warn("[qjobs] Accepting deliveries signed with the public development keys under NODE_ENV=production (local use only).");
     }
 
+    // Refuse the cheap cases before reading a byte of the body.
     const signature = request.headers.get("upstash-signature");
     if (!signature) return failure(401, "missing_signature", "The Upstash-Signature header is missing");
+    const body = await readBody(request, setup.maxBodyBytes);
+    if (!body) {
+      return failure(413, "payload_too_large", `The body is larger than the route's limit of ${setup.maxBodyBytes} bytes`);
+    }
 
-    const body = new Uint8Array(await request.arrayBuffer());
-    let signedUrl: string;
+    const refuse = (why: string, code: RouteErrorCode = "invalid_signature") => {
+      // Say it in the server log too: QStash's console only shows the status. Quoted: the text is the sender's.
+      logger.warn(`[qjobs] Refused a delivery to ${quoteForLog(request.url)}: ${why}`);
+      return failure(401, code, `Invalid signature: ${why}`);
+    };
+    let claims: SignatureClaims;
     try {
-      ({ sub: signedUrl } = await verifySignature({ signature, body, keys, clockTolerance }));
+      claims = await verifySignature({ signature, body, keys: setup.config.keys, clockTolerance });
     } catch (error) {
-      if (error instanceof SignatureError) {
-        // Say it in the server log too: a key mismatch is the usual cause, and QStash only shows a 401.
-        logger.warn(`[qjobs] Refused a delivery to ${request.url}: ${error.message}`);
-        return failure(401, error.code, `Invalid signature: ${error.message}`);
-      }
+      if (error instanceof SignatureError) return refuse(error.message);
       throw error;
     }
-
-    const key = jobKeyOf(request.url);
-    // The signature covers the URL QStash was asked to call; its job key must be this one.
-    if (jobKeyOf(signedUrl) !== key) {
-      logger.warn(`[qjobs] Refused a delivery to ${request.url}: it was signed for ${signedUrl}`);
-      return failure(401, "invalid_signature", "Invalid signature: it was issued for another job");
+    const target = signedTarget(claims.sub, setup.config.urls);
+    if (!target) return refuse(`it was signed for ${quoteForLog(claims.sub)}, which is not this app's jobs URL`);
+    const requested = requestedKeys(request.url);
+    if (requested.length > 1 || (requested[0] ?? null) !== target.key) return refuse("it was issued for another job");
+    if (options.replayGuard) {
+      if (typeof claims.jti !== "string" || !(await options.replayGuard.claim(claims.jti, claims.exp))) {
+        return refuse("this signature was used before (a replayed delivery)", "replayed_signature");
+      }
     }
+
+    const key = target.key;
     let job: AnyJob | undefined;
     try {
       job = key === null ? undefined : await loadJob(key);
     } catch (error) {
-      logger.error(`[qjobs] Could not load job "${key}":`, error);
+      logger.error(`[qjobs] Could not load job ${quoteForLog(String(key))}:`, error);
       return failure(500, "job_load_failed", `Could not load job "${key}"`);
     }
     if (key === null || !job) {
-      return failure(404, "unknown_job", key === null ? "No job key in the URL (?job=)" : `Unknown job "${key}"`);
+      return failure(404, "unknown_job", key === null ? "No job key in the URL (?job=)" : `Unknown job ${quoteForLog(key)}`);
     }
     if (job.key !== key) {
       logger.error(`[qjobs] The registry maps "${key}" to a job with key "${job.key}": run \`qjobs generate\`.`);
@@ -122,24 +225,24 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       payload = await validatePayload(key, job.schema, parseBody(body));
     } catch (error) {
       if (error instanceof InvalidPayloadError) {
-        return failure(NON_RETRYABLE_STATUS, error.code, error.message, { issues: error.issues });
+        return failure(NON_RETRYABLE_STATUS, "invalid_payload", error.message, { issues: error.issues });
       }
       return failure(NON_RETRYABLE_STATUS, "invalid_json", `The body of job "${key}" is not JSON`);
     }
 
-    const ctx = contextOf(key, request.headers);
+    const ctx = contextOf(key, request.headers, claims);
     try {
       await job.handler(payload, ctx);
       return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
     } catch (error) {
       if (error instanceof NonRetryableError) {
-        logger.warn(`[qjobs] Job "${key}" (${ctx.messageId}) failed for good: ${error.message}`);
-        return failure(NON_RETRYABLE_STATUS, error.code, error.message);
+        logger.warn(`[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}) failed for good: ${error.message}`);
+        return failure(NON_RETRYABLE_STATUS, "non_retryable", error.message);
       }
       if (error instanceof RetryAfterError) {
-        return failure(500, error.code, error.message, { headers: { "Retry-After": String(error.seconds) } });
+        return failure(500, "retry_after", error.message, { headers: { "Retry-After": String(error.seconds) } });
       }
-      logger.error(`[qjobs] Job "${key}" (${ctx.messageId}, attempt ${ctx.retried + 1}) failed:`, error);
+      logger.error(`[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}, attempt ${ctx.retried + 1}) failed:`, error);
       return failure(500, "job_failed", `Job "${key}" failed; QStash will retry it`);
     }
   };

@@ -1,5 +1,6 @@
-import { DEV_CREDENTIALS } from "./env.js";
-import { deliveryUrl } from "./publish.js";
+import { DEV_CREDENTIALS, processEnv, resolveJobsUrl } from "./env.js";
+import { ConfigurationError } from "./errors.js";
+import { deliveryUrl } from "./binding.js";
 import { base64UrlEncode, bodyHash } from "./verify.js";
 
 export { DEV_CREDENTIALS };
@@ -15,7 +16,6 @@ export interface SignOptions {
 }
 
 const encoder = new TextEncoder();
-
 
 /**
  * Signs a delivery the way QStash does (HS256 JWT with iss, sub, exp, nbf, iat, jti and the padded
@@ -47,8 +47,8 @@ export async function signDelivery(options: SignOptions): Promise<string> {
 }
 
 export interface DeliveryRequestOptions extends Omit<SignOptions, "url"> {
-  /** The jobs route's URL, without `?job=`. */
-  routeUrl: string;
+  /** The jobs route's URL, without `?job=`; default: the app's jobs URL (`QJOBS_URL`), as the route resolves it. */
+  routeUrl?: string;
   key: string;
   payload?: unknown;
   messageId?: string;
@@ -57,7 +57,9 @@ export interface DeliveryRequestOptions extends Omit<SignOptions, "url"> {
 
 /** A signed POST request exactly like QStash's delivery of `payload` to job `key`. */
 export async function createDeliveryRequest(options: DeliveryRequestOptions): Promise<Request> {
-  const url = deliveryUrl(options.routeUrl, options.key);
+  const routeUrl = options.routeUrl ?? resolveJobsUrl(processEnv())?.href;
+  if (!routeUrl) throw new ConfigurationError("createDeliveryRequest needs a routeUrl, or QJOBS_URL set", ["QJOBS_URL"]);
+  const url = deliveryUrl(routeUrl, options.key);
   const body =
     typeof options.body === "string" || options.body === undefined
       ? (options.body ?? (options.payload === undefined ? "" : JSON.stringify(options.payload)))

@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { SignatureClaims } from "./verify.js";
 
 /** A QStash duration: `"30s"`, `"5m"`, `"2h"`, `"1d"`. */
 export type Duration = `${bigint}${"s" | "m" | "h" | "d"}`;
@@ -43,17 +44,23 @@ export interface DispatchResult {
   deduplicated?: boolean;
 }
 
-/** What a handler learns about the delivery it is running. */
+/**
+ * What a handler learns about the delivery it is running. Authenticated by the signature: `key` (from the
+ * signed URL), the payload (the signed body) and `claims`. Not signed, so only as trustworthy as the network
+ * path: `messageId`, `retried`, `scheduleId` and `headers`.
+ */
 export interface JobContext {
   readonly key: string;
-  /** QStash's message id: stable across retries, so a good idempotency key. */
+  /** QStash's message id, stable across retries. Not signed: for idempotency, prefer a key inside the payload. */
   readonly messageId: string;
-  /** How many times this message was retried before: 0 on the first attempt. */
+  /** How many times this message was retried before: 0 on the first attempt. Not signed. */
   readonly retried: number;
-  /** Set when a QStash schedule produced the message. */
+  /** Set when a QStash schedule produced the message. Not signed. */
   readonly scheduleId?: string;
-  /** The delivery request's headers. */
+  /** The delivery request's headers. Not signed. */
   readonly headers: Headers;
+  /** The verified signature's claims (`jti` is unique per attempt, `iat` when QStash signed it); absent in `job.run`. */
+  readonly claims?: SignatureClaims;
 }
 
 export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext) => TResult | Promise<TResult>;

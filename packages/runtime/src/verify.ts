@@ -1,4 +1,4 @@
-import type { SigningKeys } from "./env.js";
+import { quoteForLog, type SigningKeys } from "./env.js";
 import { QJobsError } from "./errors.js";
 
 /** A delivery's `Upstash-Signature` is missing, malformed, expired, or not ours. */
@@ -47,8 +47,9 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
-  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) throw new SignatureError("signature is not a JWT");
   const base64 = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+  // A length of 1 mod 4 is no base64 at all (atob would throw a DOMException, not a SignatureError).
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text) || base64.length % 4 === 1) throw new SignatureError("signature is not a JWT");
   const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -84,12 +85,22 @@ export async function bodyHash(body: Uint8Array<ArrayBuffer>): Promise<string> {
  * Resolves to the claims, or throws SignatureError.
  */
 export async function verifySignature(options: VerifyOptions): Promise<SignatureClaims> {
+  try {
+    return await verifyClaims(options);
+  } catch (error) {
+    // Whatever a malformed header makes Web Crypto or the decoders throw is a refusal (401), never a 500.
+    if (error instanceof SignatureError) throw error;
+    throw new SignatureError("signature is malformed");
+  }
+}
+
+async function verifyClaims(options: VerifyOptions): Promise<SignatureClaims> {
   const parts = options.signature.split(".");
   if (parts.length !== 3) throw new SignatureError("signature is not a JWT");
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
 
   const header = decodeJson(headerPart);
-  if (header.alg !== "HS256") throw new SignatureError(`unexpected signature algorithm ${String(header.alg)}`);
+  if (header.alg !== "HS256") throw new SignatureError(`unexpected signature algorithm ${quoteForLog(String(header.alg), 20)}`);
 
   const signed = encoder.encode(`${headerPart}.${payloadPart}`);
   const mac = base64UrlDecode(signaturePart);

@@ -4,8 +4,8 @@ import { signLikeQStash } from "../../../testkit/qstash-signature.js";
 import { createJob, createRouteHandler, DEV_CREDENTIALS, type JobContext, NonRetryableError, RetryAfterError } from "../src/index.js";
 import { createDeliveryRequest } from "../src/testing.js";
 
-const keys = { QSTASH_CURRENT_SIGNING_KEY: "sig_current_route", QSTASH_NEXT_SIGNING_KEY: "sig_next_route" };
 const routeUrl = "https://app.example.com/api/jobs";
+const keys = { QSTASH_CURRENT_SIGNING_KEY: "sig_current_route", QSTASH_NEXT_SIGNING_KEY: "sig_next_route", QJOBS_URL: routeUrl };
 
 const runs: { key: string; payload: unknown; ctx: JobContext }[] = [];
 const loaded: string[] = [];
@@ -107,7 +107,7 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     }
     expect(loaded).toEqual([]);
     expect(runs).toEqual([]);
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/^\[qjobs\] Refused a delivery to .*job=welcome-email: signature does not match/));
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/^\[qjobs\] Refused a delivery to ".*job=welcome-email": signature does not match/));
   });
 
   it("401 for a delivery signed for one job and sent to another job's key", async () => {
@@ -195,14 +195,24 @@ describe("the route fails closed", () => {
     expect(loaded).toEqual([]);
   });
 
+  it("answers 500 and logs QJOBS_URL when the route has no jobs URL to bind deliveries to, running nothing", async () => {
+    const { QJOBS_URL: _, ...withoutUrl } = keys;
+    const handler = createRouteHandler(jobs, { env: withoutUrl, logger });
+    const response = await handler(await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY }));
+    expect(response.status).toBe(500);
+    expect((await errorOf(response)).code).toBe("configuration");
+    expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QJOBS_URL is not set/));
+    expect(loaded).toEqual([]);
+  });
+
   it("needs both keys", async () => {
-    const handler = createRouteHandler(jobs, { env: { QSTASH_CURRENT_SIGNING_KEY: "sig_x" }, logger });
+    const handler = createRouteHandler(jobs, { env: { QSTASH_CURRENT_SIGNING_KEY: "sig_x", QJOBS_URL: routeUrl }, logger });
     expect((await handler(await request())).status).toBe(500);
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QSTASH_NEXT_SIGNING_KEY is not set/));
   });
 
-  it("refuses the public development keys in production, but takes them in development", async () => {
-    const devKeys = { QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey };
+  it("refuses the public development keys for a public URL in production, but takes them in development", async () => {
+    const devKeys = { QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey, QJOBS_URL: routeUrl };
     const production = createRouteHandler(jobs, { env: { ...devKeys, NODE_ENV: "production" }, logger });
     expect((await production(await request())).status).toBe(500);
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/public development key/));
@@ -220,6 +230,7 @@ describe("the route fails closed", () => {
   it("reads process.env when no env is given", async () => {
     vi.stubEnv("QSTASH_CURRENT_SIGNING_KEY", keys.QSTASH_CURRENT_SIGNING_KEY);
     vi.stubEnv("QSTASH_NEXT_SIGNING_KEY", keys.QSTASH_NEXT_SIGNING_KEY);
+    vi.stubEnv("QJOBS_URL", routeUrl);
     try {
       const handler = createRouteHandler(jobs, { logger });
       const signed = await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_NEXT_SIGNING_KEY });

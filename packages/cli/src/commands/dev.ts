@@ -13,6 +13,10 @@ export interface DevOptions {
   onAttempt?: (report: AttemptReport) => void;
   /** Credentials other than Upstash's public development ones, e.g. to try a production build locally. */
   credentials?: { token?: string; currentSigningKey?: string; nextSigningKey?: string };
+  /** The largest request body accepted (413 beyond it). */
+  maxBodyBytes?: number;
+  /** How many dead letters are kept (the oldest go first). */
+  maxDlq?: number;
 }
 
 export interface DevHandle {
@@ -23,18 +27,36 @@ export interface DevHandle {
   close(): Promise<void>;
 }
 
-
-
 /** `qjobs dev`: the local QStash-compatible server. */
 export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   const retryScale = options.retryScale ?? DEFAULT_RETRY_SCALE;
   if (!(retryScale >= 0)) throw new UserError(`--retry-scale must be a number >= 0, got ${options.retryScale}`);
-  const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(options.credentials ?? {}).filter(([, value]) => value)) };
-  const engine = new Engine({ clock: realClock, deliver: deliverHttp, retryScale, onAttempt: options.onAttempt, signingKey: credentials.currentSigningKey });
+  const given = options.credentials ?? {};
+  if ((given.currentSigningKey || given.nextSigningKey) && !given.token) {
+    // With the public token, anyone could make this server sign with the private keys.
+    throw new UserError("--current-signing-key and --next-signing-key need --token too: with the public development token anyone could have deliveries signed with your keys");
+  }
+  for (const [name, value] of [["--max-body-size", options.maxBodyBytes], ["--max-dlq", options.maxDlq]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new UserError(`${name} must be a whole number > 0, got ${value}`);
+  }
+  const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
+  const engine = new Engine({
+    clock: realClock,
+    deliver: deliverHttp,
+    retryScale,
+    onAttempt: options.onAttempt,
+    signingKey: credentials.currentSigningKey,
+    maxDlq: options.maxDlq,
+  });
   const port = options.port ?? DEFAULT_PORT;
   let server: DevServer;
   try {
-    server = await startServer(engine, { port, token: credentials.token, keys: { current: credentials.currentSigningKey, next: credentials.nextSigningKey } });
+    server = await startServer(engine, {
+      port,
+      token: credentials.token,
+      keys: { current: credentials.currentSigningKey, next: credentials.nextSigningKey },
+      maxBodyBytes: options.maxBodyBytes,
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UserError(`Port ${port} is in use (another qjobs dev or QStash server?). Pick another with --port.`);

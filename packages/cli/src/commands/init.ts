@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { CONFIG_FILE, detectImportExtension, loadConfig } from "../core/config.js";
+import { CONFIG_FILE, detectImportExtension, findWorkspaceRoot, loadConfig } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
 import { UserError } from "../errors.js";
@@ -116,6 +116,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
     ? await loadConfig(root)
     : {
         root,
+        workspaceRoot: findWorkspaceRoot(root),
         jobs: [`${prefix}**/*.job.ts`],
         registry: `${prefix}qjobs.gen.ts`,
         route: framework === "next-app" ? `${appDir}/api/jobs/route.ts` : `${prefix}qjobs.route.ts`,

@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join, posix, resolve } from "node:path";
+import { dirname, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import type { Config } from "../types.js";
+import { staticBase } from "./discover.js";
 
 export const CONFIG_FILE = "qjobs.config.json";
 
@@ -11,7 +12,50 @@ const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension"] as co
 /** The defaults PRODUCT.md promises; the route goes under app/ when the project has no src/app/. */
 export function defaultConfig(root: string): Config {
   const app = existsSync(join(root, "src", "app")) ? "src/app" : "app";
-  return { root, jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: `${app}/api/jobs/route.ts`, importExtension: detectImportExtension(root) };
+  return {
+    root,
+    workspaceRoot: findWorkspaceRoot(root),
+    jobs: ["src/**/*.job.ts"],
+    registry: "src/qjobs.gen.ts",
+    route: `${app}/api/jobs/route.ts`,
+    importExtension: detectImportExtension(root),
+  };
+}
+
+const hasWorkspaces = (folder: string) => {
+  try {
+    return "workspaces" in (JSON.parse(readFileSync(join(folder, "package.json"), "utf8")) as object);
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * How far up job files may be read: the nearest folder holding `pnpm-workspace.yaml`, a `package.json`
+ * with `workspaces`, or `.git` (so a monorepo's jobs can live in a sibling package); else the project itself.
+ */
+export function findWorkspaceRoot(root: string): string {
+  for (let folder = root; ; folder = dirname(folder)) {
+    if (existsSync(join(folder, "pnpm-workspace.yaml")) || existsSync(join(folder, ".git")) || hasWorkspaces(folder)) return folder;
+    if (dirname(folder) === folder) return root;
+  }
+}
+
+/** Whether `path` is `folder` or inside it (both absolute). */
+export function isInside(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel));
+}
+
+/** The real path of `path`, or of its nearest existing ancestor with the rest appended (what it will be once created). */
+export function realPathOf(path: string): string {
+  let existing = path;
+  const rest: string[] = [];
+  while (!existsSync(existing) && dirname(existing) !== existing) {
+    rest.unshift(existing.slice(dirname(existing).length + 1));
+    existing = dirname(existing);
+  }
+  return join(realpathSync(existing), ...rest);
 }
 
 /** tsconfig.json's text as JSON: comments and trailing commas removed (strings left alone). */
@@ -56,6 +100,31 @@ function relativePath(value: unknown, field: string): string {
   return normalized;
 }
 
+/** A generated file must stay in the project, also through a symlinked folder on its way. */
+function checkOutputInside(root: string, path: string, field: string): void {
+  if (!isInside(realPathOf(root), realPathOf(dirname(join(root, path))))) {
+    throw new UserError(`${CONFIG_FILE}: "${field}" leads outside the project through a symbolic link ("${path}")`);
+  }
+}
+
+/**
+ * A `jobs` glob, normalised: `..` may only lead it (a sibling package), and where it leads must stay in
+ * the workspace, also through symlinks. Throws naming the glob otherwise.
+ */
+function checkJobsGlob(glob: string, root: string, workspaceRoot: string): string {
+  const normalized = posix.normalize(glob.replace(/\\/g, "/")).replace(/^\.\//, "");
+  const segments = normalized.split("/");
+  const leading = segments.findIndex((segment) => segment !== "..");
+  const rest = segments.slice(leading === -1 ? segments.length : leading).join("/");
+  if (posix.isAbsolute(normalized) || /(^|[/{,])\.\.($|[/},])/.test(rest)) {
+    throw new UserError(`${CONFIG_FILE}: "jobs" globs are paths relative to the config's folder with ".." only at the start, got "${glob}"`);
+  }
+  if (!isInside(realPathOf(workspaceRoot), realPathOf(resolve(root, staticBase(normalized))))) {
+    throw new UserError(`${CONFIG_FILE}: "jobs" glob "${glob}" reaches outside the workspace (${workspaceRoot})`);
+  }
+  return normalized;
+}
+
 /** Reads `qjobs.config.json` in `cwd`, validating every field; no file means the defaults. */
 export async function loadConfig(cwd: string): Promise<Config> {
   const root = resolve(cwd);
@@ -89,16 +158,16 @@ export async function loadConfig(cwd: string): Promise<Config> {
     if (!Array.isArray(list) || list.length === 0 || list.some((glob) => typeof glob !== "string" || glob.trim() === "")) {
       throw new UserError(`${CONFIG_FILE}: "jobs" must be a non-empty list of globs, like ["src/**/*.job.ts"]`);
     }
-    jobs = list.map((glob: string) => glob.replace(/\\/g, "/").replace(/^\.\//, ""));
-    const outside = jobs.find((glob) => glob.startsWith("/") || glob.startsWith("../"));
-    if (outside) throw new UserError(`${CONFIG_FILE}: "jobs" globs are relative to the config's folder, got "${outside}"`);
+    jobs = list.map((glob: string) => checkJobsGlob(glob, root, defaults.workspaceRoot));
   }
   const registry = fields.registry === undefined ? defaults.registry : relativePath(fields.registry, "registry");
   const route = fields.route === undefined ? defaults.route : relativePath(fields.route, "route");
+  checkOutputInside(root, registry, "registry");
+  checkOutputInside(root, route, "route");
   if (registry === route) throw new UserError(`${CONFIG_FILE}: "registry" and "route" must be different files`);
   const importExtension = fields.importExtension ?? defaults.importExtension;
   if (importExtension !== ".js" && importExtension !== "") {
     throw new UserError(`${CONFIG_FILE}: "importExtension" must be ".js" or "" (no extension), got ${JSON.stringify(fields.importExtension)}`);
   }
-  return { root, jobs, registry, route, importExtension };
+  return { root, workspaceRoot: defaults.workspaceRoot, jobs, registry, route, importExtension };
 }

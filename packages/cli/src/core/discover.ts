@@ -41,7 +41,7 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /** The folder a glob can be walked from: its segments before the first wildcard. */
-function staticBase(glob: string): string {
+export function staticBase(glob: string): string {
   const segments = glob.split("/");
   const base: string[] = [];
   for (const segment of segments.slice(0, -1)) {

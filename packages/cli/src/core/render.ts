@@ -82,15 +82,28 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
   ].join("\n");
 }
 
+/**
+ * The URL path a Next.js App Router route file is served at (`src/app/api/(jobs)/route.ts` → `/api/jobs`):
+ * route groups and parallel-route slots are not part of it. Undefined outside an `app/` folder.
+ */
+export function appRoutePath(routeFile: string): string | undefined {
+  const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
+  if (!match) return undefined;
+  const segments = (match[1] as string).split("/").filter((segment) => segment && !/^\(.*\)$/.test(segment) && !segment.startsWith("@"));
+  return `/${segments.join("/")}`;
+}
+
 /** The route module: `POST` verifies and runs deliveries of every registered job. */
 export function renderRoute(target: RenderTarget): string {
+  const routePath = appRoutePath(target.route);
   return [
     ...HEADER,
     'import { createRouteHandler } from "@qjobs/runtime";',
     `import { loadJob } from ${quote(importSpecifier(target.route, target.registry, target.importExtension))};`,
     "",
     "/** QStash delivers every job here: the signature is verified, then only that job's module is loaded. */",
-    "export const POST = createRouteHandler(loadJob);",
+    // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
+    routePath ? `export const POST = createRouteHandler(loadJob, { routePath: ${quote(routePath)} });` : "export const POST = createRouteHandler(loadJob);",
     "",
   ].join("\n");
 }

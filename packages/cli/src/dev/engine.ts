@@ -1,5 +1,6 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { parseCron, type Cron } from "./cron.js";
+import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
 import { BadRequest, type CallbackConfig, type Message, type MessageSpec, newId } from "./message.js";
 import { parseRetryDelay } from "./retry-delay.js";
@@ -63,13 +64,21 @@ export interface EngineOptions {
   onAttempt?: (report: AttemptReport) => void;
   /** At most this many deliveries at once, over all messages (QStash's global parallelism). Default 100. */
   concurrency?: number;
+  /** The dead-letter queue keeps at most this many entries and body bytes; the oldest go first. */
+  maxDlq?: number;
+  maxDlqBytes?: number;
 }
 
 const DEDUP_WINDOW_MS = 10 * 60_000;
 const MAX_EVENTS = 10_000;
+/** A response body in the event log is cut to this many bytes (the DLQ keeps the whole, up to 1 MiB). */
+const MAX_EVENT_BODY = 4096;
 const MAX_BACKOFF_MS = 86_400_000;
 /** How long an attempt may take when the message sets no Upstash-Timeout: QStash's free-plan maximum. */
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+
+/** What the event log keeps of a response body: its first bytes, as text. */
+const eventBody = (response: DeliveryResponse) => response.body.subarray(0, MAX_EVENT_BODY).toString("utf8");
 
 /**
  * The local QStash: a message is a small state machine (CREATED → ACTIVE → DELIVERED, or → RETRY →
@@ -313,7 +322,15 @@ export class Engine {
     this.active--;
     if (message.queueName) this.queueActive.set(message.queueName, (this.queueActive.get(message.queueName) ?? 1) - 1);
     if (message.flowControl) this.flowActive.set(message.flowControl.key, (this.flowActive.get(message.flowControl.key) ?? 1) - 1);
-    this.settle(message, response);
+    try {
+      this.settle(message, response);
+    } catch (error) {
+      // An exception while settling fails this attempt's message for good, never the process (an unhandled
+      // rejection would end qjobs dev and every message with it).
+      // A fresh response: the one that made settling throw may throw again.
+      const reason = `qjobs dev could not settle the attempt: ${String(error)}`;
+      if (message.state === "ACTIVE") this.fail(message, { headers: {}, body: Buffer.alloc(0), durationMs: 0, error: reason });
+    }
     this.schedulePump();
     this.settleIfIdle();
   }
@@ -322,8 +339,13 @@ export class Engine {
     const attempt = message.retried + 1;
     const status = response.status;
     const base = { messageId: message.messageId, url: message.url, responseStatus: status, error: response.error };
-    const report = (outcome: AttemptReport["outcome"], retryInMs?: number) =>
-      this.options.onAttempt?.({ message, attempt, response, outcome, retryInMs });
+    const report = (outcome: AttemptReport["outcome"], retryInMs?: number) => {
+      try {
+        this.options.onAttempt?.({ message, attempt, response, outcome, retryInMs });
+      } catch (error) {
+        console.error("qjobs dev: could not report an attempt:", error);
+      }
+    };
 
     if (message.callback) this.publishCallback(message, message.callback, response);
     if (status !== undefined && status >= 200 && status < 300) {
@@ -338,18 +360,38 @@ export class Engine {
       message.retried++;
       message.state = "RETRY";
       message.dueAt = this.now() + delay;
-      this.log({ ...base, state: "ERROR", responseBody: response.body.toString("utf8") });
+      this.log({ ...base, state: "ERROR", responseBody: eventBody(response) });
       this.log({ ...base, state: "RETRY", nextDeliveryTime: message.dueAt });
       return report("retry", delay);
     }
+    this.fail(message, response);
+    report("failed");
+  }
+
+  /** The message failed for good: FAILED, into the dead-letter queue, and its failure callback published. */
+  private fail(message: Message, response: DeliveryResponse): void {
     message.state = "FAILED";
     this.messages.delete(message.messageId);
     const dlqId = `${this.now()}-${this.dlqCount++}`;
     // Callbacks are not dead-lettered: their failure has no one left to tell.
-    if (!message.sourceMessageId) this.dlq.set(dlqId, { dlqId, message, response, failedAt: this.now() });
-    this.log({ ...base, state: "FAILED", responseBody: response.body.toString("utf8") });
+    if (!message.sourceMessageId) this.deadLetter({ dlqId, message, response, failedAt: this.now() });
+    this.log({ messageId: message.messageId, url: message.url, responseStatus: response.status, error: response.error, state: "FAILED", responseBody: eventBody(response) });
     if (message.failureCallback) this.publishCallback(message, message.failureCallback, response, dlqId);
-    report("failed");
+  }
+
+  /** Keeps the dead-letter queue within its bounds (count and body bytes): the oldest entries go first. */
+  private deadLetter(entry: DlqEntry): void {
+    this.dlq.set(entry.dlqId, entry);
+    const maxCount = this.options.maxDlq ?? DEFAULT_MAX_DLQ;
+    const maxBytes = this.options.maxDlqBytes ?? DEFAULT_MAX_DLQ_BYTES;
+    let bytes = 0;
+    for (const kept of this.dlq.values()) bytes += kept.message.body.length + kept.response.body.length;
+    for (const [dlqId, oldest] of this.dlq) {
+      if (this.dlq.size <= maxCount && bytes <= maxBytes) break;
+      if (dlqId === entry.dlqId && this.dlq.size === 1) break; // one entry over the byte bound still stays
+      bytes -= oldest.message.body.length + oldest.response.body.length;
+      this.dlq.delete(dlqId);
+    }
   }
 
   /** Retry-After (or X-RateLimit-Reset*) first, then the message's expression, then QStash's backoff, scaled. */
@@ -359,7 +401,10 @@ export class Engine {
       const ms = parseRetryAfter(headers[name], this.now());
       if (ms !== undefined) return ms;
     }
-    if (message.retryDelayFn) return message.retryDelayFn(message.retried);
+    if (message.retryDelayFn) {
+      const ms = message.retryDelayFn(message.retried);
+      if (Number.isFinite(ms)) return ms;
+    }
     const n = message.retried + 1;
     return Math.min(MAX_BACKOFF_MS, Math.exp(2.5 * n) * 1000) * this.options.retryScale;
   }

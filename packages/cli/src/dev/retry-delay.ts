@@ -1,7 +1,8 @@
 /**
  * QStash's `Upstash-Retry-Delay`: an arithmetic expression in milliseconds over `retried` (0 before the
  * first retry) with pow, sqrt, abs, exp, floor, ceil, round, min and max. Parsed once, evaluated per retry;
- * a small recursive-descent parser, never `eval`.
+ * a small recursive-descent parser, never `eval`. Hand-written because the expression libraries on npm
+ * (expr-eval, mathjs) accept far more than QStash does, and this must refuse what QStash refuses.
  */
 export type RetryDelay = (retried: number) => number;
 
@@ -73,7 +74,8 @@ export function parseRetryDelay(source: string): RetryDelay {
       expect(")");
       return inner;
     }
-    const fn = FUNCTIONS[token];
+    // Own names only: `__proto__`, `valueOf` and the like are inherited members, not functions of the language.
+    const fn = Object.hasOwn(FUNCTIONS, token) ? FUNCTIONS[token] : undefined;
     if (!fn) return fail(`unknown name "${token}"`);
     expect("(");
     const args: Node[] = [expression()];

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { DEV_CREDENTIALS, isLoopbackUrl } from "@qjobs/runtime";
+import { DEFAULT_MAX_BODY_BYTES } from "./defaults.js";
 import { flatHeaders } from "./deliver.js";
 import type { Engine } from "./engine.js";
 import { BadRequest, parsePublish } from "./message.js";
@@ -185,6 +186,52 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
   };
 }
 
+/**
+ * Why a request might come from a web page or through a DNS-rebinding name, or undefined when it may be
+ * served. Ports do not make a site (a page on localhost:3000 is same-site with localhost:8080), so the
+ * Origin must be this server's own; scripts and the SDK send no Origin and keep working.
+ */
+export function crossSiteRefusal(headers: Record<string, string>): string | undefined {
+  const host = headers.host ?? "";
+  let hostUrl: URL | undefined;
+  try {
+    hostUrl = new URL(`http://${host}`);
+  } catch {
+    hostUrl = undefined;
+  }
+  if (!hostUrl || !isLoopbackUrl(hostUrl)) return `Host ${JSON.stringify(host.slice(0, 100))} is not a loopback address (DNS rebinding?)`;
+  const origin = headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) return `Origin ${JSON.stringify(origin.slice(0, 100))} is not this server's`;
+  const site = headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") return `Sec-Fetch-Site ${JSON.stringify(site.slice(0, 20))}: a request from another site`;
+  return undefined;
+}
+
+/**
+ * A request's body, or undefined once it is larger than `limit` (by its Content-Length, or as it streams
+ * in): the rest is then let through into nothing, never kept.
+ */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(request.headers["content-length"] ?? 0) > limit) {
+    request.resume();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      request.off("data", onData);
+      request.resume();
+      resolve(undefined);
+    };
+    request.on("data", onData);
+    request.once("end", () => resolve(Buffer.concat(chunks)));
+    request.once("error", reject);
+  });
+}
+
 export interface DevServer {
   readonly url: string;
   readonly port: number;
@@ -194,30 +241,36 @@ export interface DevServer {
 /** Serves the QStash REST API over the engine on 127.0.0.1, behind the development token. */
 export async function startServer(
   engine: Engine,
-  options: { port: number; host?: string; token?: string; keys?: { current: string; next: string } },
+  options: { port: number; host?: string; token?: string; keys?: { current: string; next: string }; maxBodyBytes?: number },
 ): Promise<DevServer> {
   const token = options.token ?? DEV_CREDENTIALS.token;
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const route = routes(engine, options.keys ?? { current: DEV_CREDENTIALS.currentSigningKey, next: DEV_CREDENTIALS.nextSigningKey });
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
     const target = request.url ?? "/";
     const url = new URL(target, "http://qstash.local");
     const headers = flatHeaders(request);
     const send = ({ status, body }: Answer) => {
       const text = body === undefined ? "" : JSON.stringify(body);
-      response.writeHead(status, body === undefined ? {} : { "content-type": "application/json" }).end(text);
+      // A refusal may leave a body unread: close the connection rather than read it.
+      const close = request.complete ? {} : { connection: "close" };
+      response.writeHead(status, body === undefined ? close : { "content-type": "application/json", ...close }).end(text);
     };
+    // Refusals come before reading a byte of the body.
+    const crossSite = crossSiteRefusal(headers);
+    if (crossSite) return send({ status: 403, body: { error: `Forbidden: ${crossSite}` } });
     const bearer = headers.authorization?.replace(/^Bearer\s+/i, "") ?? url.searchParams.get("qstash_token");
     if (bearer !== token) return send({ status: 401, body: { error: "Unauthorized: pass the development token as Authorization: Bearer <token>" } });
+    const body = await readBody(request, maxBodyBytes);
+    if (!body) return send({ status: 413, body: { error: `Payload Too Large: the body is over ${maxBodyBytes} bytes (--max-body-size)` } });
     if (!url.pathname.startsWith("/v2/")) return send({ status: 404, body: { error: `no route for ${request.method} ${url.pathname}` } });
     const call: Call = {
       method: request.method ?? "GET",
       segments: url.pathname.slice("/v2/".length).split("/").filter(Boolean).map(safeDecode),
       query: url.searchParams,
       headers,
-      body: Buffer.concat(chunks),
+      body,
       rawTail: (prefix) => target.slice(prefix.length),
       callerIp: request.socket.remoteAddress ?? "127.0.0.1",
     };
