@@ -51,7 +51,7 @@ export function toNodeHandler(
     try {
       const headers = new Headers();
       for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
-      // Only a request line: the route never trusts the Host for anything but this Request's URL.
+      // The Host header only builds this Request's URL; the route never trusts it (it binds to QJOBS_URL).
       const origin = options.origin ?? `http://${req.headers.host ?? "localhost"}`;
       const method = req.method ?? "GET";
       const hasBody = method !== "GET" && method !== "HEAD";
