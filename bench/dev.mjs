@@ -29,10 +29,14 @@ const app = createServer((req, res) => {
 await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
 const appUrl = `http://127.0.0.1:${app.address().port}/api/jobs?job=bench`;
 
-const dev = spawn(process.execPath, [fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0", "--quiet"], {
-  env: { ...process.env, NO_COLOR: "1" },
-  stdio: ["ignore", "pipe", "inherit"],
-});
+const dev = spawn(
+  process.execPath,
+  [fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0", "--quiet"],
+  {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
 const qstashUrl = await new Promise((resolve, reject) => {
   let out = "";
   dev.stdout.on("data", (text) => {
@@ -65,11 +69,19 @@ async function run(send) {
   await allArrived;
   const seconds = (performance.now() - started) / 1000;
   const latencies = sentAt.map((at, i) => arrivals.get(i) - at).sort((a, b) => a - b);
-  return { rate: messages / seconds, p50: latencies[Math.floor(messages / 2)], p95: latencies[Math.floor(messages * 0.95)] };
+  return {
+    rate: messages / seconds,
+    p50: latencies[Math.floor(messages / 2)],
+    p95: latencies[Math.floor(messages * 0.95)],
+  };
 }
 
-const viaQStash = (i) => client.publish({ url: appUrl, body: JSON.stringify({ i }), headers: { "content-type": "application/json" } });
-const direct = (i) => fetch(appUrl, { method: "POST", body: JSON.stringify({ i }), headers: { "content-type": "application/json" } }).then((r) => r.arrayBuffer());
+const viaQStash = (i) =>
+  client.publish({ url: appUrl, body: JSON.stringify({ i }), headers: { "content-type": "application/json" } });
+const direct = (i) =>
+  fetch(appUrl, { method: "POST", body: JSON.stringify({ i }), headers: { "content-type": "application/json" } }).then(
+    (r) => r.arrayBuffer(),
+  );
 
 await run(viaQStash); // warm-up
 await run(direct);
@@ -81,11 +93,18 @@ for (let round = 0; round < rounds; round++) {
 dev.kill("SIGINT");
 app.close();
 
-const summary = (list) => ({ rate: median(list.map((s) => s.rate)), p50: median(list.map((s) => s.p50)), p95: median(list.map((s) => s.p95)) });
+const summary = (list) => ({
+  rate: median(list.map((s) => s.rate)),
+  p50: median(list.map((s) => s.p50)),
+  p95: median(list.map((s) => s.p95)),
+});
 const q = summary(samples.qstash);
 const d = summary(samples.direct);
-const line = (name, s) => `  ${name.padEnd(34)} ${Math.round(s.rate).toLocaleString("en-US").padStart(6)} /s   latency p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms`;
-console.log(`node ${process.version}, ${messages} messages, ${concurrency} publishing at once, medians of ${rounds} rounds`);
+const line = (name, s) =>
+  `  ${name.padEnd(34)} ${Math.round(s.rate).toLocaleString("en-US").padStart(6)} /s   latency p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms`;
+console.log(
+  `node ${process.version}, ${messages} messages, ${concurrency} publishing at once, medians of ${rounds} rounds`,
+);
 console.log(line("publish → qjobs dev → app (200)", q));
 console.log(line("baseline: POST straight to the app", d));
 console.log(`qjobs dev / direct: ${(q.rate / d.rate).toFixed(2)}x the throughput of a direct POST`);

@@ -16,7 +16,12 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const work = join(here, ".work");
 const qjobsBin = join(here, "..", "packages", "cli", "dist", "bin.js");
 // The package exports no bin path; find it beside its package.json.
-const tsrBin = join(createRequire(import.meta.url).resolve("@tanstack/router-cli/package.json"), "..", "bin", "tsr.cjs");
+const tsrBin = join(
+  createRequire(import.meta.url).resolve("@tanstack/router-cli/package.json"),
+  "..",
+  "bin",
+  "tsr.cjs",
+);
 const measureScript = join(here, "measure.mjs");
 
 function write(path, text) {
@@ -48,15 +53,29 @@ export const job${i} = createJob("section-${i % 20}/job-${i}", async (payload: P
 function makeQJobsProject(dir, count) {
   rmSync(dir, { recursive: true, force: true });
   // The compiled route runs on plain Node ESM, which needs extensions in relative imports.
-  write(join(dir, "qjobs.config.json"), JSON.stringify({ jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: "src/route.ts", importExtension: ".js" }));
+  write(
+    join(dir, "qjobs.config.json"),
+    JSON.stringify({
+      jobs: ["src/**/*.job.ts"],
+      registry: "src/qjobs.gen.ts",
+      route: "src/route.ts",
+      importExtension: ".js",
+    }),
+  );
   write(join(dir, "package.json"), '{ "type": "module" }');
   for (let i = 0; i < count; i++) write(join(dir, "src", "jobs", `section-${i % 20}`, `job-${i}.job.ts`), jobSource(i));
 }
 
 function makeTsrProject(dir, count) {
   rmSync(dir, { recursive: true, force: true });
-  write(join(dir, "tsr.config.json"), JSON.stringify({ routesDirectory: "./src/routes", generatedRouteTree: "./src/routeTree.gen.ts" }));
-  write(join(dir, "src", "routes", "__root.tsx"), "import { createRootRoute, Outlet } from '@tanstack/react-router'\nexport const Route = createRootRoute({ component: () => <Outlet /> })\n");
+  write(
+    join(dir, "tsr.config.json"),
+    JSON.stringify({ routesDirectory: "./src/routes", generatedRouteTree: "./src/routeTree.gen.ts" }),
+  );
+  write(
+    join(dir, "src", "routes", "__root.tsx"),
+    "import { createRootRoute, Outlet } from '@tanstack/react-router'\nexport const Route = createRootRoute({ component: () => <Outlet /> })\n",
+  );
   for (let i = 0; i < count; i++) {
     write(
       join(dir, "src", "routes", `section-${i % 20}`, `page-${i}.tsx`),
@@ -67,9 +86,14 @@ function makeTsrProject(dir, count) {
 
 /** Runs a CLI in a fresh process; returns its in-process wall time and peak RSS. */
 function measure(bin, args, cwd) {
-  const run = spawnSync(process.execPath, [measureScript, bin, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  const run = spawnSync(process.execPath, [measureScript, bin, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const line = run.stderr.split("\n").find((text) => text.startsWith("@@measure "));
-  if (run.status !== 0 || !line) throw new Error(`${bin} ${args.join(" ")} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+  if (run.status !== 0 || !line)
+    throw new Error(`${bin} ${args.join(" ")} failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
   return JSON.parse(line.slice("@@measure ".length));
 }
 
@@ -102,13 +126,22 @@ async function compileProject(dir, count) {
   measure(qjobsBin, ["generate"], dir);
   const entryPoints = [join(dir, "src", "route.ts"), join(dir, "src", "qjobs.gen.ts")];
   for (let i = 0; i < count; i++) entryPoints.push(join(dir, "src", "jobs", `section-${i % 20}`, `job-${i}.job.ts`));
-  await build({ entryPoints, outdir: join(dir, "out"), outbase: join(dir, "src"), format: "esm", platform: "node", logLevel: "error" });
+  await build({
+    entryPoints,
+    outdir: join(dir, "out"),
+    outbase: join(dir, "src"),
+    format: "esm",
+    platform: "node",
+    logLevel: "error",
+  });
   // The compiled route imports @qjobs/runtime: make it resolvable from the work folder.
   write(join(dir, "out", "package.json"), '{ "type": "module" }');
 }
 const serveScript = join(here, "serve-one.mjs");
 const serve = (dir) => {
-  const run = spawnSync(process.execPath, [serveScript, join(dir, "out", "route.js"), "section-0/job-0"], { encoding: "utf8" });
+  const run = spawnSync(process.execPath, [serveScript, join(dir, "out", "route.js"), "section-0/job-0"], {
+    encoding: "utf8",
+  });
   if (run.status !== 0) throw new Error(run.stderr);
   return JSON.parse(run.stdout);
 };
@@ -130,9 +163,13 @@ const result = {
   serveOne: median(serveSamples.one),
 };
 console.log(`node ${process.version}, ${files} files, medians of ${runs} runs (each a fresh process)`);
-console.log(`  cold qjobs generate        ${ms(result.qjobsCold).padStart(8)}   peak ${Math.round(result.qjobsRss)} MB`);
+console.log(
+  `  cold qjobs generate        ${ms(result.qjobsCold).padStart(8)}   peak ${Math.round(result.qjobsRss)} MB`,
+);
 console.log(`  cold tsr generate          ${ms(result.tsrCold).padStart(8)}   peak ${Math.round(result.tsrRss)} MB`);
 console.log(`  qjobs re-run, no change    ${ms(result.qjobsWarm).padStart(8)}`);
-console.log(`  import route + 1 delivery  ${ms(result.serveMany).padStart(8)} with ${files} jobs, ${ms(result.serveOne)} with 1 job (medians of ${runs * 2})`);
+console.log(
+  `  import route + 1 delivery  ${ms(result.serveMany).padStart(8)} with ${files} jobs, ${ms(result.serveOne)} with 1 job (medians of ${runs * 2})`,
+);
 console.log(`cold: qjobs generate is ${(result.tsrCold / result.qjobsCold).toFixed(2)}x faster than tsr generate`);
 console.log(`route with ${files} jobs / with 1 job:  ${(result.serveMany / result.serveOne).toFixed(2)}x`);

@@ -15,14 +15,18 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const fixture = join(here, "..", "fixtures", "next-app");
 const cli = join(here, "..", "packages", "cli", "dist", "bin.js");
 const next = join(here, "node_modules", "next", "dist", "bin", "next");
-const keys = { QSTASH_CURRENT_SIGNING_KEY: "sig_bench_current_000000000", QSTASH_NEXT_SIGNING_KEY: "sig_bench_next_000000000000" };
+const keys = {
+  QSTASH_CURRENT_SIGNING_KEY: "sig_bench_current_000000000",
+  QSTASH_NEXT_SIGNING_KEY: "sig_bench_next_000000000000",
+};
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", ...keys };
 
 function makeApp(count) {
   const dir = join(here, ".work", `next-${count}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  for (const entry of ["src", "next.config.ts", "tsconfig.json", "qjobs.config.json", "package.json"]) cpSync(join(fixture, entry), join(dir, entry), { recursive: true });
+  for (const entry of ["src", "next.config.ts", "tsconfig.json", "qjobs.config.json", "package.json"])
+    cpSync(join(fixture, entry), join(dir, entry), { recursive: true });
   rmSync(join(dir, "src", "jobs"), { recursive: true });
   mkdirSync(join(dir, "src", "jobs"));
   rmSync(join(dir, "src", "app", "api", "dispatch"), { recursive: true });
@@ -32,31 +36,51 @@ function makeApp(count) {
       `import { createJob } from "@qjobs/runtime";\nimport { z } from "zod";\n\nexport const job${i} = createJob("bench/job-${i}", {\n  schema: z.object({ n: z.number() }),\n  handler: async (payload) => payload.n * ${i + 1},\n});\n`,
     );
   }
-  for (const [command, args] of [[cli, ["generate", "--cwd", dir]], [next, ["build"]]]) {
+  for (const [command, args] of [
+    [cli, ["generate", "--cwd", dir]],
+    [next, ["build"]],
+  ]) {
     const run = spawnSync(process.execPath, [command, ...args], { cwd: dir, env, encoding: "utf8" });
     if (run.status !== 0) throw new Error(`${args.join(" ")} failed in ${dir}:\n${run.stdout}\n${run.stderr}`);
   }
   return dir;
 }
 
-const freePort = () => new Promise((resolve) => {
-  const server = createServer().listen(0, "127.0.0.1", () => {
-    const { port } = server.address();
-    server.close(() => resolve(port));
+const freePort = () =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
   });
-});
 // Waits for the port to accept connections without an HTTP request, which would warm the server up.
-const listening = (port) => new Promise((resolve) => {
-  const attempt = () => createConnection(port, "127.0.0.1").once("connect", function () { this.destroy(); resolve(); }).once("error", () => setTimeout(attempt, 20));
-  attempt();
-});
+const listening = (port) =>
+  new Promise((resolve) => {
+    const attempt = () =>
+      createConnection(port, "127.0.0.1")
+        .once("connect", function () {
+          this.destroy();
+          resolve();
+        })
+        .once("error", () => setTimeout(attempt, 20));
+    attempt();
+  });
 
 async function firstDelivery(dir) {
   const port = await freePort();
-  const server = spawn(process.execPath, [next, "start", "-p", String(port), "-H", "127.0.0.1"], { cwd: dir, env, stdio: "ignore" });
+  const server = spawn(process.execPath, [next, "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: dir,
+    env,
+    stdio: "ignore",
+  });
   try {
     await listening(port);
-    const request = await createDeliveryRequest({ routeUrl: `http://127.0.0.1:${port}/api/jobs`, key: "bench/job-0", payload: { n: 1 }, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY });
+    const request = await createDeliveryRequest({
+      routeUrl: `http://127.0.0.1:${port}/api/jobs`,
+      key: "bench/job-0",
+      payload: { n: 1 },
+      signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+    });
     const started = performance.now();
     const response = await fetch(request);
     const ms = performance.now() - started;

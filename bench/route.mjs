@@ -2,10 +2,11 @@
 // measured in the same run: the official Next.js helper wrapping the same handler, and the floor
 // (the SDK's Receiver.verify + JSON.parse + the handler, with no Request or Response at all).
 // Usage: pnpm bench:route [-- --rounds 7 --per-round 2000]
-import { Receiver } from "@upstash/qstash";
-import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
+
 import { createJob, createRouteHandler } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
+import { Receiver } from "@upstash/qstash";
+import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
 import { arg, median } from "./shared.mjs";
 
 const rounds = arg("rounds", 7);
@@ -27,11 +28,21 @@ const deliveries = await Promise.all(
   }),
 );
 const request = ({ body, signature }) =>
-  new Request(url, { method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": signature } });
+  new Request(url, {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "upstash-signature": signature },
+  });
 
 const qjobs = createRouteHandler(
   { "welcome-email": async () => job },
-  { env: { QSTASH_CURRENT_SIGNING_KEY: currentSigningKey, QSTASH_NEXT_SIGNING_KEY: nextSigningKey, QJOBS_URL: "https://app.example.com/api/jobs" } },
+  {
+    env: {
+      QSTASH_CURRENT_SIGNING_KEY: currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: nextSigningKey,
+      QJOBS_URL: "https://app.example.com/api/jobs",
+    },
+  },
 );
 const official = verifySignatureAppRouter(
   async (req) => {
@@ -63,7 +74,6 @@ async function measure(run) {
   return perRound / ((performance.now() - start) / 1000);
 }
 
-
 for (const run of Object.values(variants)) await measure(run); // warm-up
 const samples = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
 for (let round = 0; round < rounds; round++) {
@@ -74,7 +84,10 @@ for (let round = 0; round < rounds; round++) {
 const rates = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]));
 const width = Math.max(...Object.keys(rates).map((name) => name.length));
 console.log(`node ${process.version}, ${rounds} rounds x ${perRound} signed deliveries, medians (${handled} handled)`);
-for (const [name, rate] of Object.entries(rates)) console.log(`  ${name.padEnd(width)}  ${Math.round(rate).toLocaleString("en-US").padStart(7)} deliveries/s`);
+for (const [name, rate] of Object.entries(rates))
+  console.log(`  ${name.padEnd(width)}  ${Math.round(rate).toLocaleString("en-US").padStart(7)} deliveries/s`);
 const ours = rates["qjobs route"];
 console.log(`qjobs route / official helper: ${(ours / rates["official verifySignatureAppRouter"]).toFixed(2)}x`);
-console.log(`qjobs route / floor:           ${(ours / rates["floor: Receiver.verify + JSON.parse + handler"]).toFixed(2)}x`);
+console.log(
+  `qjobs route / floor:           ${(ours / rates["floor: Receiver.verify + JSON.parse + handler"]).toFixed(2)}x`,
+);

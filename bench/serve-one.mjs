@@ -5,7 +5,11 @@ import { createDeliveryRequest, DEV_CREDENTIALS } from "@qjobs/runtime/testing";
 const [routeFile, key] = process.argv.slice(2);
 process.env.QSTASH_CURRENT_SIGNING_KEY = DEV_CREDENTIALS.currentSigningKey;
 process.env.QSTASH_NEXT_SIGNING_KEY = DEV_CREDENTIALS.nextSigningKey;
-const request = await createDeliveryRequest({ routeUrl: "http://127.0.0.1/api/jobs", key, payload: { userId: "u", count: 1 } });
+const request = await createDeliveryRequest({
+  routeUrl: "http://127.0.0.1/api/jobs",
+  key,
+  payload: { userId: "u", count: 1 },
+});
 const started = performance.now();
 const { POST } = await import(pathToFileURL(routeFile).href);
 const response = await POST(request);

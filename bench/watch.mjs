@@ -32,7 +32,10 @@ for (let i = 0; i < files; i++) {
   mkdirSync(join(jobPath(i), ".."), { recursive: true });
   writeFileSync(jobPath(i), jobSource(i, `section-${i % 20}/job-${i}`));
 }
-writeFileSync(join(dir, "qjobs.config.json"), JSON.stringify({ jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: "src/route.ts" }));
+writeFileSync(
+  join(dir, "qjobs.config.json"),
+  JSON.stringify({ jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: "src/route.ts" }),
+);
 
 let resolveWritten;
 const watcher = await watch({
@@ -69,6 +72,10 @@ for (let run = 0; run < 9; run++) {
 }
 
 console.log(`node ${process.version}, ${files} jobs loaded, ${latencies.length} edits`);
-console.log(`  save → registry written (qjobs watch)   median ${median(latencies).toFixed(1)} ms, p95 ${p95(latencies).toFixed(1)} ms`);
-console.log(`  baseline: qjobs generate after an edit  median ${median(baseline).toFixed(1)} ms (${baseline.length} runs, fresh process)`);
+console.log(
+  `  save → registry written (qjobs watch)   median ${median(latencies).toFixed(1)} ms, p95 ${p95(latencies).toFixed(1)} ms`,
+);
+console.log(
+  `  baseline: qjobs generate after an edit  median ${median(baseline).toFixed(1)} ms (${baseline.length} runs, fresh process)`,
+);
 console.log(`watch / generate: ${(median(latencies) / median(baseline)).toFixed(2)}x the time`);

@@ -28,7 +28,12 @@ export async function startCaptureServer(
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const captured: CapturedRequest = { method: req.method ?? "", target: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks) };
+    const captured: CapturedRequest = {
+      method: req.method ?? "",
+      target: req.url ?? "",
+      headers: req.headers,
+      body: Buffer.concat(chunks),
+    };
     requests.push(captured);
     const custom = answer?.(captured);
     let status = custom?.status ?? 200;

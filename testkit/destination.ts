@@ -24,7 +24,8 @@ export interface Destination {
   close(): Promise<void>;
 }
 
-export const answer200: Responder = (_delivery, response) => response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+export const answer200: Responder = (_delivery, response) =>
+  response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
 
 /** A loopback HTTP server standing in for the user's app: it records what `qjobs dev` delivers. */
 export async function startDestination(respond: Responder = answer200): Promise<Destination> {
@@ -37,19 +38,32 @@ export async function startDestination(respond: Responder = answer200): Promise<
     waitFor(count, timeoutMs = 10_000) {
       if (destination.deliveries.length >= count) return Promise.resolve(destination.deliveries);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${destination.deliveries.length} of ${count} deliveries arrived in ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`only ${destination.deliveries.length} of ${count} deliveries arrived in ${timeoutMs} ms`),
+            ),
+          timeoutMs,
+        );
         waiters.push({ count, resolve: () => (clearTimeout(timer), resolve(destination.deliveries)) });
       });
     },
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   const server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
-    const delivery: Delivery = { method: request.method ?? "", target: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks), at: Date.now() };
+    const delivery: Delivery = {
+      method: request.method ?? "",
+      target: request.url ?? "",
+      headers: request.headers,
+      body: Buffer.concat(chunks),
+      at: Date.now(),
+    };
     const index = destination.deliveries.push(delivery) - 1;
     destination.concurrency.now++;
     destination.concurrency.max = Math.max(destination.concurrency.max, destination.concurrency.now);

@@ -10,15 +10,24 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const color = pc.createColors(Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env));
 const started = Date.now();
 const stamp = () => color.dim(`+${String(Date.now() - started).padStart(5)} ms`);
-const say = (source, line) => console.log(`${stamp()}  ${source === "qstash" ? color.magenta("qstash") : color.cyan("app   ")} │ ${line}`);
+const say = (source, line) =>
+  console.log(`${stamp()}  ${source === "qstash" ? color.magenta("qstash") : color.cyan("app   ")} │ ${line}`);
 
 /** Starts `qjobs dev` on a free port and resolves with its URL once it listens. */
 function startQStash() {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0"], {
-    cwd: here,
-    env: { ...process.env, FORCE_COLOR: color.isColorSupported ? "1" : undefined, NO_COLOR: color.isColorSupported ? undefined : "1" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0"],
+    {
+      cwd: here,
+      env: {
+        ...process.env,
+        FORCE_COLOR: color.isColorSupported ? "1" : undefined,
+        NO_COLOR: color.isColorSupported ? undefined : "1",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let buffered = "";
     let url;
@@ -54,7 +63,9 @@ say("app", `the app serves the jobs route at ${process.env.QJOBS_URL}`);
 
 const { runs, until, onRecord } = await import("./dist/timeline.js");
 // The route logs failures with console.error/warn: show them in the timeline, one dim line each.
-for (const level of ["error", "warn"]) console[level] = (...args) => say("app", color.dim(args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(" ")));
+for (const level of ["error", "warn"])
+  console[level] = (...args) =>
+    say("app", color.dim(args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(" ")));
 const { welcomeEmail } = await import("./dist/jobs/welcome-email.job.js");
 const { syncContacts } = await import("./dist/jobs/sync-contacts.job.js");
 const { chargeCard } = await import("./dist/jobs/charge-card.job.js");
@@ -68,12 +79,17 @@ try {
     for (const run of runs) {
       if (printed.has(run)) continue;
       printed.add(run);
-      const mark = run.outcome === "done" ? color.green("✓") : run.outcome === "failed" ? color.yellow("↻") : color.red("✗");
+      const mark =
+        run.outcome === "done" ? color.green("✓") : run.outcome === "failed" ? color.yellow("↻") : color.red("✗");
       say("app", `${mark} ${run.key} (attempt ${run.attempt}): ${run.detail}`);
     }
   };
   onRecord(printRuns);
-  const dispatched = (what, result) => say("app", `dispatched ${what} → ${Array.isArray(result) ? result.map((r) => r.messageId).join(", ") : result.messageId}`);
+  const dispatched = (what, result) =>
+    say(
+      "app",
+      `dispatched ${what} → ${Array.isArray(result) ? result.map((r) => r.messageId).join(", ") : result.messageId}`,
+    );
 
   dispatched("welcome-email", await welcomeEmail.dispatch({ userId: "u_42" }));
   dispatched("crm/sync-contacts", await syncContacts.dispatch({ accountId: 7 }));
@@ -81,23 +97,39 @@ try {
   dispatched("send-reminder with a 2 s delay", await sendReminder.dispatch({ dispatchedAt: Date.now() }, { delay: 2 }));
   dispatched(
     "images/resize x3 in one batch",
-    await resizeImage.dispatchMany([1, 2, 3].map((n) => ({ url: `https://example.com/photo-${n}.png`, width: 320 * n }))),
+    await resizeImage.dispatchMany(
+      [1, 2, 3].map((n) => ({ url: `https://example.com/photo-${n}.png`, width: 320 * n })),
+    ),
   );
 
   const count = (key, outcome) => runs.filter((run) => run.key === key && run.outcome === outcome).length;
   const expected = [
     ["welcome-email ran once", () => count("welcome-email", "done") === 1],
-    ["crm/sync-contacts failed once, then succeeded on its retry", () => count("crm/sync-contacts", "failed") === 1 && count("crm/sync-contacts", "done") === 1],
+    [
+      "crm/sync-contacts failed once, then succeeded on its retry",
+      () => count("crm/sync-contacts", "failed") === 1 && count("crm/sync-contacts", "done") === 1,
+    ],
     ["billing/charge-card gave up without retrying", () => count("billing/charge-card", "gave up") === 1],
-    ["send-reminder ran after its delay", () => runs.some((run) => run.key === "send-reminder" && Number(run.detail.match(/([\d.]+) s/)?.[1]) >= 2)],
+    [
+      "send-reminder ran after its delay",
+      () => runs.some((run) => run.key === "send-reminder" && Number(run.detail.match(/([\d.]+) s/)?.[1]) >= 2),
+    ],
     ["images/resize ran for all 3 images", () => count("images/resize", "done") === 3],
   ];
   await until(() => expected.every(([, check]) => check()), 25_000).catch(() => undefined);
 
-  const qstash = new Client({ baseUrl: qstashUrl, token: process.env.QSTASH_TOKEN, devMode: false, enableTelemetry: false });
+  const qstash = new Client({
+    baseUrl: qstashUrl,
+    token: process.env.QSTASH_TOKEN,
+    devMode: false,
+    enableTelemetry: false,
+  });
   const { messages } = await qstash.dlq.listMessages();
   const dead = messages.filter((message) => message.url.includes("job=billing%2Fcharge-card"));
-  expected.push(["the declined charge is in the dead-letter queue, and nothing else", () => dead.length === 1 && messages.length === 1]);
+  expected.push([
+    "the declined charge is in the dead-letter queue, and nothing else",
+    () => dead.length === 1 && messages.length === 1,
+  ]);
   await new Promise((resolve) => setTimeout(resolve, 200)); // let the last log lines of qjobs dev arrive
 
   console.log("");
@@ -107,7 +139,11 @@ try {
     if (!ok) failures++;
     console.log(`${ok ? color.green("✓") : color.red("✗")} ${what}`);
   }
-  console.log(failures === 0 ? color.green(`\ndemo ok in ${((Date.now() - started) / 1000).toFixed(1)} s`) : color.red(`\ndemo FAILED: ${failures} outcome(s) not as expected`));
+  console.log(
+    failures === 0
+      ? color.green(`\ndemo ok in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+      : color.red(`\ndemo FAILED: ${failures} outcome(s) not as expected`),
+  );
   exitCode = failures === 0 ? 0 : 1;
 } finally {
   child.kill("SIGINT");

@@ -10,7 +10,8 @@ const { version } = createRequire(import.meta.url)("../package.json") as { versi
 
 // Commands load their modules when they run, so `qjobs --help` and a cached `generate` start fast.
 
-const cwdOption = () => new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
+const cwdOption = () =>
+  new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
 
 /** Resolves on Ctrl-C or SIGTERM. */
 const untilStopped = () =>
@@ -21,7 +22,9 @@ const untilStopped = () =>
 
 function program(output: Output, setExitCode: (code: number) => void): Command {
   const root = new Command("qjobs")
-    .description("Type-safe background jobs on Upstash QStash.\nDiscovers *.job.ts files and generates a typed job registry and one route handler.")
+    .description(
+      "Type-safe background jobs on Upstash QStash.\nDiscovers *.job.ts files and generates a typed job registry and one route handler.",
+    )
     .version(version, "-v, --version", "print the version")
     .helpOption("-h, --help", "show help for a command")
     .showHelpAfterError("(run qjobs --help for usage)")
@@ -97,14 +100,24 @@ Configuration: qjobs.config.json in the project folder, for example
     .command("dev")
     .description("run a local QStash-compatible server that delivers jobs to your app, signed, with retries")
     .addOption(cwdOption())
-    .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(process.env.QSTASH_DEV_PORT ?? String(DEFAULT_PORT)))
-    .option("--retry-scale <factor>", "multiply QStash's retry backoff (12 s, 2.5 min, 30 min...) by this", String(DEFAULT_RETRY_SCALE))
+    .addOption(
+      new Option("--port <port>", "the port on 127.0.0.1").default(process.env.QSTASH_DEV_PORT ?? String(DEFAULT_PORT)),
+    )
+    .option(
+      "--retry-scale <factor>",
+      "multiply QStash's retry backoff (12 s, 2.5 min, 30 min...) by this",
+      String(DEFAULT_RETRY_SCALE),
+    )
     .option("--quiet", "print no line per delivery")
     .option("--watch", "also run `qjobs watch`, so one command serves development")
     .option("--token <token>", "accept this token instead of the development one (to try a production build locally)")
     .option("--current-signing-key <key>", "sign deliveries with this key instead of the development one")
     .option("--next-signing-key <key>", "the next signing key that GET /v2/keys reports (both keys need --token)")
-    .option("--max-body-size <bytes>", "refuse request bodies over this many bytes (413)", String(DEFAULT_MAX_BODY_BYTES))
+    .option(
+      "--max-body-size <bytes>",
+      "refuse request bodies over this many bytes (413)",
+      String(DEFAULT_MAX_BODY_BYTES),
+    )
     .option("--max-dlq <count>", "keep at most this many dead letters, dropping the oldest", String(DEFAULT_MAX_DLQ))
     .addHelpText(
       "after",
@@ -117,37 +130,50 @@ Point your app at it (Upstash's public development credentials, refused in produ
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
 The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
     )
-    .action(async (options: {
-      cwd: string;
-      port: string;
-      retryScale: string;
-      quiet?: boolean;
-      watch?: boolean;
-      token?: string;
-      currentSigningKey?: string;
-      nextSigningKey?: string;
-      maxBodySize: string;
-      maxDlq: string;
-    }) => {
-      const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be a port number, got "${options.port}"`);
-      const { color } = output;
-      const [{ dev }, { formatAttempt }, { watch }] = await Promise.all([import("./commands/dev.js"), import("./dev/log.js"), import("./commands/watch.js")]);
-      const handle = await dev({
-        port,
-        retryScale: Number(options.retryScale),
-        credentials: { token: options.token, currentSigningKey: options.currentSigningKey, nextSigningKey: options.nextSigningKey },
-        maxBodyBytes: Number(options.maxBodySize),
-        maxDlq: Number(options.maxDlq),
-        onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
-      });
-      reportDevStarted(output, handle, Number(options.retryScale));
-      const watcher = options.watch ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) }) : undefined;
-      if (watcher) output.out(color.dim(`Watching ${watcher.config.jobs.join(", ")} too.`));
-      await untilStopped();
-      await Promise.all([handle.close(), watcher?.close()]);
-      output.out(color.dim("qjobs dev stopped."));
-    });
+    .action(
+      async (options: {
+        cwd: string;
+        port: string;
+        retryScale: string;
+        quiet?: boolean;
+        watch?: boolean;
+        token?: string;
+        currentSigningKey?: string;
+        nextSigningKey?: string;
+        maxBodySize: string;
+        maxDlq: string;
+      }) => {
+        const port = Number(options.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new UserError(`--port must be a port number, got "${options.port}"`);
+        const { color } = output;
+        const [{ dev }, { formatAttempt }, { watch }] = await Promise.all([
+          import("./commands/dev.js"),
+          import("./dev/log.js"),
+          import("./commands/watch.js"),
+        ]);
+        const handle = await dev({
+          port,
+          retryScale: Number(options.retryScale),
+          credentials: {
+            token: options.token,
+            currentSigningKey: options.currentSigningKey,
+            nextSigningKey: options.nextSigningKey,
+          },
+          maxBodyBytes: Number(options.maxBodySize),
+          maxDlq: Number(options.maxDlq),
+          onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
+        });
+        reportDevStarted(output, handle, Number(options.retryScale));
+        const watcher = options.watch
+          ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) })
+          : undefined;
+        if (watcher) output.out(color.dim(`Watching ${watcher.config.jobs.join(", ")} too.`));
+        await untilStopped();
+        await Promise.all([handle.close(), watcher?.close()]);
+        output.out(color.dim("qjobs dev stopped."));
+      },
+    );
 
   return root;
 }

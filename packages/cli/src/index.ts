@@ -1,10 +1,10 @@
 export { run } from "./cli.js";
-export { generate, type GenerateOptions, type GenerateResult } from "./commands/generate.js";
-export { list, type ListResult } from "./commands/list.js";
-export { watch, type Watcher, type WatchEvent, type WatchOptions } from "./commands/watch.js";
-export { init, type InitOptions, type InitResult } from "./commands/init.js";
-export { dev, type DevHandle, type DevOptions } from "./commands/dev.js";
-export { loadConfig, defaultConfig, CONFIG_FILE } from "./core/config.js";
+export { type DevHandle, type DevOptions, dev } from "./commands/dev.js";
+export { type GenerateOptions, type GenerateResult, generate } from "./commands/generate.js";
+export { type InitOptions, type InitResult, init } from "./commands/init.js";
+export { type ListResult, list } from "./commands/list.js";
+export { type WatchEvent, type Watcher, type WatchOptions, watch } from "./commands/watch.js";
+export { CONFIG_FILE, defaultConfig, loadConfig } from "./core/config.js";
 export { extractJobs } from "./core/extract.js";
 export { UserError } from "./errors.js";
 export type * from "./types.js";

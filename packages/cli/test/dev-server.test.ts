@@ -1,17 +1,24 @@
+import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { QstashError } from "@upstash/qstash";
 import { describe, expect, it } from "vitest";
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { ManualClock } from "../src/dev/time.js";
 import { startLocal, verified } from "./dev-support.js";
 
-const status = (code: number, headers: Record<string, string> = {}, body = "") =>
-  (_: unknown, response: import("node:http").ServerResponse) => response.writeHead(code, headers).end(body);
+const status =
+  (code: number, headers: Record<string, string> = {}, body = "") =>
+  (_: unknown, response: import("node:http").ServerResponse) =>
+    response.writeHead(code, headers).end(body);
 
 describe("qjobs dev accepts what the real @upstash/qstash Client sends", () => {
   it("answers GET /v2/keys with the development keys, and 401 without the token", async () => {
     const { server } = await startLocal();
-    const keys = await fetch(`${server.url}/v2/keys`, { headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}` } });
-    expect(await keys.json()).toEqual({ current: DEV_CREDENTIALS.currentSigningKey, next: DEV_CREDENTIALS.nextSigningKey });
+    const keys = await fetch(`${server.url}/v2/keys`, {
+      headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}` },
+    });
+    expect(await keys.json()).toEqual({
+      current: DEV_CREDENTIALS.currentSigningKey,
+      next: DEV_CREDENTIALS.nextSigningKey,
+    });
     const anonymous = await fetch(`${server.url}/v2/keys`);
     expect(anonymous.status).toBe(401);
     expect(await anonymous.json()).toEqual({ error: expect.stringMatching(/Unauthorized/) });
@@ -21,7 +28,11 @@ describe("qjobs dev accepts what the real @upstash/qstash Client sends", () => {
     const { client, destination, engine } = await startLocal();
     const url = `${destination.url}/api/jobs?job=images%2Fresize&x=1`;
     const body = '{ "url" : "https://x.dev/a.png", "note": "été \\u00e9" }';
-    const { messageId } = await client.publish({ url, body, headers: { "Content-Type": "application/json", "X-Trace": "t1" } });
+    const { messageId } = await client.publish({
+      url,
+      body,
+      headers: { "Content-Type": "application/json", "X-Trace": "t1" },
+    });
     const [delivery] = await destination.waitFor(1);
     await engine.idle();
     expect(delivery?.method).toBe("POST");
@@ -72,7 +83,9 @@ describe("qjobs dev accepts what the real @upstash/qstash Client sends", () => {
     await destination.waitFor(3);
     await engine.idle();
     expect(destination.deliveries.map((d) => d.target).sort()).toEqual(["/b?n=1", "/b?n=2", "/b?n=3"]);
-    expect(destination.deliveries.map((d) => d.headers["upstash-message-id"]).sort()).toEqual(results.map((r) => (r as { messageId: string }).messageId).sort());
+    expect(destination.deliveries.map((d) => d.headers["upstash-message-id"]).sort()).toEqual(
+      results.map((r) => (r as { messageId: string }).messageId).sort(),
+    );
   });
 });
 
@@ -101,7 +114,8 @@ describe("retries, backoff and the dead-letter queue", () => {
     const { client, destination, engine } = await startLocal({
       clock,
       engine: { retryScale: 0.5 },
-      respond: (_d, response) => response.writeHead(503, retryAfter.value ? { "retry-after": retryAfter.value } : {}).end(),
+      respond: (_d, response) =>
+        response.writeHead(503, retryAfter.value ? { "retry-after": retryAfter.value } : {}).end(),
     });
     const dueIn = async (messageId: string) => {
       await engine.settled();
@@ -113,7 +127,11 @@ describe("retries, backoff and the dead-letter queue", () => {
     clock.advance(6100);
     expect(await dueIn(backoff.messageId)).toBeCloseTo(Math.exp(5) * 1000 * 0.5, 3); // then 148 s x 0.5
 
-    const expression = await client.publish({ url: `${destination.url}/b`, retries: 3, retryDelay: "1000 * (1 + retried) + max(0, pow(2, retried))" });
+    const expression = await client.publish({
+      url: `${destination.url}/b`,
+      retries: 3,
+      retryDelay: "1000 * (1 + retried) + max(0, pow(2, retried))",
+    });
     clock.advance(0);
     expect(await dueIn(expression.messageId)).toBe(1001); // retried = 0: 1000 * 1 + 2^0
     clock.advance(1001);
@@ -128,14 +146,24 @@ describe("retries, backoff and the dead-letter queue", () => {
   it("sends 489 with Upstash-NonRetryable-Error straight to the DLQ; the DLQ lists, retries and deletes", async () => {
     let fixed = false;
     const { client, destination, engine } = await startLocal({
-      respond: (_d, response) => (fixed ? response.writeHead(200).end() : response.writeHead(489, { "upstash-nonretryable-error": "true" }).end('{"error":{"message":"card declined"}}')),
+      respond: (_d, response) =>
+        fixed
+          ? response.writeHead(200).end()
+          : response
+              .writeHead(489, { "upstash-nonretryable-error": "true" })
+              .end('{"error":{"message":"card declined"}}'),
     });
     const { messageId } = await client.publish({ url: `${destination.url}/charge`, body: '{"cents":5}', retries: 3 });
     await engine.idle();
     expect(destination.deliveries).toHaveLength(1);
     const { messages } = await client.dlq.listMessages();
     expect(messages).toHaveLength(1);
-    expect(messages[0]).toMatchObject({ messageId, url: `${destination.url}/charge`, responseStatus: 489, body: '{"cents":5}' });
+    expect(messages[0]).toMatchObject({
+      messageId,
+      url: `${destination.url}/charge`,
+      responseStatus: 489,
+      body: '{"cents":5}',
+    });
     expect(messages[0]?.responseBody).toContain("card declined");
 
     fixed = true;
@@ -171,7 +199,10 @@ describe("retries, backoff and the dead-letter queue", () => {
 
   it("calls the callback after each attempt and the failure callback once, with QStash's bodies, signed", async () => {
     const { client, destination, engine } = await startLocal({
-      respond: (delivery, response) => (delivery.target.startsWith("/job") ? response.writeHead(500, { "x-why": "db" }).end("down") : response.writeHead(200).end()),
+      respond: (delivery, response) =>
+        delivery.target.startsWith("/job")
+          ? response.writeHead(500, { "x-why": "db" }).end("down")
+          : response.writeHead(200).end(),
     });
     const { messageId } = await client.publish({
       url: `${destination.url}/job`,
@@ -187,13 +218,27 @@ describe("retries, backoff and the dead-letter queue", () => {
     expect(byPath("/callback")).toHaveLength(2);
     expect(byPath("/failure")).toHaveLength(1);
     const callback = JSON.parse(byPath("/callback")[0]!.body.toString());
-    expect(callback).toMatchObject({ status: 500, retried: 0, maxRetries: 1, sourceMessageId: messageId, url: `${destination.url}/job`, method: "POST" });
+    expect(callback).toMatchObject({
+      status: 500,
+      retried: 0,
+      maxRetries: 1,
+      sourceMessageId: messageId,
+      url: `${destination.url}/job`,
+      method: "POST",
+    });
     expect(Buffer.from(callback.body, "base64").toString()).toBe("down");
     expect(Buffer.from(callback.sourceBody, "base64").toString()).toBe("payload");
     expect(callback.header["x-why"]).toEqual(["db"]);
     const failure = JSON.parse(byPath("/failure")[0]!.body.toString());
-    expect(failure).toMatchObject({ status: 500, retried: 1, maxRetries: 1, sourceMessageId: messageId, dlqId: expect.any(String) });
-    for (const delivery of [...byPath("/callback"), ...byPath("/failure")]) expect(await verified(destination, delivery)).toBe(true);
+    expect(failure).toMatchObject({
+      status: 500,
+      retried: 1,
+      maxRetries: 1,
+      sourceMessageId: messageId,
+      dlqId: expect.any(String),
+    });
+    for (const delivery of [...byPath("/callback"), ...byPath("/failure")])
+      expect(await verified(destination, delivery)).toBe(true);
   });
 });
 
@@ -203,9 +248,21 @@ describe("deduplication, delays and scheduling in time", () => {
     const first = await client.publish({ url: `${destination.url}/d`, body: "a", deduplicationId: "order-1" });
     const again = await client.publish({ url: `${destination.url}/d`, body: "b", deduplicationId: "order-1" });
     expect(again).toMatchObject({ messageId: first.messageId, deduplicated: true });
-    const byContent = await client.publish({ url: `${destination.url}/d`, body: "same", contentBasedDeduplication: true });
-    const sameContent = await client.publish({ url: `${destination.url}/d`, body: "same", contentBasedDeduplication: true });
-    const otherContent = await client.publish({ url: `${destination.url}/d`, body: "other", contentBasedDeduplication: true });
+    const byContent = await client.publish({
+      url: `${destination.url}/d`,
+      body: "same",
+      contentBasedDeduplication: true,
+    });
+    const sameContent = await client.publish({
+      url: `${destination.url}/d`,
+      body: "same",
+      contentBasedDeduplication: true,
+    });
+    const otherContent = await client.publish({
+      url: `${destination.url}/d`,
+      body: "other",
+      contentBasedDeduplication: true,
+    });
     expect(sameContent).toMatchObject({ messageId: byContent.messageId, deduplicated: true });
     expect(otherContent.messageId).not.toBe(byContent.messageId);
     await engine.idle();
@@ -218,7 +275,10 @@ describe("deduplication, delays and scheduling in time", () => {
     const delayed = await client.publish({ url: `${destination.url}/delayed`, delay: "10s" });
     const later = await client.publish({ url: `${destination.url}/later`, notBefore: clock.now() / 1000 + 60 });
     const cancelled = await client.publish({ url: `${destination.url}/cancelled`, delay: 5 });
-    expect(await client.messages.get(delayed.messageId)).toMatchObject({ messageId: delayed.messageId, url: `${destination.url}/delayed` });
+    expect(await client.messages.get(delayed.messageId)).toMatchObject({
+      messageId: delayed.messageId,
+      url: `${destination.url}/delayed`,
+    });
     await client.messages.cancel(cancelled.messageId);
     await expect(client.messages.get(cancelled.messageId)).rejects.toThrow(/not found/);
     clock.advance(9_999);
@@ -235,8 +295,11 @@ describe("deduplication, delays and scheduling in time", () => {
 
   it("limits deliveries per flow-control key: parallelism at once, rate per period", async () => {
     const hold: (() => void)[] = [];
-    const { client, destination, engine } = await startLocal({ respond: (_d, response) => hold.push(() => response.writeHead(200).end()) });
-    for (let i = 0; i < 4; i++) await client.publish({ url: `${destination.url}/p${i}`, flowControl: { key: "tenant", parallelism: 2 } });
+    const { client, destination, engine } = await startLocal({
+      respond: (_d, response) => hold.push(() => response.writeHead(200).end()),
+    });
+    for (let i = 0; i < 4; i++)
+      await client.publish({ url: `${destination.url}/p${i}`, flowControl: { key: "tenant", parallelism: 2 } });
     await destination.waitFor(2);
     await new Promise((resolve) => setTimeout(resolve, 50)); // give a third delivery the chance it must not take
     expect(destination.deliveries).toHaveLength(2);
@@ -251,7 +314,11 @@ describe("deduplication, delays and scheduling in time", () => {
 
     const clock = new ManualClock();
     const rated = await startLocal({ clock });
-    for (let i = 0; i < 5; i++) await rated.client.publish({ url: `${rated.destination.url}/r${i}`, flowControl: { key: "api", rate: 2, period: "1m" } });
+    for (let i = 0; i < 5; i++)
+      await rated.client.publish({
+        url: `${rated.destination.url}/r${i}`,
+        flowControl: { key: "api", rate: 2, period: "1m" },
+      });
     clock.advance(0);
     await rated.engine.settled();
     expect(rated.destination.deliveries).toHaveLength(2);
@@ -264,7 +331,9 @@ describe("deduplication, delays and scheduling in time", () => {
   });
 
   it("delivers a queue in order, at most its parallelism at once", async () => {
-    const { client, destination, engine } = await startLocal({ respond: (_d, response) => setTimeout(() => response.writeHead(200).end(), 5) });
+    const { client, destination, engine } = await startLocal({
+      respond: (_d, response) => setTimeout(() => response.writeHead(200).end(), 5),
+    });
     const queue = client.queue({ queueName: "emails" });
     await queue.upsert({ parallelism: 1 });
     for (let i = 0; i < 6; i++) await queue.enqueueJSON({ url: `${destination.url}/q?i=${i}`, body: { i } });
@@ -278,8 +347,17 @@ describe("deduplication, delays and scheduling in time", () => {
   it("runs schedules on their cron in UTC, with Upstash-Schedule-Id; pause, resume, list, delete", async () => {
     const clock = new ManualClock(Date.UTC(2030, 0, 1, 0, 0, 30));
     const { client, destination, engine } = await startLocal({ clock });
-    const { scheduleId } = await client.schedules.create({ destination: `${destination.url}/cron`, cron: "*/5 * * * *", body: "tick" });
-    expect(await client.schedules.get(scheduleId)).toMatchObject({ scheduleId, cron: "*/5 * * * *", isPaused: false, nextScheduleTime: Date.UTC(2030, 0, 1, 0, 5) });
+    const { scheduleId } = await client.schedules.create({
+      destination: `${destination.url}/cron`,
+      cron: "*/5 * * * *",
+      body: "tick",
+    });
+    expect(await client.schedules.get(scheduleId)).toMatchObject({
+      scheduleId,
+      cron: "*/5 * * * *",
+      isPaused: false,
+      nextScheduleTime: Date.UTC(2030, 0, 1, 0, 5),
+    });
     clock.advance(5 * 60_000);
     await engine.settled();
     expect(destination.deliveries).toHaveLength(1);
@@ -301,10 +379,16 @@ describe("deduplication, delays and scheduling in time", () => {
 describe("bad input gets QStash's answers", () => {
   it("400 for a destination without a scheme, and for bad headers; 404 for unknown routes", async () => {
     const { client, server } = await startLocal();
-    const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as QstashError);
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: unknown) => error as QstashError,
+      );
     const noScheme = await failure(client.publish({ url: "example.com/hook", body: "x" }));
     expect(noScheme?.status).toBe(400);
-    expect(noScheme?.message).toMatch(/invalid destination url: endpoint has invalid scheme, add http:\/\/ or https:\/\//);
+    expect(noScheme?.message).toMatch(
+      /invalid destination url: endpoint has invalid scheme, add http:\/\/ or https:\/\//,
+    );
     const headers = { authorization: `Bearer ${DEV_CREDENTIALS.token}` };
     for (const [name, value, message] of [
       ["upstash-delay", "soon", /invalid upstash-delay header/],
@@ -315,7 +399,12 @@ describe("bad input gets QStash's answers", () => {
     ] as const) {
       const response = await fetch(`${server.url}/v2/publish/http://127.0.0.1:1/x`, {
         method: "POST",
-        headers: { ...headers, "upstash-flow-control-key": "k", "upstash-flow-control-value": "parallelism=1", [name]: value },
+        headers: {
+          ...headers,
+          "upstash-flow-control-key": "k",
+          "upstash-flow-control-value": "parallelism=1",
+          [name]: value,
+        },
         body: "",
       });
       expect(response.status, name).toBe(400);
@@ -324,7 +413,11 @@ describe("bad input gets QStash's answers", () => {
     const unknown = await fetch(`${server.url}/v2/nothing-here`, { headers });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: expect.stringMatching(/no route for GET \/v2\/nothing-here/) });
-    const badBatch = await fetch(`${server.url}/v2/batch`, { method: "POST", headers, body: '[{"destination":"http://127.0.0.1:1/a"},{"destination":"nope"}]' });
+    const badBatch = await fetch(`${server.url}/v2/batch`, {
+      method: "POST",
+      headers,
+      body: '[{"destination":"http://127.0.0.1:1/a"},{"destination":"nope"}]',
+    });
     expect(badBatch.status).toBe(400);
     expect((await client.logs()).logs).toEqual([]); // a bad batch publishes nothing
   });

@@ -1,13 +1,17 @@
-import { Client, Receiver } from "@upstash/qstash";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { Client, Receiver } from "@upstash/qstash";
 import { afterEach } from "vitest";
+import { type Destination, type Responder, startDestination } from "../../../testkit/destination.js";
 import { deliverHttp } from "../src/dev/deliver.js";
 import { Engine, type EngineOptions } from "../src/dev/engine.js";
 import { type DevServer, startServer } from "../src/dev/server.js";
 import { type Clock, realClock } from "../src/dev/time.js";
-import { type Destination, type Responder, startDestination } from "../../../testkit/destination.js";
 
-export const receiver = new Receiver({ currentSigningKey: DEV_CREDENTIALS.currentSigningKey, nextSigningKey: DEV_CREDENTIALS.nextSigningKey, devMode: false });
+export const receiver = new Receiver({
+  currentSigningKey: DEV_CREDENTIALS.currentSigningKey,
+  nextSigningKey: DEV_CREDENTIALS.nextSigningKey,
+  devMode: false,
+});
 
 export interface Local {
   engine: Engine;
@@ -23,19 +27,48 @@ afterEach(async () => {
 
 /** A `qjobs dev` engine and server, the real SDK Client pointed at it, and a destination that records deliveries. */
 export async function startLocal(
-  options: { clock?: Clock; respond?: Responder; engine?: Partial<EngineOptions>; server?: { maxBodyBytes?: number } } = {},
+  options: {
+    clock?: Clock;
+    respond?: Responder;
+    engine?: Partial<EngineOptions>;
+    server?: { maxBodyBytes?: number };
+  } = {},
 ): Promise<Local> {
-  const engine = new Engine({ clock: options.clock ?? realClock, deliver: deliverHttp, retryScale: 0.0001, ...options.engine });
+  const engine = new Engine({
+    clock: options.clock ?? realClock,
+    deliver: deliverHttp,
+    retryScale: 0.0001,
+    ...options.engine,
+  });
   const server = await startServer(engine, { port: 0, ...options.server });
   const destination = await startDestination(options.respond);
-  open.push(() => server.close(), () => destination.close());
-  const client = new Client({ baseUrl: server.url, token: DEV_CREDENTIALS.token, devMode: false, enableTelemetry: false, retry: false });
+  open.push(
+    () => server.close(),
+    () => destination.close(),
+  );
+  const client = new Client({
+    baseUrl: server.url,
+    token: DEV_CREDENTIALS.token,
+    devMode: false,
+    enableTelemetry: false,
+    retry: false,
+  });
   return { engine, server, client, destination };
 }
 
 /** Verifies a delivery's signature with the real Receiver, against the exact URL it was sent to. */
-export async function verified(destination: Destination, delivery: { target: string; headers: Record<string, unknown>; body: Buffer }): Promise<boolean> {
+export async function verified(
+  destination: Destination,
+  delivery: { target: string; headers: Record<string, unknown>; body: Buffer },
+): Promise<boolean> {
   return receiver
-    .verify({ signature: String(delivery.headers["upstash-signature"]), body: delivery.body.toString("utf8"), url: `${destination.url}${delivery.target}` })
-    .then(() => true, () => false);
+    .verify({
+      signature: String(delivery.headers["upstash-signature"]),
+      body: delivery.body.toString("utf8"),
+      url: `${destination.url}${delivery.target}`,
+    })
+    .then(
+      () => true,
+      () => false,
+    );
 }

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { parseCron } from "../src/dev/cron.js";
 import type { AttemptReport } from "../src/dev/engine.js";
 import { formatAttempt } from "../src/dev/log.js";
-import { colorsFor } from "../src/terminal.js";
 import { parseRetryDelay } from "../src/dev/retry-delay.js";
 import { ManualClock, parseDuration, parseRetryAfter } from "../src/dev/time.js";
+import { colorsFor } from "../src/terminal.js";
 
 const utc = (text: string) => Date.parse(`${text}Z`);
 const iso = (ms: number | undefined) => (ms === undefined ? "never" : new Date(ms).toISOString().slice(0, 16));
@@ -29,7 +29,14 @@ describe("cron", () => {
     expect(iso(cron.next(utc("2030-07-01T00:00")))).toBe("2030-07-01T08:00"); // EDT: UTC-4
   });
 
-  it.each([["* * * *"], ["61 * * * *"], ["* * * * * *"], ["*/0 * * * *"], ["CRON_TZ=Mars/Olympus 0 0 * * *"], ["a b c d e"]])("rejects %s", (cron) => {
+  it.each([
+    ["* * * *"],
+    ["61 * * * *"],
+    ["* * * * * *"],
+    ["*/0 * * * *"],
+    ["CRON_TZ=Mars/Olympus 0 0 * * *"],
+    ["a b c d e"],
+  ])("rejects %s", (cron) => {
     expect(() => parseCron(cron)).toThrow(SyntaxError);
   });
 });
@@ -88,7 +95,11 @@ describe("durations", () => {
 
 describe("the delivery log line", () => {
   const plain = colorsFor({ isTTY: false }, {});
-  const report = (response: Partial<AttemptReport["response"]>, outcome: AttemptReport["outcome"], extra: Partial<AttemptReport> = {}) =>
+  const report = (
+    response: Partial<AttemptReport["response"]>,
+    outcome: AttemptReport["outcome"],
+    extra: Partial<AttemptReport> = {},
+  ) =>
     ({
       message: { url: "http://127.0.0.1:3000/api/jobs?job=billing%2Fcharge", sourceMessageId: undefined },
       attempt: 2,
@@ -99,16 +110,24 @@ describe("the delivery log line", () => {
   const at = Date.UTC(2030, 0, 1, 9, 5, 7, 123);
 
   it("names the job key, the attempt, the status and the time taken", () => {
-    expect(formatAttempt(report({ status: 200 }, "delivered"), at, plain)).toBe("09:05:07.123  billing/charge            #2  200    12 ms");
+    expect(formatAttempt(report({ status: 200 }, "delivered"), at, plain)).toBe(
+      "09:05:07.123  billing/charge            #2  200    12 ms",
+    );
   });
 
   it("says what happens next and why, from the route's error message", () => {
     const body = Buffer.from('{"error":{"code":"job_failed","message":"Job failed; QStash will retry it"}}');
-    expect(formatAttempt(report({ status: 500, body }, "retry", { retryInMs: 1480 }), at, plain)).toMatch(/#2  500 .* retry in 1\.48 s: Job failed; QStash will retry it$/);
-    expect(formatAttempt(report({ status: 489, body: Buffer.from("plain text reason") }, "failed"), at, plain)).toMatch(/failed for good → DLQ: plain text reason$/);
+    expect(formatAttempt(report({ status: 500, body }, "retry", { retryInMs: 1480 }), at, plain)).toMatch(
+      /#2  500 .* retry in 1\.48 s: Job failed; QStash will retry it$/,
+    );
+    expect(formatAttempt(report({ status: 489, body: Buffer.from("plain text reason") }, "failed"), at, plain)).toMatch(
+      /failed for good → DLQ: plain text reason$/,
+    );
   });
 
   it("points at the app when nothing listens there", () => {
-    expect(formatAttempt(report({ error: "ECONNREFUSED" }, "retry", { retryInMs: 120 }), at, plain)).toMatch(/---.*ECONNREFUSED: is the app running at http:\/\/127\.0\.0\.1:3000\?$/);
+    expect(formatAttempt(report({ error: "ECONNREFUSED" }, "retry", { retryInMs: 120 }), at, plain)).toMatch(
+      /---.*ECONNREFUSED: is the app running at http:\/\/127\.0\.0\.1:3000\?$/,
+    );
   });
 });

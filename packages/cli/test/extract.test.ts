@@ -9,8 +9,12 @@ const runtime = 'import { createJob } from "@qjobs/runtime";\n';
 describe("extractJobs finds createJob calls of @qjobs/runtime, syntax only", () => {
   it("ignores createJob from any other module, and type-only imports", () => {
     expect(keys('import { createJob } from "./my-own";\nexport const a = createJob("a", () => {});')).toEqual([]);
-    expect(keys('import type { createJob } from "@qjobs/runtime";\nexport const a = createJob("a", () => {});')).toEqual([]);
-    expect(keys('import { type createJob } from "@qjobs/runtime";\nexport const a = createJob("a", () => {});')).toEqual([]);
+    expect(
+      keys('import type { createJob } from "@qjobs/runtime";\nexport const a = createJob("a", () => {});'),
+    ).toEqual([]);
+    expect(
+      keys('import { type createJob } from "@qjobs/runtime";\nexport const a = createJob("a", () => {});'),
+    ).toEqual([]);
   });
 
   it("never takes text in comments, strings or templates for a job", () => {
@@ -29,16 +33,22 @@ export const c = createJob("cast", () => {}) as unknown;`;
   });
 
   it("registers a job exported under several names once, under its first", () => {
-    expect(keys(`${runtime}const a = createJob("a", () => {});\nexport { a, a as b };\nexport default a;`)).toEqual(["a=a"]);
+    expect(keys(`${runtime}const a = createJob("a", () => {});\nexport { a, a as b };\nexport default a;`)).toEqual([
+      "a=a",
+    ]);
   });
 
   it("handles string export names", () => {
-    expect(keys(`${runtime}const a = createJob("a", () => {});\nexport { a as "not-an-identifier" };`)).toEqual(["a=not-an-identifier"]);
+    expect(keys(`${runtime}const a = createJob("a", () => {});\nexport { a as "not-an-identifier" };`)).toEqual([
+      "a=not-an-identifier",
+    ]);
   });
 
   it("reports 1-based lines and columns, also with CRLF line endings", () => {
     const text = `${runtime}\n\n  export const a = createJob(someKey, () => {});`.replace(/\n/g, "\r\n");
-    expect(extract(text).problems).toEqual([{ line: 4, column: 30, message: expect.stringContaining("string literal") }]);
+    expect(extract(text).problems).toEqual([
+      { line: 4, column: 30, message: expect.stringContaining("string literal") },
+    ]);
   });
 
   it("reports every syntax error, and no jobs from a file that does not parse", () => {

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli, tempProject } from "./support.js";
 
-const job = (key: string) => `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
+const job = (key: string) =>
+  `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
 
 const outsiders: string[] = [];
 afterAll(() => Promise.all(outsiders.map((dir) => rm(dir, { recursive: true, force: true }))));

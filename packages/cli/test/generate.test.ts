@@ -15,7 +15,9 @@ describe("qjobs generate on the export-forms fixture", () => {
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^✓ qjobs: 8 jobs from 6 files → src\/qjobs\.gen\.ts written, src\/app\/api\/jobs\/route\.ts written in (\d+ ms|\d+\.\d\d s)\n$/);
+    expect(run.stdout).toMatch(
+      /^✓ qjobs: 8 jobs from 6 files → src\/qjobs\.gen\.ts written, src\/app\/api\/jobs\/route\.ts written in (\d+ ms|\d+\.\d\d s)\n$/,
+    );
     for (const file of generatedFiles) expect(await read(dir, file), file).toBe(await read(exportForms, file));
   });
 
@@ -52,7 +54,9 @@ describe("qjobs generate on the export-forms fixture", () => {
       { path: "src/qjobs.gen.ts", status: "written" },
       { path: "src/app/api/jobs/route.ts", status: "unchanged" },
     ]);
-    expect(await read(dir, "src/qjobs.gen.ts")).toContain('    case "reports:weekly":\n      return import("./jobs/reports.job.js").then((m) => m.default);');
+    expect(await read(dir, "src/qjobs.gen.ts")).toContain(
+      '    case "reports:weekly":\n      return import("./jobs/reports.job.js").then((m) => m.default);',
+    );
   });
 
   it("--check exits 1 naming stale and missing files, and writes nothing", async () => {
@@ -71,7 +75,10 @@ describe("qjobs generate on the export-forms fixture", () => {
 
 describe("qjobs generate reports broken job files like a compiler", () => {
   it("prints every problem as path:line:column: message, exits 1, and leaves the generated files as they were", async () => {
-    const dir = await tempProject({ "src/qjobs.gen.ts": "// the last good registry\n" }, { from: join(fixturesDir, "diagnostics") });
+    const dir = await tempProject(
+      { "src/qjobs.gen.ts": "// the last good registry\n" },
+      { from: join(fixturesDir, "diagnostics") },
+    );
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
@@ -84,7 +91,10 @@ describe("qjobs generate reports broken job files like a compiler", () => {
     const dir = await tempProject({}, { from: exportForms });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
     const good = await read(dir, "src/qjobs.gen.ts");
-    await writeFile(join(dir, "src/jobs/reports.job.ts"), 'import { createJob } from "@qjobs/runtime";\nexport default createJob("reports:daily", async () => {\n');
+    await writeFile(
+      join(dir, "src/jobs/reports.job.ts"),
+      'import { createJob } from "@qjobs/runtime";\nexport default createJob("reports:daily", async () => {\n',
+    );
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^src\/jobs\/reports\.job\.ts:3:1: syntax error: '}' expected\./m);
@@ -93,7 +103,8 @@ describe("qjobs generate reports broken job files like a compiler", () => {
 });
 
 describe("discovery", () => {
-  const job = (key: string) => `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
+  const job = (key: string) =>
+    `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
 
   it("never searches node_modules, .git, .next or dist, and skips files that only look like jobs", async () => {
     const dir = await tempProject({
@@ -117,7 +128,11 @@ describe("discovery", () => {
 
   it("follows the globs of qjobs.config.json, with braces and several patterns", async () => {
     const dir = await tempProject({
-      "qjobs.config.json": JSON.stringify({ jobs: ["jobs/*.{job,task}.ts", "lib/**/*.job.ts"], registry: "lib/registry.gen.ts", route: "server/jobs.ts" }),
+      "qjobs.config.json": JSON.stringify({
+        jobs: ["jobs/*.{job,task}.ts", "lib/**/*.job.ts"],
+        registry: "lib/registry.gen.ts",
+        route: "server/jobs.ts",
+      }),
       "jobs/a.job.ts": job("a"),
       "jobs/b.task.ts": job("b"),
       "jobs/nested/c.job.ts": job("c"),
@@ -133,7 +148,10 @@ describe("discovery", () => {
   });
 
   it("uses the defaults without a config, with the route under app/ when there is no src/app/", async () => {
-    const dir = await tempProject({ "src/a.job.ts": job("a"), "app/page.tsx": "export default function Page() { return null; }\n" });
+    const dir = await tempProject({
+      "src/a.job.ts": job("a"),
+      "app/page.tsx": "export default function Page() { return null; }\n",
+    });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
     expect(await read(dir, "app/api/jobs/route.ts")).toContain('import { loadJob } from "../../../src/qjobs.gen";');
   });
@@ -148,15 +166,40 @@ describe("discovery", () => {
 });
 
 describe("import specifiers follow the project's module resolution", () => {
-  const files = { "src/a.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("a", async () => {});\n', "src/app/.keep": "" };
+  const files = {
+    "src/a.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("a", async () => {});\n',
+    "src/app/.keep": "",
+  };
   const specifierOf = async (dir: string) => /import\("([^"]+)"\)/.exec(await read(dir, "src/qjobs.gen.ts"))?.[1];
 
   it.each([
     ["no tsconfig", {}, "./a.job"],
-    ["bundler resolution (Next.js)", { "tsconfig.json": '{ "compilerOptions": { "moduleResolution": "bundler" } }' }, "./a.job"],
-    ["NodeNext, with comments and trailing commas", { "tsconfig.json": '{\n  // Node ESM\n  "compilerOptions": { "module": "NodeNext", /* explicit */ },\n}' }, "./a.job.js"],
-    ["Node16 through a relative extends", { "tsconfig.json": '{ "extends": "./base" }', "base.json": '{ "compilerOptions": { "moduleResolution": "node16" } }' }, "./a.job.js"],
-    ["an explicit importExtension", { "tsconfig.json": '{ "compilerOptions": { "module": "NodeNext" } }', "qjobs.config.json": '{ "importExtension": "" }' }, "./a.job"],
+    [
+      "bundler resolution (Next.js)",
+      { "tsconfig.json": '{ "compilerOptions": { "moduleResolution": "bundler" } }' },
+      "./a.job",
+    ],
+    [
+      "NodeNext, with comments and trailing commas",
+      { "tsconfig.json": '{\n  // Node ESM\n  "compilerOptions": { "module": "NodeNext", /* explicit */ },\n}' },
+      "./a.job.js",
+    ],
+    [
+      "Node16 through a relative extends",
+      {
+        "tsconfig.json": '{ "extends": "./base" }',
+        "base.json": '{ "compilerOptions": { "moduleResolution": "node16" } }',
+      },
+      "./a.job.js",
+    ],
+    [
+      "an explicit importExtension",
+      {
+        "tsconfig.json": '{ "compilerOptions": { "module": "NodeNext" } }',
+        "qjobs.config.json": '{ "importExtension": "" }',
+      },
+      "./a.job",
+    ],
   ])("%s", async (_name, extra, expected) => {
     const dir = await tempProject({ ...files, ...extra });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);

@@ -5,43 +5,83 @@ import { describe, expect, it } from "vitest";
 import { repoRoot, runCli, tempProject } from "./support.js";
 
 const read = (dir: string, path: string) => readFile(join(dir, path), "utf8");
-const nextApp = { "package.json": JSON.stringify({ name: "shop", dependencies: { next: "16.4.6" }, scripts: { dev: "next dev", build: "next build" } }, null, 2) };
+const nextApp = {
+  "package.json": JSON.stringify(
+    { name: "shop", dependencies: { next: "16.4.6" }, scripts: { dev: "next dev", build: "next build" } },
+    null,
+    2,
+  ),
+};
 
 describe("qjobs init", () => {
   it("sets up a Next.js App Router project under src/app, in the package manager's words", async () => {
-    const dir = await tempProject({ ...nextApp, "src/app/page.tsx": "export default function Page() { return null; }\n", "pnpm-lock.yaml": "" });
+    const dir = await tempProject({
+      ...nextApp,
+      "src/app/page.tsx": "export default function Page() { return null; }\n",
+      "pnpm-lock.yaml": "",
+    });
     const run = await runCli(["init", "--cwd", dir]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("✓ qjobs init: Next.js (App Router), pnpm");
-    expect(JSON.parse(await read(dir, "qjobs.config.json"))).toEqual({ jobs: ["src/**/*.job.ts"], registry: "src/qjobs.gen.ts", route: "src/app/api/jobs/route.ts" });
+    expect(JSON.parse(await read(dir, "qjobs.config.json"))).toEqual({
+      jobs: ["src/**/*.job.ts"],
+      registry: "src/qjobs.gen.ts",
+      route: "src/app/api/jobs/route.ts",
+    });
     expect(await read(dir, "src/jobs/hello.job.ts")).toContain('createJob("hello"');
-    expect(await read(dir, "src/app/api/jobs/route.ts")).toContain(`export const POST = createRouteHandler(loadJob, { routePath: "/api/jobs" });`);
+    expect(await read(dir, "src/app/api/jobs/route.ts")).toContain(
+      `export const POST = createRouteHandler(loadJob, { routePath: "/api/jobs" });`,
+    );
     expect(await read(dir, "src/qjobs.gen.ts")).toContain('case "hello":');
     const pkg = JSON.parse(await read(dir, "package.json"));
     expect(pkg.dependencies["@qjobs/runtime"]).toBeDefined();
     expect(pkg.devDependencies["@qjobs/cli"]).toBeDefined();
-    expect(pkg.scripts).toMatchObject({ build: "next build", prebuild: "qjobs generate", "dev:jobs": "qjobs dev --watch" });
+    expect(pkg.scripts).toMatchObject({
+      build: "next build",
+      prebuild: "qjobs generate",
+      "dev:jobs": "qjobs dev --watch",
+    });
     const env = await read(dir, ".env.example");
-    for (const name of ["QSTASH_TOKEN", "QSTASH_URL", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY", "QJOBS_URL"]) expect(env).toMatch(new RegExp(`^${name}=.+`, "m"));
+    for (const name of [
+      "QSTASH_TOKEN",
+      "QSTASH_URL",
+      "QSTASH_CURRENT_SIGNING_KEY",
+      "QSTASH_NEXT_SIGNING_KEY",
+      "QJOBS_URL",
+    ])
+      expect(env).toMatch(new RegExp(`^${name}=.+`, "m"));
     expect(await read(dir, ".gitignore")).toContain(".qjobs/");
-    expect(await read(dir, ".gitattributes")).toBe("src/qjobs.gen.ts linguist-generated\nsrc/app/api/jobs/route.ts linguist-generated\n");
+    expect(await read(dir, ".gitattributes")).toBe(
+      "src/qjobs.gen.ts linguist-generated\nsrc/app/api/jobs/route.ts linguist-generated\n",
+    );
     expect(run.stdout).toMatch(/1\. pnpm install\s+installs @qjobs\/runtime/);
     expect(run.stdout).toMatch(/3\. pnpm dev:jobs\s+the local QStash server/);
   });
 
   it("puts the route under app/ when there is no src/, and detects npm, yarn and bun from the lockfile", async () => {
-    for (const [lockfile, words] of [["package-lock.json", "npm run dev:jobs"], ["yarn.lock", "yarn dev:jobs"], ["bun.lock", "bun dev:jobs"]] as const) {
+    for (const [lockfile, words] of [
+      ["package-lock.json", "npm run dev:jobs"],
+      ["yarn.lock", "yarn dev:jobs"],
+      ["bun.lock", "bun dev:jobs"],
+    ] as const) {
       const dir = await tempProject({ ...nextApp, "app/page.tsx": "", [lockfile]: "" });
       const run = await runCli(["init", "--cwd", dir]);
       expect(run.code).toBe(0);
-      expect(JSON.parse(await read(dir, "qjobs.config.json"))).toEqual({ jobs: ["**/*.job.ts"], registry: "qjobs.gen.ts", route: "app/api/jobs/route.ts" });
+      expect(JSON.parse(await read(dir, "qjobs.config.json"))).toEqual({
+        jobs: ["**/*.job.ts"],
+        registry: "qjobs.gen.ts",
+        route: "app/api/jobs/route.ts",
+      });
       expect(run.stdout).toContain(words);
     }
   });
 
   it("writes a fetch-style route and explains how to mount it for the Pages Router and for no framework", async () => {
-    const pages = await tempProject({ "package.json": '{"name":"p","dependencies":{"next":"16.4.6"}}', "src/pages/index.tsx": "" });
+    const pages = await tempProject({
+      "package.json": '{"name":"p","dependencies":{"next":"16.4.6"}}',
+      "src/pages/index.tsx": "",
+    });
     const pagesRun = await runCli(["init", "--cwd", pages]);
     expect(pagesRun.stdout).toContain("Next.js (Pages Router)");
     expect(pagesRun.stdout).toContain('import { POST } from "../../qjobs.route";');
@@ -58,7 +98,18 @@ describe("qjobs init", () => {
   it("is safe to re-run: the second run changes nothing", async () => {
     const dir = await tempProject({ ...nextApp, "src/app/page.tsx": "" });
     expect((await runCli(["init", "--cwd", dir])).code).toBe(0);
-    const snapshot = async () => Promise.all(["package.json", "qjobs.config.json", ".env.example", ".gitignore", ".gitattributes", "src/qjobs.gen.ts", "src/jobs/hello.job.ts"].map((path) => read(dir, path)));
+    const snapshot = async () =>
+      Promise.all(
+        [
+          "package.json",
+          "qjobs.config.json",
+          ".env.example",
+          ".gitignore",
+          ".gitattributes",
+          "src/qjobs.gen.ts",
+          "src/jobs/hello.job.ts",
+        ].map((path) => read(dir, path)),
+      );
     const before = await snapshot();
     const again = await runCli(["init", "--cwd", dir, "--yes"]);
     expect(again.code).toBe(0);
@@ -71,8 +122,13 @@ describe("qjobs init", () => {
       ...nextApp,
       "package.json": JSON.stringify({ name: "shop", scripts: { prebuild: "echo mine" } }),
       "src/app/page.tsx": "",
-      "qjobs.config.json": JSON.stringify({ jobs: ["src/**/*.job.ts"], registry: "src/jobs.gen.ts", route: "src/app/api/jobs/route.ts" }),
-      "src/orders/pay.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const pay = createJob("pay", async () => {});\n',
+      "qjobs.config.json": JSON.stringify({
+        jobs: ["src/**/*.job.ts"],
+        registry: "src/jobs.gen.ts",
+        route: "src/app/api/jobs/route.ts",
+      }),
+      "src/orders/pay.job.ts":
+        'import { createJob } from "@qjobs/runtime";\nexport const pay = createJob("pay", async () => {});\n',
       ".env.example": "QSTASH_URL=https://qstash.example\nOTHER=1\n",
       ".gitignore": "node_modules\n",
     });
@@ -102,16 +158,38 @@ describe("qjobs init", () => {
       {
         ...nextApp,
         "src/app/page.tsx": "export default function Page() { return null; }\n",
-        "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: "esnext", moduleResolution: "bundler", target: "ES2022", lib: ["ES2022", "DOM"], jsx: "preserve", skipLibCheck: true, types: [] }, include: ["src"] }),
-        "src/use.ts": 'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: "world" });\n',
+        "tsconfig.json": JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            module: "esnext",
+            moduleResolution: "bundler",
+            target: "ES2022",
+            lib: ["ES2022", "DOM"],
+            jsx: "preserve",
+            skipLibCheck: true,
+            types: [],
+          },
+          include: ["src"],
+        }),
+        "src/use.ts":
+          'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: "world" });\n',
       },
       { inRepo: true },
     );
     expect((await runCli(["init", "--cwd", dir, "--yes"])).code).toBe(0);
-    const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" });
+    const tsc = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], {
+      encoding: "utf8",
+    });
     expect(tsc.stdout).toBe("");
     expect(tsc.status).toBe(0);
-    await writeFile(join(dir, "src/use.ts"), 'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: 42 });\n');
-    expect(spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" }).status).toBe(2);
+    await writeFile(
+      join(dir, "src/use.ts"),
+      'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: 42 });\n',
+    );
+    expect(
+      spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" })
+        .status,
+    ).toBe(2);
   });
 });

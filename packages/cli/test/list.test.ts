@@ -31,7 +31,9 @@ describe("qjobs list", () => {
   });
 
   it("colors only when asked: FORCE_COLOR on, NO_COLOR off", async () => {
-    expect((await runCli(["list", "--cwd", exportForms], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } })).stdout).toContain("\u001b[");
+    expect(
+      (await runCli(["list", "--cwd", exportForms], { env: { NO_COLOR: undefined, FORCE_COLOR: "1" } })).stdout,
+    ).toContain("\u001b[");
     expect((await runCli(["list", "--cwd", exportForms], { env: { NO_COLOR: "1" } })).stdout).not.toContain("\u001b[");
   });
 
@@ -47,7 +49,8 @@ describe("qjobs --help and --version", () => {
   it("teaches the commands, with examples", async () => {
     const run = await runCli(["--help"]);
     expect(run.code).toBe(0);
-    for (const text of ["generate", "list", "--check", "qjobs.config.json", "Examples:"]) expect(run.stdout).toContain(text);
+    for (const text of ["generate", "list", "--check", "qjobs.config.json", "Examples:"])
+      expect(run.stdout).toContain(text);
     const generateHelp = await runCli(["generate", "--help"]);
     expect(generateHelp.stdout).toContain("--cwd <dir>");
     expect(generateHelp.stdout).toContain("--check");

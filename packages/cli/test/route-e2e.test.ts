@@ -56,7 +56,11 @@ async function deliveryOf(index: number): Promise<Request> {
     body,
     headers: {
       "content-type": published.headers["content-type"] as string,
-      "upstash-signature": await signLikeQStash({ signingKey: signingKeys.QSTASH_CURRENT_SIGNING_KEY, url: destination, body }),
+      "upstash-signature": await signLikeQStash({
+        signingKey: signingKeys.QSTASH_CURRENT_SIGNING_KEY,
+        url: destination,
+        body,
+      }),
       "upstash-message-id": `msg_${index}`,
       "upstash-retried": "0",
     },
@@ -96,12 +100,18 @@ describe("a large registry", () => {
   it("finds every one of 130 jobs across its chunks, and no unknown key", async () => {
     const keys = Array.from({ length: 130 }, (_, i) => `group-${i % 7}/job.${i}`);
     const files = Object.fromEntries(
-      keys.map((key, i) => [`src/jobs/j${i}.job.ts`, `import { createJob } from "@qjobs/runtime";\nexport const j${i} = createJob(${JSON.stringify(key)}, async () => {});\n`]),
+      keys.map((key, i) => [
+        `src/jobs/j${i}.job.ts`,
+        `import { createJob } from "@qjobs/runtime";\nexport const j${i} = createJob(${JSON.stringify(key)}, async () => {});\n`,
+      ]),
     );
     const dir = await tempProject({ ...files, "src/app/.keep": "" }, { inRepo: true });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
-    const { loadJob } = (await import(pathToFileURL(join(dir, "src/qjobs.gen.ts")).href)) as { loadJob: (key: string) => Promise<{ key: string }> | undefined };
+    const { loadJob } = (await import(pathToFileURL(join(dir, "src/qjobs.gen.ts")).href)) as {
+      loadJob: (key: string) => Promise<{ key: string }> | undefined;
+    };
     for (const key of keys) expect((await loadJob(key))?.key).toBe(key);
-    for (const unknown of ["", "group-0", "group-9/job.1", "zzz", "group-3/job.1000"]) expect(loadJob(unknown)).toBeUndefined();
+    for (const unknown of ["", "group-0", "group-9/job.1", "zzz", "group-3/job.1000"])
+      expect(loadJob(unknown)).toBeUndefined();
   });
 });

@@ -11,7 +11,9 @@ const compilers = {
 };
 
 function tsc(compiler: string, project: string) {
-  const run = spawnSync(process.execPath, [compiler, "-p", join(project, "tsconfig.json"), "--pretty", "false"], { encoding: "utf8" });
+  const run = spawnSync(process.execPath, [compiler, "-p", join(project, "tsconfig.json"), "--pretty", "false"], {
+    encoding: "utf8",
+  });
   return { code: run.status, output: run.stdout + run.stderr };
 }
 
@@ -28,10 +30,15 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
 
   it("really checks: a misuse without @ts-expect-error fails to compile, naming the key", async () => {
     const dir = await tempProject({}, { from: exportForms, inRepo: true });
-    await writeFile(join(dir, "src/misuse.ts"), 'import { dispatch } from "@qjobs/runtime";\nawait dispatch("welcome-email", { userId: 42 });\nexport {};\n');
+    await writeFile(
+      join(dir, "src/misuse.ts"),
+      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("welcome-email", { userId: 42 });\nexport {};\n',
+    );
     const result = tsc(compilers["typescript 5.9"], dir);
     expect(result.code).toBe(2);
-    expect(result.output).toMatch(/src\/misuse\.ts\(2,.*error TS2322: Type 'number' is not assignable to type 'string'/);
+    expect(result.output).toMatch(
+      /src\/misuse\.ts\(2,.*error TS2322: Type 'number' is not assignable to type 'string'/,
+    );
   });
 
   it("a job added to a file is typed as soon as generate runs", async () => {
@@ -40,7 +47,10 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
       join(dir, "src/jobs/new.job.ts"),
       'import { createJob } from "@qjobs/runtime";\nexport const added = createJob("added", async (payload: { n: number }) => payload.n);\n',
     );
-    await writeFile(join(dir, "src/use-new.ts"), 'import { dispatch } from "@qjobs/runtime";\nawait dispatch("added", { n: 1 });\nexport {};\n');
+    await writeFile(
+      join(dir, "src/use-new.ts"),
+      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("added", { n: 1 });\nexport {};\n',
+    );
     expect(tsc(compilers["typescript 5.9"], dir).output).toMatch(/use-new\.ts.*"added"/);
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
     expect(tsc(compilers["typescript 5.9"], dir)).toEqual({ code: 0, output: "" });

@@ -6,8 +6,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { tempProject } from "./support.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-const job = (name: string, key: string) => `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob(${JSON.stringify(key)}, async () => {});\n`;
-const keysIn = (registry: string) => [...registry.matchAll(/^ {4}case "([^"]+)":/gm)].map((match) => match[1] as string);
+const job = (name: string, key: string) =>
+  `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob(${JSON.stringify(key)}, async () => {});\n`;
+const keysIn = (registry: string) =>
+  [...registry.matchAll(/^ {4}case "([^"]+)":/gm)].map((match) => match[1] as string);
 
 interface Watching {
   dir: string;
@@ -25,7 +27,10 @@ afterEach(async () => {
 
 async function startWatch(files: Record<string, string>): Promise<Watching> {
   const dir = await tempProject({ "src/app/.keep": "", ...files });
-  const child = spawn(process.execPath, [bin, "watch", "--cwd", dir], { env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [bin, "watch", "--cwd", dir], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (text) => (output += text));
   child.stderr.setEncoding("utf8").on("data", (text) => (output += text));
@@ -78,12 +83,18 @@ describe("qjobs watch", () => {
   it("reports a broken file, keeps the last good registry, and recovers when it is fixed", async () => {
     const w = await startWatch({ "src/jobs/a.job.ts": job("a", "alpha") });
     const good = await readFile(join(w.dir, "src/qjobs.gen.ts"), "utf8");
-    await writeFile(join(w.dir, "src/jobs/a.job.ts"), `${job("a", "alpha")}export const half = createJob("half", async () => {`);
+    await writeFile(
+      join(w.dir, "src/jobs/a.job.ts"),
+      `${job("a", "alpha")}export const half = createJob("half", async () => {`,
+    );
     await w.lines(/^src\/jobs\/a\.job\.ts:3:\d+: syntax error: /m);
     await w.lines(/✗ src\/jobs\/a\.job\.ts changed: 1 error; the last good registry stays until they are fixed/);
     expect(await readFile(join(w.dir, "src/qjobs.gen.ts"), "utf8")).toBe(good);
 
-    await writeFile(join(w.dir, "src/jobs/a.job.ts"), `${job("a", "alpha")}export const half = createJob("half", async () => {});\n`);
+    await writeFile(
+      join(w.dir, "src/jobs/a.job.ts"),
+      `${job("a", "alpha")}export const half = createJob("half", async () => {});\n`,
+    );
     await w.lines(/src\/jobs\/a\.job\.ts changed \+half → 2 jobs/);
     expect(await w.registry()).toEqual(["alpha", "half"]);
   });
@@ -92,7 +103,10 @@ describe("qjobs watch", () => {
     const w = await startWatch({ "src/jobs/a.job.ts": job("a", "alpha"), "src/tasks/t.task.ts": job("t", "task") });
     await writeFile(join(w.dir, "qjobs.config.json"), "{ broken");
     await w.lines(/✗ qjobs\.config\.json is not valid JSON.*keeping the last good config/);
-    await writeFile(join(w.dir, "qjobs.config.json"), JSON.stringify({ jobs: ["src/**/*.job.ts", "src/**/*.task.ts"] }));
+    await writeFile(
+      join(w.dir, "qjobs.config.json"),
+      JSON.stringify({ jobs: ["src/**/*.job.ts", "src/**/*.task.ts"] }),
+    );
     await w.lines(/qjobs\.config\.json changed \+task → 2 jobs/);
     expect(await w.registry()).toEqual(["alpha", "task"]);
   });
@@ -102,7 +116,12 @@ describe("qjobs watch", () => {
     await writeFile(join(w.dir, "src/jobs/b.job.ts"), job("b", "beta"));
     await w.lines(/\+beta/);
     await new Promise((resolve) => setTimeout(resolve, 300)); // time for a self-triggered run to show up, if there were one
-    expect(w.output().split("\n").filter((line) => line.includes("✓"))).toHaveLength(2);
+    expect(
+      w
+        .output()
+        .split("\n")
+        .filter((line) => line.includes("✓")),
+    ).toHaveLength(2);
   });
 });
 
@@ -115,7 +134,11 @@ describe("watch() as an API", () => {
     const watcher = await watch({
       cwd: dir,
       onEvent: (event) => {
-        events.push(event.type === "generated" ? `${event.changed.join(",") || "started"} ${event.added.map((key) => `+${key}`).join(" ")}`.trim() : event.type);
+        events.push(
+          event.type === "generated"
+            ? `${event.changed.join(",") || "started"} ${event.added.map((key) => `+${key}`).join(" ")}`.trim()
+            : event.type,
+        );
         // The first event comes before the watcher exists: this write raises no event of its own.
         if (events.length === 1) writeFileSync(join(dir, "src/jobs/b.job.ts"), job("b", "beta"));
       },

@@ -39,7 +39,8 @@ export function signedTarget(signedUrl: string, appUrls: readonly URL[]): Signed
       url.port === app.port &&
       url.pathname === app.pathname &&
       [...app.searchParams].every(
-        ([name, value]) => (QJOBS_PARAMS as readonly string[]).includes(name) || url.searchParams.getAll(name).includes(value),
+        ([name, value]) =>
+          (QJOBS_PARAMS as readonly string[]).includes(name) || url.searchParams.getAll(name).includes(value),
       ),
   );
   if (!matches) return undefined;

@@ -35,9 +35,10 @@ export function readMaxBodyBytes(env: Env = processEnv()): number {
   const text = env.QJOBS_MAX_BODY_BYTES;
   if (text === undefined || text === "") return DEFAULT_MAX_BODY_BYTES;
   if (!/^\d+$/.test(text) || Number(text) < 1024) {
-    throw new ConfigurationError(`QJOBS_MAX_BODY_BYTES must be a whole number of bytes >= 1024, got ${quoteForLog(text)}.`, [
-      "QJOBS_MAX_BODY_BYTES",
-    ]);
+    throw new ConfigurationError(
+      `QJOBS_MAX_BODY_BYTES must be a whole number of bytes >= 1024, got ${quoteForLog(text)}.`,
+      ["QJOBS_MAX_BODY_BYTES"],
+    );
   }
   return Number(text);
 }
@@ -53,7 +54,10 @@ export function maxPayloadBytes(maxBodyBytes: number): number {
  */
 export function quoteForLog(text: string, max = 200): string {
   const cut = text.length > max ? `${text.slice(0, max)}...` : text;
-  return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(cut).replace(
+    /[^\x20-\x7e]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
@@ -92,7 +96,8 @@ function parseJobsUrl(text: string, variable: string): URL {
  */
 export function resolveJobsUrl(env: Env = processEnv(), routePath: string = DEFAULT_ROUTE_PATH): URL | undefined {
   if (env.QJOBS_URL) return parseJobsUrl(env.QJOBS_URL, "QJOBS_URL");
-  if (env.VERCEL_ENV === "preview" && env.VERCEL_URL) return parseJobsUrl(`https://${env.VERCEL_URL}${routePath}`, "VERCEL_URL");
+  if (env.VERCEL_ENV === "preview" && env.VERCEL_URL)
+    return parseJobsUrl(`https://${env.VERCEL_URL}${routePath}`, "VERCEL_URL");
   return undefined;
 }
 
@@ -134,7 +139,10 @@ export function readRouteConfig(env: Env, options: { urls?: readonly string[]; r
     );
   }
   const resolved = resolveJobsUrl(env, options.routePath);
-  const urls = [...(resolved ? [resolved] : []), ...(options.urls ?? []).map((url) => parseJobsUrl(url, "the route's urls option"))];
+  const urls = [
+    ...(resolved ? [resolved] : []),
+    ...(options.urls ?? []).map((url) => parseJobsUrl(url, "the route's urls option")),
+  ];
   if (urls.length === 0) throw missingJobsUrl("Refusing to run jobs");
   const refused = [
     ...(isDevKey(current) ? ["QSTASH_CURRENT_SIGNING_KEY"] : []),

@@ -84,7 +84,12 @@ export class DispatchError extends QJobsError {
   readonly key: string;
   readonly status: number | undefined;
   readonly published: readonly { messageId: string }[];
-  constructor(key: string, message: string, status: number | undefined, options?: ErrorOptions & { published?: readonly { messageId: string }[] }) {
+  constructor(
+    key: string,
+    message: string,
+    status: number | undefined,
+    options?: ErrorOptions & { published?: readonly { messageId: string }[] },
+  ) {
     super("dispatch_failed", `Could not dispatch job "${key}": ${message}`, options);
     this.key = key;
     this.status = status;

@@ -1,29 +1,28 @@
-export { createJob, isValidJobKey, type JobDefinition, type SchemaJobDefinition } from "./job.js";
-export { dispatch } from "./publish.js";
-export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
-export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
-export { verifySignature, SignatureError, type SignatureClaims, type VerifyOptions } from "./verify.js";
-export {
-  QJobsError,
-  NonRetryableError,
-  RetryAfterError,
-  ConfigurationError,
-  InvalidPayloadError,
-  DispatchError,
-  PayloadTooLargeError,
-  type PayloadIssue,
-} from "./errors.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
   DEV_CREDENTIALS,
-  isLoopbackUrl,
-  readSigningKeys,
-  readDispatchConfig,
-  resolveJobsUrl,
-  type Env,
-  type SigningKeys,
   type DispatchConfig,
+  type Env,
+  isLoopbackUrl,
+  readDispatchConfig,
+  readSigningKeys,
+  resolveJobsUrl,
+  type SigningKeys,
 } from "./env.js";
+export {
+  ConfigurationError,
+  DispatchError,
+  InvalidPayloadError,
+  NonRetryableError,
+  type PayloadIssue,
+  PayloadTooLargeError,
+  QJobsError,
+  RetryAfterError,
+} from "./errors.js";
+export { createJob, isValidJobKey, type JobDefinition, type SchemaJobDefinition } from "./job.js";
+export { dispatch } from "./publish.js";
+export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
+export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
 export type {
   AnyJob,
   DispatchArgs,
@@ -40,3 +39,4 @@ export type {
   JobLoaders,
   Register,
 } from "./types.js";
+export { type SignatureClaims, SignatureError, type VerifyOptions, verifySignature } from "./verify.js";

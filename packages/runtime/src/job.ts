@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { publishJob, publishJobs, mergeOptions } from "./publish.js";
+import { mergeOptions, publishJob, publishJobs } from "./publish.js";
 import { validatePayload } from "./schema.js";
 import type { DispatchArgs, DispatchOptions, Job, JobContext, JobHandler } from "./types.js";
 
@@ -42,12 +42,12 @@ export function createJob<TPayload = undefined, TResult = unknown>(
 ): Job<TPayload, TPayload, TResult>;
 export function createJob(
   key: string,
-  definition: JobHandler<unknown, unknown> | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown> }),
+  definition:
+    | JobHandler<unknown, unknown>
+    | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown> }),
 ): Job {
   if (typeof key !== "string" || !isValidJobKey(key)) {
-    throw new TypeError(
-      `Invalid job key ${JSON.stringify(key)}: use 1-128 characters from A-Z a-z 0-9 . _ : / -`,
-    );
+    throw new TypeError(`Invalid job key ${JSON.stringify(key)}: use 1-128 characters from A-Z a-z 0-9 . _ : / -`);
   }
   const { handler, schema, ...defaults } = typeof definition === "function" ? { handler: definition } : definition;
   if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);

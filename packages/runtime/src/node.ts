@@ -50,7 +50,8 @@ export function toNodeHandler(
   return async (req, res) => {
     try {
       const headers = new Headers();
-      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string);
       // The Host header only builds this Request's URL; the route never trusts it (it binds to QJOBS_URL).
       const origin = options.origin ?? `http://${req.headers.host ?? "localhost"}`;
       const method = req.method ?? "GET";
@@ -65,7 +66,10 @@ export function toNodeHandler(
       const response = await handler(request);
       const unread = !req.complete;
       if (unread) discard(req);
-      res.writeHead(response.status, { ...Object.fromEntries(response.headers), ...(unread ? { connection: "close" } : {}) });
+      res.writeHead(response.status, {
+        ...Object.fromEntries(response.headers),
+        ...(unread ? { connection: "close" } : {}),
+      });
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (error) {
       console.error("[qjobs] The jobs route failed:", error);

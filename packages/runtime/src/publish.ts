@@ -39,13 +39,22 @@ type UrlPublishRequest = PublishRequest<string> & { url: string };
 // Vercel's deployment protection lets QStash through with this header, which QStash forwards on delivery.
 const BYPASS_HEADER = "x-vercel-protection-bypass";
 
-function toPublishRequest(config: DispatchConfig, url: string, body: string | undefined, options: DispatchOptions): UrlPublishRequest {
+function toPublishRequest(
+  config: DispatchConfig,
+  url: string,
+  body: string | undefined,
+  options: DispatchOptions,
+): UrlPublishRequest {
   const { notBefore, headers, ...rest } = options;
   return {
     ...rest,
     url,
     body,
-    headers: { ...headers, ...(config.bypassSecret ? { [BYPASS_HEADER]: config.bypassSecret } : {}), "Content-Type": "application/json" },
+    headers: {
+      ...headers,
+      ...(config.bypassSecret ? { [BYPASS_HEADER]: config.bypassSecret } : {}),
+      "Content-Type": "application/json",
+    },
     notBefore: notBefore instanceof Date ? Math.floor(notBefore.getTime() / 1000) : notBefore,
   };
 }
@@ -65,12 +74,19 @@ function serialize(key: string, config: DispatchConfig, payload: unknown): strin
   return body;
 }
 
-async function withDispatchErrors<T>(key: string, publish: () => Promise<T>, published: readonly { messageId: string }[] = []): Promise<T> {
+async function withDispatchErrors<T>(
+  key: string,
+  publish: () => Promise<T>,
+  published: readonly { messageId: string }[] = [],
+): Promise<T> {
   try {
     return await publish();
   } catch (error) {
     const status = (error as { status?: unknown }).status;
-    throw new DispatchError(key, (error as Error).message, typeof status === "number" ? status : undefined, { cause: error, published });
+    throw new DispatchError(key, (error as Error).message, typeof status === "number" ? status : undefined, {
+      cause: error,
+      published,
+    });
   }
 }
 
@@ -80,7 +96,9 @@ export async function publishJob(key: string, payload: unknown, options: Dispatc
   const client = await qstashClient(config);
   const request = toPublishRequest(config, deliveryUrl(config.jobsUrl, key), serialize(key, config, payload), options);
   const response = await withDispatchErrors(key, () => client.publish(request));
-  return response.deduplicated ? { messageId: response.messageId, deduplicated: true } : { messageId: response.messageId };
+  return response.deduplicated
+    ? { messageId: response.messageId, deduplicated: true }
+    : { messageId: response.messageId };
 }
 
 /** Publishes one message per payload through QStash's batch endpoint, keeping their order. */
@@ -97,7 +115,9 @@ export async function publishJobs(
   const bodies = payloads.map((payload) => serialize(key, config, payload));
   const results: { messageId: string }[] = [];
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
-    const requests = bodies.slice(start, start + BATCH_SIZE).map((body) => toPublishRequest(config, url, body, options));
+    const requests = bodies
+      .slice(start, start + BATCH_SIZE)
+      .map((body) => toPublishRequest(config, url, body, options));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     for (const response of responses) results.push({ messageId: (response as { messageId: string }).messageId });
   }

@@ -1,6 +1,12 @@
 import { signedTarget } from "./binding.js";
 import { type Env, processEnv, quoteForLog, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
-import { ConfigurationError, InvalidPayloadError, NonRetryableError, type PayloadIssue, RetryAfterError } from "./errors.js";
+import {
+  ConfigurationError,
+  InvalidPayloadError,
+  NonRetryableError,
+  type PayloadIssue,
+  RetryAfterError,
+} from "./errors.js";
 import type { ReplayGuard } from "./replay.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobLoader, JobLoaders } from "./types.js";
@@ -130,9 +136,12 @@ function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobC
  */
 export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {}): RouteHandler {
   const loadJob: JobLoader =
-    typeof jobs === "function" ? jobs : (key) => (Object.hasOwn(jobs, key) ? (jobs[key] as () => Promise<AnyJob>)() : undefined);
+    typeof jobs === "function"
+      ? jobs
+      : (key) => (Object.hasOwn(jobs, key) ? (jobs[key] as () => Promise<AnyJob>)() : undefined);
   const logger = options.logger ?? console;
-  const readEnv = typeof options.env === "function" ? options.env : () => (options.env as Env | undefined) ?? processEnv();
+  const readEnv =
+    typeof options.env === "function" ? options.env : () => (options.env as Env | undefined) ?? processEnv();
   const clockTolerance = options.clockTolerance ?? 5;
   let warnedDevKeys = false;
 
@@ -167,11 +176,17 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     } catch (error) {
       if (!(error instanceof ConfigurationError)) throw error;
       logger.error(`[qjobs] ${error.message}`);
-      return failure(500, "configuration", "The jobs route is not configured to verify QStash deliveries; see the server log");
+      return failure(
+        500,
+        "configuration",
+        "The jobs route is not configured to verify QStash deliveries; see the server log",
+      );
     }
     if (setup.config.devKeysInProduction && !warnedDevKeys) {
       warnedDevKeys = true;
-      logger.warn("[qjobs] Accepting deliveries signed with the public development keys under NODE_ENV=production (local use only).");
+      logger.warn(
+        "[qjobs] Accepting deliveries signed with the public development keys under NODE_ENV=production (local use only).",
+      );
     }
 
     // Refuse the cheap cases before reading a byte of the body.
@@ -179,7 +194,11 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     if (!signature) return failure(401, "missing_signature", "The Upstash-Signature header is missing");
     const body = await readBody(request, setup.maxBodyBytes);
     if (!body) {
-      return failure(413, "payload_too_large", `The body is larger than the route's limit of ${setup.maxBodyBytes} bytes`);
+      return failure(
+        413,
+        "payload_too_large",
+        `The body is larger than the route's limit of ${setup.maxBodyBytes} bytes`,
+      );
     }
 
     const refuse = (why: string, code: RouteErrorCode = "invalid_signature") => {
@@ -213,7 +232,11 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       return failure(500, "job_load_failed", `Could not load job "${key}"`);
     }
     if (key === null || !job) {
-      return failure(404, "unknown_job", key === null ? "No job key in the URL (?job=)" : `Unknown job ${quoteForLog(key)}`);
+      return failure(
+        404,
+        "unknown_job",
+        key === null ? "No job key in the URL (?job=)" : `Unknown job ${quoteForLog(key)}`,
+      );
     }
     if (job.key !== key) {
       logger.error(`[qjobs] The registry maps "${key}" to a job with key "${job.key}": run \`qjobs generate\`.`);
@@ -242,7 +265,10 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       if (error instanceof RetryAfterError) {
         return failure(500, "retry_after", error.message, { headers: { "Retry-After": String(error.seconds) } });
       }
-      logger.error(`[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}, attempt ${ctx.retried + 1}) failed:`, error);
+      logger.error(
+        `[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}, attempt ${ctx.retried + 1}) failed:`,
+        error,
+      );
       return failure(500, "job_failed", `Job "${key}" failed; QStash will retry it`);
     }
   };

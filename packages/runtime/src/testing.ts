@@ -1,6 +1,6 @@
+import { deliveryUrl } from "./binding.js";
 import { DEV_CREDENTIALS, processEnv, resolveJobsUrl } from "./env.js";
 import { ConfigurationError } from "./errors.js";
-import { deliveryUrl } from "./binding.js";
 import { base64UrlEncode, bodyHash } from "./verify.js";
 
 export { DEV_CREDENTIALS };
@@ -58,7 +58,8 @@ export interface DeliveryRequestOptions extends Omit<SignOptions, "url"> {
 /** A signed POST request exactly like QStash's delivery of `payload` to job `key`. */
 export async function createDeliveryRequest(options: DeliveryRequestOptions): Promise<Request> {
   const routeUrl = options.routeUrl ?? resolveJobsUrl(processEnv())?.href;
-  if (!routeUrl) throw new ConfigurationError("createDeliveryRequest needs a routeUrl, or QJOBS_URL set", ["QJOBS_URL"]);
+  if (!routeUrl)
+    throw new ConfigurationError("createDeliveryRequest needs a routeUrl, or QJOBS_URL set", ["QJOBS_URL"]);
   const url = deliveryUrl(routeUrl, options.key);
   const body =
     typeof options.body === "string" || options.body === undefined

@@ -49,7 +49,8 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
   const base64 = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
   // A length of 1 mod 4 is no base64 at all (atob would throw a DOMException, not a SignatureError).
-  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text) || base64.length % 4 === 1) throw new SignatureError("signature is not a JWT");
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text) || base64.length % 4 === 1)
+    throw new SignatureError("signature is not a JWT");
   const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -100,7 +101,8 @@ async function verifyClaims(options: VerifyOptions): Promise<SignatureClaims> {
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
 
   const header = decodeJson(headerPart);
-  if (header.alg !== "HS256") throw new SignatureError(`unexpected signature algorithm ${quoteForLog(String(header.alg), 20)}`);
+  if (header.alg !== "HS256")
+    throw new SignatureError(`unexpected signature algorithm ${quoteForLog(String(header.alg), 20)}`);
 
   const signed = encoder.encode(`${headerPart}.${payloadPart}`);
   const mac = base64UrlDecode(signaturePart);

@@ -23,15 +23,27 @@ const keys = { QSTASH_CURRENT_SIGNING_KEY: "sig_attack_current", QSTASH_NEXT_SIG
 const env = { ...keys, QJOBS_URL: appUrl };
 
 const runs: { key: string; ctx: JobContext }[] = [];
-const refund = createJob("payments/refund", (_payload: unknown, ctx) => void runs.push({ key: "payments/refund", ctx }));
+const refund = createJob(
+  "payments/refund",
+  (_payload: unknown, ctx) => void runs.push({ key: "payments/refund", ctx }),
+);
 const jobs = { "payments/refund": async () => refund };
 const logger = { error: vi.fn(), warn: vi.fn() };
 const route = (options: RouteOptions = {}) => createRouteHandler(jobs, { env, logger, ...options });
 
 /** A POST signed with the app's real key for `signedUrl`, sent to `sentTo`. */
-async function signedFor(signedUrl: string, sentTo = signedUrl, body = "{}", signingKey = keys.QSTASH_CURRENT_SIGNING_KEY): Promise<Request> {
+async function signedFor(
+  signedUrl: string,
+  sentTo = signedUrl,
+  body = "{}",
+  signingKey = keys.QSTASH_CURRENT_SIGNING_KEY,
+): Promise<Request> {
   const signature = await signLikeQStash({ signingKey, url: signedUrl, body });
-  return new Request(sentTo, { method: "POST", body, headers: { "Upstash-Signature": signature, "Content-Type": "application/json" } });
+  return new Request(sentTo, {
+    method: "POST",
+    body,
+    headers: { "Upstash-Signature": signature, "Content-Type": "application/json" },
+  });
 }
 
 const codeOf = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
@@ -44,12 +56,18 @@ beforeEach(() => {
 
 describe("attack: a delivery made for somewhere else runs here", () => {
   const cases: [attack: string, signedUrl: string][] = [
-    ["another app in the same QStash account (other host, same path and key)", "https://other.example/api/jobs?job=payments/refund"],
+    [
+      "another app in the same QStash account (other host, same path and key)",
+      "https://other.example/api/jobs?job=payments/refund",
+    ],
     ["another app whose route path differs", "https://other.example/anything?job=payments/refund"],
     ["another path on this host", "https://app.example.com/api/other?job=payments/refund"],
     ["another port on this host", "https://app.example.com:8443/api/jobs?job=payments/refund"],
     ["the same URL over plain http", "http://app.example.com/api/jobs?job=payments/refund"],
-    ["a lookalike host that starts with the app's host", "https://app.example.com.evil.example/api/jobs?job=payments/refund"],
+    [
+      "a lookalike host that starts with the app's host",
+      "https://app.example.com.evil.example/api/jobs?job=payments/refund",
+    ],
     ["a trailing slash on the path", "https://app.example.com/api/jobs/?job=payments/refund"],
   ];
   for (const [attack, signedUrl] of cases) {
@@ -74,7 +92,9 @@ describe("attack: a delivery made for somewhere else runs here", () => {
   });
 
   it("is refused: two job parameters, so that two readers of the URL could disagree", async () => {
-    const response = await route()(await signedFor(`${appUrl}?job=payments/refund&job=welcome`, `${appUrl}?job=payments/refund&job=welcome`));
+    const response = await route()(
+      await signedFor(`${appUrl}?job=payments/refund&job=welcome`, `${appUrl}?job=payments/refund&job=welcome`),
+    );
     expect(response.status).toBe(401);
     expect(runs).toEqual([]);
   });
@@ -110,10 +130,20 @@ describe("attack: a delivery made for somewhere else runs here", () => {
 
     it("is refused: signed for another app and sent with Host set to that app, so request.url matches the signature", async () => {
       const signedUrl = "http://other.example/api/jobs?job=payments/refund";
-      const signature = await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url: signedUrl, body: "{}" });
+      const signature = await signLikeQStash({
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+        url: signedUrl,
+        body: "{}",
+      });
       const status = await new Promise<number>((resolve, reject) => {
         const req = httpRequest(
-          { host: "127.0.0.1", port, path: "/api/jobs?job=payments/refund", method: "POST", headers: { host: "other.example", "upstash-signature": signature } },
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/api/jobs?job=payments/refund",
+            method: "POST",
+            headers: { host: "other.example", "upstash-signature": signature },
+          },
           (res) => resolve(res.statusCode ?? 0),
         );
         req.on("error", reject);
@@ -126,8 +156,17 @@ describe("attack: a delivery made for somewhere else runs here", () => {
 });
 
 describe("attack: the public development keys, anywhere but local use", () => {
-  const devKeys = { QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey };
-  const forged = () => signedFor(`${appUrl}?job=payments/refund`, `${appUrl}?job=payments/refund`, "{}", DEV_CREDENTIALS.currentSigningKey);
+  const devKeys = {
+    QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey,
+    QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey,
+  };
+  const forged = () =>
+    signedFor(
+      `${appUrl}?job=payments/refund`,
+      `${appUrl}?job=payments/refund`,
+      "{}",
+      DEV_CREDENTIALS.currentSigningKey,
+    );
 
   for (const nodeEnv of ["Production", "staging", undefined]) {
     it(`is refused: a job forged with the public key on a public URL under NODE_ENV=${nodeEnv ?? "(unset)"}`, async () => {
@@ -135,13 +174,19 @@ describe("attack: the public development keys, anywhere but local use", () => {
       const response = await handler(await forged());
       expect(response.status).toBe(500);
       expect(await codeOf(response)).toBe("configuration");
-      expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY hold a public development key/));
+      expect(logger.error).toHaveBeenCalledWith(
+        expect.stringMatching(/QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY hold a public development key/),
+      );
       expect(runs).toEqual([]);
     });
   }
 
   it("is refused: the public key when only one of the route's URLs is a loopback URL", async () => {
-    const handler = createRouteHandler(jobs, { env: { ...devKeys, QJOBS_URL: "http://127.0.0.1:3000/api/jobs" }, urls: [appUrl], logger });
+    const handler = createRouteHandler(jobs, {
+      env: { ...devKeys, QJOBS_URL: "http://127.0.0.1:3000/api/jobs" },
+      urls: [appUrl],
+      logger,
+    });
     expect((await handler(await forged())).status).toBe(500);
   });
 
@@ -153,7 +198,9 @@ describe("attack: the public development keys, anywhere but local use", () => {
       expect((await handler(request)).status).toBe(200);
     }
     expect(logger.warn).toHaveBeenCalledTimes(1);
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/public development keys under NODE_ENV=production/));
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/public development keys under NODE_ENV=production/),
+    );
   });
 
   it("is refused at dispatch: the public token publishing for a public URL outside development", async () => {
@@ -181,7 +228,11 @@ describe("attack: a body bomb", () => {
         controller.enqueue(new Uint8Array(1024));
       },
     });
-    const signature = await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url: `${appUrl}?job=payments/refund`, body: "" });
+    const signature = await signLikeQStash({
+      signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+      url: `${appUrl}?job=payments/refund`,
+      body: "",
+    });
     const request = new Request(`${appUrl}?job=payments/refund`, {
       method: "POST",
       body,
@@ -203,8 +254,17 @@ describe("attack: a body bomb", () => {
         controller.enqueue(new Uint8Array(16 * 1024)); // endless
       },
     });
-    const signature = await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url: `${appUrl}?job=payments/refund`, body: "" });
-    const request = new Request(`${appUrl}?job=payments/refund`, { method: "POST", body, duplex: "half", headers: { "Upstash-Signature": signature } } as RequestInit);
+    const signature = await signLikeQStash({
+      signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+      url: `${appUrl}?job=payments/refund`,
+      body: "",
+    });
+    const request = new Request(`${appUrl}?job=payments/refund`, {
+      method: "POST",
+      body,
+      duplex: "half",
+      headers: { "Upstash-Signature": signature },
+    } as RequestInit);
     const response = await route({ maxBodyBytes: limit })(request);
     expect(response.status).toBe(413);
     expect(read).toBeLessThanOrEqual(limit + 2 * 16 * 1024);
@@ -213,15 +273,21 @@ describe("attack: a body bomb", () => {
 
   it("is not read at all without an Upstash-Signature header", async () => {
     let pulled = 0;
-    const body = new ReadableStream<Uint8Array>({ pull: (controller) => void (pulled++, controller.enqueue(new Uint8Array(1024))) });
-    const response = await route()(new Request(`${appUrl}?job=payments/refund`, { method: "POST", body, duplex: "half" } as RequestInit));
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => void (pulled++, controller.enqueue(new Uint8Array(1024))),
+    });
+    const response = await route()(
+      new Request(`${appUrl}?job=payments/refund`, { method: "POST", body, duplex: "half" } as RequestInit),
+    );
     expect(response.status).toBe(401);
     expect(pulled).toBeLessThanOrEqual(1);
   });
 
   it("takes its limit from QJOBS_MAX_BODY_BYTES", async () => {
     const handler = route({ env: { ...env, QJOBS_MAX_BODY_BYTES: "2048" } });
-    const response = await handler(await signedFor(`${appUrl}?job=payments/refund`, undefined, JSON.stringify({ pad: "x".repeat(4096) })));
+    const response = await handler(
+      await signedFor(`${appUrl}?job=payments/refund`, undefined, JSON.stringify({ pad: "x".repeat(4096) })),
+    );
     expect(response.status).toBe(413);
   });
 
@@ -240,12 +306,15 @@ describe("attack: a body bomb", () => {
       return new Promise((resolve, reject) => {
         let sent = 0;
         let answered = false;
-        const req = httpRequest({ host: "127.0.0.1", port, path: "/api/jobs?job=payments/refund", method, headers }, (res) => {
-          answered = true;
-          res.resume();
-          resolve({ status: res.statusCode ?? 0, sent });
-          req.destroy();
-        });
+        const req = httpRequest(
+          { host: "127.0.0.1", port, path: "/api/jobs?job=payments/refund", method, headers },
+          (res) => {
+            answered = true;
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, sent });
+            req.destroy();
+          },
+        );
         req.on("error", (error) => (answered ? undefined : reject(error)));
         const chunk = Buffer.alloc(16 * 1024);
         const pump = () => {
@@ -260,15 +329,26 @@ describe("attack: a body bomb", () => {
     }
 
     it("is answered 413 from its Content-Length, long before 200 MiB are sent", async () => {
-      const signature = await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url: `${appUrl}?job=payments/refund`, body: "" });
-      const { status, sent } = await bomb({ "upstash-signature": signature, "content-length": String(200 * 1024 * 1024) });
+      const signature = await signLikeQStash({
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+        url: `${appUrl}?job=payments/refund`,
+        body: "",
+      });
+      const { status, sent } = await bomb({
+        "upstash-signature": signature,
+        "content-length": String(200 * 1024 * 1024),
+      });
       expect(status).toBe(413);
       expect(sent).toBeLessThan(50 * 1024 * 1024);
       expect(runs).toEqual([]);
     });
 
     it("is answered 413 when streamed in chunks with no Content-Length", async () => {
-      const signature = await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url: `${appUrl}?job=payments/refund`, body: "" });
+      const signature = await signLikeQStash({
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+        url: `${appUrl}?job=payments/refund`,
+        body: "",
+      });
       const { status, sent } = await bomb({ "upstash-signature": signature, "transfer-encoding": "chunked" });
       expect(status).toBe(413);
       expect(sent).toBeLessThan(50 * 1024 * 1024);
@@ -329,7 +409,9 @@ describe("attack: a malformed signature crashes the route", () => {
   ];
   for (const [attack, signature] of malformed) {
     it(`is a 401, never a 500: ${attack}`, async () => {
-      const response = await route()(new Request(url, { method: "POST", body: "{}", headers: { "Upstash-Signature": signature } }));
+      const response = await route()(
+        new Request(url, { method: "POST", body: "{}", headers: { "Upstash-Signature": signature } }),
+      );
       expect(response.status).toBe(401);
       const text = await response.text();
       expect(text).not.toMatch(/DOMException|at .*\.(js|ts)/);
@@ -341,9 +423,15 @@ describe("attack: a malformed signature crashes the route", () => {
 
 describe("attack: a forged log line", () => {
   it("cannot start a new line in the log or the 401 body through the JWT's alg", async () => {
-    const alg = "none\n[qjobs] Job \"payments/refund\" succeeded";
+    const alg = 'none\n[qjobs] Job "payments/refund" succeeded';
     const forged = `${Buffer.from(JSON.stringify({ alg })).toString("base64url")}.e30.abcd`;
-    const response = await route()(new Request(`${appUrl}?job=payments/refund`, { method: "POST", body: "{}", headers: { "Upstash-Signature": forged } }));
+    const response = await route()(
+      new Request(`${appUrl}?job=payments/refund`, {
+        method: "POST",
+        body: "{}",
+        headers: { "Upstash-Signature": forged },
+      }),
+    );
     expect(response.status).toBe(401);
     const body = await response.text();
     const logged = logger.warn.mock.calls.flat().join(" ");

@@ -1,7 +1,14 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
-import { ConfigurationError, createJob, DEV_CREDENTIALS, dispatch, DispatchError, InvalidPayloadError } from "../src/index.js";
+import {
+  ConfigurationError,
+  createJob,
+  DEV_CREDENTIALS,
+  DispatchError,
+  dispatch,
+  InvalidPayloadError,
+} from "../src/index.js";
 
 let qstash: CaptureServer;
 const jobsUrl = "https://app.example.com/api/jobs";
@@ -99,7 +106,10 @@ describe("job.dispatch publishes through the real QStash Client", () => {
   });
 
   it("reports a deduplicated publish", async () => {
-    expect(await email.dispatch({ userId: "u_1" }, { deduplicationId: "seen" })).toEqual({ messageId: "msg_earlier", deduplicated: true });
+    expect(await email.dispatch({ userId: "u_1" }, { deduplicationId: "seen" })).toEqual({
+      messageId: "msg_earlier",
+      deduplicated: true,
+    });
   });
 
   it("validates against the schema before publishing, and publishes nothing when invalid", async () => {
@@ -127,7 +137,9 @@ describe("job.dispatchMany uses the batch endpoint", () => {
     // The capture server numbers ids in the order it received the messages.
     const ids = results.map((r) => Number(r.messageId.slice("msg_".length)));
     expect(ids).toEqual(ids.map((_, i) => (ids[0] ?? 0) + i));
-    const sent = qstash.requests.flatMap((r) => JSON.parse(r.body.toString()) as { destination: string; body: string; headers: Record<string, string> }[]);
+    const sent = qstash.requests.flatMap(
+      (r) => JSON.parse(r.body.toString()) as { destination: string; body: string; headers: Record<string, string> }[],
+    );
     expect(sent.map((m) => JSON.parse(m.body))).toEqual(payloads);
     expect(sent[0]).toMatchObject({ destination: `${jobsUrl}?job=welcome-email` });
     expect(sent[0]?.headers).toMatchObject({ "upstash-retries": "1", "content-type": "application/json" });
@@ -135,10 +147,14 @@ describe("job.dispatchMany uses the batch endpoint", () => {
 
   it("says which messages were published when a later batch fails", async () => {
     let batches = 0;
-    const failing = await startCaptureServer((request) => (request.target === "/v2/batch" && ++batches === 2 ? { status: 500, body: { error: "boom" } } : undefined));
+    const failing = await startCaptureServer((request) =>
+      request.target === "/v2/batch" && ++batches === 2 ? { status: 500, body: { error: "boom" } } : undefined,
+    );
     vi.stubEnv("QSTASH_URL", failing.url);
     try {
-      const error = await email.dispatchMany(Array.from({ length: 150 }, (_, i) => ({ userId: `u_${i}` }))).catch((e: unknown) => e);
+      const error = await email
+        .dispatchMany(Array.from({ length: 150 }, (_, i) => ({ userId: `u_${i}` })))
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DispatchError);
       expect((error as DispatchError).published).toHaveLength(100);
       expect((error as DispatchError).status).toBe(500);
@@ -148,7 +164,12 @@ describe("job.dispatchMany uses the batch endpoint", () => {
   });
 
   it("validates every payload before publishing any", async () => {
-    await expect(resize.dispatchMany([{ url: "https://x.dev/a.png", width: 1 }, { url: "bad", width: 2 }])).rejects.toBeInstanceOf(InvalidPayloadError);
+    await expect(
+      resize.dispatchMany([
+        { url: "https://x.dev/a.png", width: 1 },
+        { url: "bad", width: 2 },
+      ]),
+    ).rejects.toBeInstanceOf(InvalidPayloadError);
     expect(qstash.requests).toEqual([]);
   });
 

@@ -61,7 +61,9 @@ describe("the request path is edge-safe", () => {
     expect(path.files.length).toBeGreaterThan(0);
     expect(path.inputs.some((input) => input.includes("route.js"))).toBe(true);
     expect(path.externals).toEqual([]);
-    expect(path.inputs.filter((input) => input.includes("node_modules")).map((input) => relative(dir, input))).toEqual([]);
+    expect(path.inputs.filter((input) => input.includes("node_modules")).map((input) => relative(dir, input))).toEqual(
+      [],
+    );
   });
 
   it("keeps the SDK, which publishing needs, behind a dynamic import", () => {

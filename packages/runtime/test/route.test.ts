@@ -1,11 +1,22 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { signLikeQStash } from "../../../testkit/qstash-signature.js";
-import { createJob, createRouteHandler, DEV_CREDENTIALS, type JobContext, NonRetryableError, RetryAfterError } from "../src/index.js";
+import {
+  createJob,
+  createRouteHandler,
+  DEV_CREDENTIALS,
+  type JobContext,
+  NonRetryableError,
+  RetryAfterError,
+} from "../src/index.js";
 import { createDeliveryRequest } from "../src/testing.js";
 
 const routeUrl = "https://app.example.com/api/jobs";
-const keys = { QSTASH_CURRENT_SIGNING_KEY: "sig_current_route", QSTASH_NEXT_SIGNING_KEY: "sig_next_route", QJOBS_URL: routeUrl };
+const keys = {
+  QSTASH_CURRENT_SIGNING_KEY: "sig_current_route",
+  QSTASH_NEXT_SIGNING_KEY: "sig_next_route",
+  QJOBS_URL: routeUrl,
+};
 
 const runs: { key: string; payload: unknown; ctx: JobContext }[] = [];
 const loaded: string[] = [];
@@ -33,7 +44,11 @@ const jobs = Object.fromEntries(
 const logger = { error: vi.fn(), warn: vi.fn() };
 const POST = createRouteHandler(jobs, { env: keys, logger });
 
-const deliver = (key: string, payload?: unknown, extra: { body?: string; signingKey?: string; retried?: number } = {}) =>
+const deliver = (
+  key: string,
+  payload?: unknown,
+  extra: { body?: string; signingKey?: string; retried?: number } = {},
+) =>
   createDeliveryRequest({ routeUrl, key, payload, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, ...extra }).then(POST);
 
 async function errorOf(response: Response) {
@@ -52,7 +67,11 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     const response = await deliver("welcome-email", { userId: "u_1" }, { retried: 2 });
     expect(response.status).toBe(200);
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ key: "welcome-email", payload: { userId: "u_1" }, ctx: { key: "welcome-email", retried: 2 } });
+    expect(runs[0]).toMatchObject({
+      key: "welcome-email",
+      payload: { userId: "u_1" },
+      ctx: { key: "welcome-email", retried: 2 },
+    });
     expect(runs[0]?.ctx.messageId).toMatch(/^msg_/);
     expect(runs[0]?.ctx.headers.get("user-agent")).toBe("Upstash-QStash");
     expect(loaded).toEqual(["welcome-email"]);
@@ -96,23 +115,41 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     const signatures = {
       wrongKey: await signLikeQStash({ signingKey: "sig_wrong", url, body }),
       devKey: await signLikeQStash({ signingKey: DEV_CREDENTIALS.currentSigningKey, url, body }),
-      expired: await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url, body, now: Math.floor(Date.now() / 1000) - 400 }),
+      expired: await signLikeQStash({
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+        url,
+        body,
+        now: Math.floor(Date.now() / 1000) - 400,
+      }),
       tampered: await signLikeQStash({ signingKey: keys.QSTASH_CURRENT_SIGNING_KEY, url, body: '{"userId":"u_0"}' }),
       notJwt: "not-a-jwt",
     };
     for (const [name, signature] of Object.entries(signatures)) {
-      const response = await POST(new Request(url, { method: "POST", body, headers: { "Upstash-Signature": signature } }));
+      const response = await POST(
+        new Request(url, { method: "POST", body, headers: { "Upstash-Signature": signature } }),
+      );
       expect(response.status, name).toBe(401);
       expect((await errorOf(response)).code, name).toBe("invalid_signature");
     }
     expect(loaded).toEqual([]);
     expect(runs).toEqual([]);
-    expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/^\[qjobs\] Refused a delivery to ".*job=welcome-email": signature does not match/));
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^\[qjobs\] Refused a delivery to ".*job=welcome-email": signature does not match/),
+    );
   });
 
   it("401 for a delivery signed for one job and sent to another job's key", async () => {
-    const request = await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY });
-    const retargeted = new Request(`${routeUrl}?job=charge:card`, { method: "POST", headers: request.headers, body: await request.text() });
+    const request = await createDeliveryRequest({
+      routeUrl,
+      key: "welcome-email",
+      payload: {},
+      signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+    });
+    const retargeted = new Request(`${routeUrl}?job=charge:card`, {
+      method: "POST",
+      headers: request.headers,
+      body: await request.text(),
+    });
     const response = await POST(retargeted);
     expect(response.status).toBe(401);
     expect((await errorOf(response)).message).toMatch(/another job/);
@@ -162,17 +199,39 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     const text = await response.text();
     expect(text).not.toMatch(/hunter2|at .*\.ts/);
     expect(JSON.parse(text).error.code).toBe("job_failed");
-    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('"flaky"'), expect.objectContaining({ message: "database password is hunter2" }));
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.stringContaining('"flaky"'),
+      expect.objectContaining({ message: "database password is hunter2" }),
+    );
   });
 
   it("500 when a job's module fails to load, and when the registry maps a key to another job (stale)", async () => {
     const broken = createRouteHandler(
-      (key) => (key === "welcome-email" ? Promise.reject(new Error("Cannot find module")) : key === "charge:card" ? Promise.resolve(jobModules.flaky) : undefined),
+      (key) =>
+        key === "welcome-email"
+          ? Promise.reject(new Error("Cannot find module"))
+          : key === "charge:card"
+            ? Promise.resolve(jobModules.flaky)
+            : undefined,
       { env: keys, logger },
     );
-    const load = await broken(await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY }));
+    const load = await broken(
+      await createDeliveryRequest({
+        routeUrl,
+        key: "welcome-email",
+        payload: {},
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+      }),
+    );
     expect([load.status, (await errorOf(load)).code]).toEqual([500, "job_load_failed"]);
-    const stale = await broken(await createDeliveryRequest({ routeUrl, key: "charge:card", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY }));
+    const stale = await broken(
+      await createDeliveryRequest({
+        routeUrl,
+        key: "charge:card",
+        payload: {},
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+      }),
+    );
     expect([stale.status, (await errorOf(stale)).code]).toEqual([500, "registry_stale"]);
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/run `qjobs generate`/));
   });
@@ -191,14 +250,23 @@ describe("the route fails closed", () => {
     const handler = createRouteHandler(jobs, { env: {}, logger });
     const response = await handler(await request());
     expect(response.status).toBe(500);
-    expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY are not set/));
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.stringMatching(/QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY are not set/),
+    );
     expect(loaded).toEqual([]);
   });
 
   it("answers 500 and logs QJOBS_URL when the route has no jobs URL to bind deliveries to, running nothing", async () => {
     const { QJOBS_URL: _, ...withoutUrl } = keys;
     const handler = createRouteHandler(jobs, { env: withoutUrl, logger });
-    const response = await handler(await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_CURRENT_SIGNING_KEY }));
+    const response = await handler(
+      await createDeliveryRequest({
+        routeUrl,
+        key: "welcome-email",
+        payload: {},
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+      }),
+    );
     expect(response.status).toBe(500);
     expect((await errorOf(response)).code).toBe("configuration");
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QJOBS_URL is not set/));
@@ -206,13 +274,20 @@ describe("the route fails closed", () => {
   });
 
   it("needs both keys", async () => {
-    const handler = createRouteHandler(jobs, { env: { QSTASH_CURRENT_SIGNING_KEY: "sig_x", QJOBS_URL: routeUrl }, logger });
+    const handler = createRouteHandler(jobs, {
+      env: { QSTASH_CURRENT_SIGNING_KEY: "sig_x", QJOBS_URL: routeUrl },
+      logger,
+    });
     expect((await handler(await request())).status).toBe(500);
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QSTASH_NEXT_SIGNING_KEY is not set/));
   });
 
   it("refuses the public development keys for a public URL in production, but takes them in development", async () => {
-    const devKeys = { QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey, QJOBS_URL: routeUrl };
+    const devKeys = {
+      QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey,
+      QJOBS_URL: routeUrl,
+    };
     const production = createRouteHandler(jobs, { env: { ...devKeys, NODE_ENV: "production" }, logger });
     expect((await production(await request())).status).toBe(500);
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/public development key/));
@@ -233,7 +308,12 @@ describe("the route fails closed", () => {
     vi.stubEnv("QJOBS_URL", routeUrl);
     try {
       const handler = createRouteHandler(jobs, { logger });
-      const signed = await createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {}, signingKey: keys.QSTASH_NEXT_SIGNING_KEY });
+      const signed = await createDeliveryRequest({
+        routeUrl,
+        key: "welcome-email",
+        payload: {},
+        signingKey: keys.QSTASH_NEXT_SIGNING_KEY,
+      });
       expect((await handler(signed)).status).toBe(200);
     } finally {
       vi.unstubAllEnvs();

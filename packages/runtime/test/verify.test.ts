@@ -27,19 +27,69 @@ describe("verifySignature agrees with the SDK's Receiver", () => {
   const now = Math.floor(Date.now() / 1000);
   const cases: [string, () => Promise<string>, string, "accepted" | "rejected"][] = [
     ["signed with the current key", () => signLikeQStash({ signingKey: keys.current, url, body }), body, "accepted"],
-    ["signed with the next key (rotation)", () => signLikeQStash({ signingKey: keys.next, url, body }), body, "accepted"],
-    ["an unpadded body claim", () => signLikeQStash({ signingKey: keys.current, url, body, unpadded: true }), body, "accepted"],
-    ["nbf equal to iat (older QStash)", () => signLikeQStash({ signingKey: keys.current, url, body, claims: { nbf: now } }), body, "accepted"],
+    [
+      "signed with the next key (rotation)",
+      () => signLikeQStash({ signingKey: keys.next, url, body }),
+      body,
+      "accepted",
+    ],
+    [
+      "an unpadded body claim",
+      () => signLikeQStash({ signingKey: keys.current, url, body, unpadded: true }),
+      body,
+      "accepted",
+    ],
+    [
+      "nbf equal to iat (older QStash)",
+      () => signLikeQStash({ signingKey: keys.current, url, body, claims: { nbf: now } }),
+      body,
+      "accepted",
+    ],
     ["a wrong key", () => signLikeQStash({ signingKey: "sig_someone_else", url, body }), body, "rejected"],
-    ["the public development key", () => signLikeQStash({ signingKey: DEV_CREDENTIALS.currentSigningKey, url, body }), body, "rejected"],
-    ["an expired token", () => signLikeQStash({ signingKey: keys.current, url, body, now: now - 600 }), body, "rejected"],
-    ["nbf in the future", () => signLikeQStash({ signingKey: keys.current, url, body, claims: { nbf: now + 600 } }), body, "rejected"],
-    ["another issuer", () => signLikeQStash({ signingKey: keys.current, url, body, claims: { iss: "Mallory" } }), body, "rejected"],
-    ["no issuer", () => signLikeQStash({ signingKey: keys.current, url, body, claims: { iss: undefined } }), body, "rejected"],
+    [
+      "the public development key",
+      () => signLikeQStash({ signingKey: DEV_CREDENTIALS.currentSigningKey, url, body }),
+      body,
+      "rejected",
+    ],
+    [
+      "an expired token",
+      () => signLikeQStash({ signingKey: keys.current, url, body, now: now - 600 }),
+      body,
+      "rejected",
+    ],
+    [
+      "nbf in the future",
+      () => signLikeQStash({ signingKey: keys.current, url, body, claims: { nbf: now + 600 } }),
+      body,
+      "rejected",
+    ],
+    [
+      "another issuer",
+      () => signLikeQStash({ signingKey: keys.current, url, body, claims: { iss: "Mallory" } }),
+      body,
+      "rejected",
+    ],
+    [
+      "no issuer",
+      () => signLikeQStash({ signingKey: keys.current, url, body, claims: { iss: undefined } }),
+      body,
+      "rejected",
+    ],
     ["a tampered body", () => signLikeQStash({ signingKey: keys.current, url, body }), '{"userId":"u_2"}', "rejected"],
-    ["a re-serialized body", () => signLikeQStash({ signingKey: keys.current, url, body: '{ "userId": "u_1" }' }), body, "rejected"],
+    [
+      "a re-serialized body",
+      () => signLikeQStash({ signingKey: keys.current, url, body: '{ "userId": "u_1" }' }),
+      body,
+      "rejected",
+    ],
     ["not a JWT", async () => "hello", body, "rejected"],
-    ["a JWT with a garbage signature", async () => `${(await signLikeQStash({ signingKey: keys.current, url, body })).slice(0, -6)}AAAAAA`, body, "rejected"],
+    [
+      "a JWT with a garbage signature",
+      async () => `${(await signLikeQStash({ signingKey: keys.current, url, body })).slice(0, -6)}AAAAAA`,
+      body,
+      "rejected",
+    ],
   ];
   it.each(cases)("%s", async (_name, sign, sentBody, expected) => {
     expect(await verdicts(await sign(), sentBody)).toEqual({ ours: expected, sdk: expected });
@@ -66,13 +116,17 @@ describe("verifySignature agrees with the SDK's Receiver", () => {
     const binary = new Uint8Array([0xff, 0x00, 0xfe, 0x80]);
     const signature = await signLikeQStash({ signingKey: keys.current, url, body: binary });
     await expect(verifySignature({ signature, body: binary, keys })).resolves.toMatchObject({ sub: url });
-    await expect(verifySignature({ signature, body: new Uint8Array([0xff, 0x00, 0xfe, 0x81]), keys })).rejects.toThrow(SignatureError);
+    await expect(verifySignature({ signature, body: new Uint8Array([0xff, 0x00, 0xfe, 0x81]), keys })).rejects.toThrow(
+      SignatureError,
+    );
   });
 
   it("tolerates clock skew only as far as asked", async () => {
     const signature = await signLikeQStash({ signingKey: keys.current, url, body, now: now - 303 });
     await expect(verifySignature({ signature, body: bytes(body), keys })).rejects.toThrow(/expired/);
-    await expect(verifySignature({ signature, body: bytes(body), keys, clockTolerance: 10 })).resolves.toMatchObject({ sub: url });
+    await expect(verifySignature({ signature, body: bytes(body), keys, clockTolerance: 10 })).resolves.toMatchObject({
+      sub: url,
+    });
   });
 
   it("returns the claims, so the route can check the signed URL", async () => {

@@ -6,6 +6,11 @@ import { record } from "../timeline.js";
 export const resizeImage = createJob("images/resize", {
   schema: z.object({ url: z.string().url(), width: z.number().int().positive() }),
   handler: async (payload, ctx) => {
-    record({ key: ctx.key, attempt: ctx.retried + 1, outcome: "done", detail: `resized ${payload.url} to ${payload.width}px` });
+    record({
+      key: ctx.key,
+      attempt: ctx.retried + 1,
+      outcome: "done",
+      detail: `resized ${payload.url} to ${payload.width}px`,
+    });
   },
 });

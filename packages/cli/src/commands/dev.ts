@@ -34,10 +34,16 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   const given = options.credentials ?? {};
   if ((given.currentSigningKey || given.nextSigningKey) && !given.token) {
     // With the public token, anyone could make this server sign with the private keys.
-    throw new UserError("--current-signing-key and --next-signing-key need --token too: with the public development token anyone could have deliveries signed with your keys");
+    throw new UserError(
+      "--current-signing-key and --next-signing-key need --token too: with the public development token anyone could have deliveries signed with your keys",
+    );
   }
-  for (const [name, value] of [["--max-body-size", options.maxBodyBytes], ["--max-dlq", options.maxDlq]] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new UserError(`${name} must be a whole number > 0, got ${value}`);
+  for (const [name, value] of [
+    ["--max-body-size", options.maxBodyBytes],
+    ["--max-dlq", options.maxDlq],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
   const engine = new Engine({

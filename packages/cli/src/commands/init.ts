@@ -50,19 +50,30 @@ export interface NextStep {
 const RUNTIME_VERSION = "^0.1.0";
 
 export function detectPackageManager(root: string, userAgent = process.env.npm_config_user_agent): PackageManager {
-  const lockfiles: [string, PackageManager][] = [["pnpm-lock.yaml", "pnpm"], ["yarn.lock", "yarn"], ["bun.lock", "bun"], ["bun.lockb", "bun"], ["package-lock.json", "npm"]];
+  const lockfiles: [string, PackageManager][] = [
+    ["pnpm-lock.yaml", "pnpm"],
+    ["yarn.lock", "yarn"],
+    ["bun.lock", "bun"],
+    ["bun.lockb", "bun"],
+    ["package-lock.json", "npm"],
+  ];
   for (const [file, manager] of lockfiles) if (existsSync(join(root, file))) return manager;
   const fromAgent = userAgent?.split("/")[0];
   return fromAgent === "pnpm" || fromAgent === "yarn" || fromAgent === "bun" ? fromAgent : "npm";
 }
 
-function detectFramework(root: string, packageJson: PackageJson): { framework: Framework; appDir?: string; pagesDir?: string; base: string } {
+function detectFramework(
+  root: string,
+  packageJson: PackageJson,
+): { framework: Framework; appDir?: string; pagesDir?: string; base: string } {
   const has = (path: string) => existsSync(join(root, path));
   const next = Boolean(packageJson.dependencies?.next ?? packageJson.devDependencies?.next);
   const base = has("src") || (!has("app") && !has("pages")) ? "src" : "";
   const appDir = has("src/app") ? "src/app" : has("app") ? "app" : undefined;
-  if (appDir || (next && !has("pages") && !has("src/pages"))) return { framework: "next-app", appDir: appDir ?? `${base ? `${base}/` : ""}app`, base };
-  if (has("pages") || has("src/pages")) return { framework: "next-pages", pagesDir: has("src/pages") ? "src/pages" : "pages", base };
+  if (appDir || (next && !has("pages") && !has("src/pages")))
+    return { framework: "next-app", appDir: appDir ?? `${base ? `${base}/` : ""}app`, base };
+  if (has("pages") || has("src/pages"))
+    return { framework: "next-pages", pagesDir: has("src/pages") ? "src/pages" : "pages", base };
   return { framework: "none", base };
 }
 
@@ -73,7 +84,8 @@ interface PackageJson {
   devDependencies?: Record<string, string>;
 }
 
-const run = (manager: PackageManager, script: string) => (manager === "npm" ? `npm run ${script}` : `${manager} ${script}`);
+const run = (manager: PackageManager, script: string) =>
+  manager === "npm" ? `npm run ${script}` : `${manager} ${script}`;
 const exampleJob = `import { createJob } from "@qjobs/runtime";
 
 /**
@@ -87,7 +99,11 @@ export const hello = createJob("hello", async (payload: { name: string }, ctx) =
 `;
 
 /** Lines of `text` that `existing` lacks, compared line by line. */
-function missingLines(existing: string, lines: readonly string[], same: (line: string, wanted: string) => boolean = (a, b) => a.trim() === b): string[] {
+function missingLines(
+  existing: string,
+  lines: readonly string[],
+  same: (line: string, wanted: string) => boolean = (a, b) => a.trim() === b,
+): string[] {
   const present = existing.split(/\r?\n/);
   return lines.filter((wanted) => !present.some((line) => same(line, wanted)));
 }
@@ -100,7 +116,8 @@ function appendLines(existing: string, lines: readonly string[]): string {
 export async function init(options: InitOptions): Promise<InitResult> {
   const root = resolve(options.cwd);
   const packagePath = join(root, "package.json");
-  if (!existsSync(packagePath)) throw new UserError(`No package.json in ${root}: run qjobs init in your project's folder`);
+  if (!existsSync(packagePath))
+    throw new UserError(`No package.json in ${root}: run qjobs init in your project's folder`);
   const packageText = await readFile(packagePath, "utf8");
   let packageJson: PackageJson;
   try {
@@ -133,11 +150,15 @@ export async function init(options: InitOptions): Promise<InitResult> {
 
   // The config, and an example job when the project has none.
   const configText = `${JSON.stringify({ jobs: config.jobs, registry: config.registry, route: config.route }, null, 2)}\n`;
-  if (!configExists || (options.force && file(CONFIG_FILE) !== configText)) plan(CONFIG_FILE, configExists ? "update" : "create", "where jobs are and where generated files go", configText);
+  if (!configExists || (options.force && file(CONFIG_FILE) !== configText))
+    plan(CONFIG_FILE, configExists ? "update" : "create", "where jobs are and where generated files go", configText);
   else plan(CONFIG_FILE, "kept", "already there");
   const examplePath = `${prefix}jobs/hello.job.ts`;
   const jobFiles = await discoverFiles(root, config.jobs);
-  if (jobFiles.length === 0 || (options.force && existsSync(join(root, examplePath)) && file(examplePath) !== exampleJob)) {
+  if (
+    jobFiles.length === 0 ||
+    (options.force && existsSync(join(root, examplePath)) && file(examplePath) !== exampleJob)
+  ) {
     plan(examplePath, existsSync(join(root, examplePath)) ? "update" : "create", "an example job", exampleJob);
   } else plan(jobFiles.length === 1 ? (jobFiles[0] as string) : `${jobFiles.length} job files`, "kept", "your jobs");
 
@@ -151,8 +172,18 @@ export async function init(options: InitOptions): Promise<InitResult> {
     "QJOBS_URL=http://localhost:3000/api/jobs",
   ];
   const envText = file(".env.example") ?? "";
-  const missingEnv = missingLines(envText, env.slice(1), (line, wanted) => line.split("=")[0]?.trim() === wanted.split("=")[0]);
-  if (missingEnv.length > 0) plan(".env.example", envText ? "update" : "create", `adds ${missingEnv.map((line) => line.split("=")[0]).join(", ")}`, appendLines(envText, envText ? missingEnv : env));
+  const missingEnv = missingLines(
+    envText,
+    env.slice(1),
+    (line, wanted) => line.split("=")[0]?.trim() === wanted.split("=")[0],
+  );
+  if (missingEnv.length > 0)
+    plan(
+      ".env.example",
+      envText ? "update" : "create",
+      `adds ${missingEnv.map((line) => line.split("=")[0]).join(", ")}`,
+      appendLines(envText, envText ? missingEnv : env),
+    );
   else plan(".env.example", "unchanged", "has every variable");
 
   // package.json: the packages and two scripts, never replacing what is there without --force.
@@ -175,12 +206,24 @@ export async function init(options: InitOptions): Promise<InitResult> {
 
   // Git: the cache stays out, the generated files are marked generated.
   const gitignore = file(".gitignore") ?? "";
-  if (missingLines(gitignore, [".qjobs/"], (line) => /^\/?\.qjobs\/?$/.test(line.trim())).length > 0) plan(".gitignore", gitignore ? "update" : "create", "ignores .qjobs/, the cache", appendLines(gitignore, [".qjobs/"]));
+  if (missingLines(gitignore, [".qjobs/"], (line) => /^\/?\.qjobs\/?$/.test(line.trim())).length > 0)
+    plan(
+      ".gitignore",
+      gitignore ? "update" : "create",
+      "ignores .qjobs/, the cache",
+      appendLines(gitignore, [".qjobs/"]),
+    );
   else plan(".gitignore", "unchanged", "ignores .qjobs/");
   const attributes = file(".gitattributes") ?? "";
   const generatedLines = [`${config.registry} linguist-generated`, `${config.route} linguist-generated`];
   const missingAttributes = missingLines(attributes, generatedLines);
-  if (missingAttributes.length > 0) plan(".gitattributes", attributes ? "update" : "create", "marks the generated files as generated", appendLines(attributes, missingAttributes));
+  if (missingAttributes.length > 0)
+    plan(
+      ".gitattributes",
+      attributes ? "update" : "create",
+      "marks the generated files as generated",
+      appendLines(attributes, missingAttributes),
+    );
   else plan(".gitattributes", "unchanged", "marks the generated files");
 
   const nextSteps = nextStepsFor(framework, manager, config, Boolean(options.install), pagesDir);
@@ -193,26 +236,46 @@ export async function init(options: InitOptions): Promise<InitResult> {
   }
   const generated = await generate({ cwd: root });
   if (generated.diagnostics.length > 0) {
-    throw new UserError(`the project's job files have errors; run qjobs generate to see them (nothing else is wrong with init)`);
+    throw new UserError(
+      `the project's job files have errors; run qjobs generate to see them (nothing else is wrong with init)`,
+    );
   }
   for (const generatedFile of generated.files) {
-    changes.push({ path: generatedFile.path, action: generatedFile.status === "written" ? "create" : "unchanged", detail: "generated" });
+    changes.push({
+      path: generatedFile.path,
+      action: generatedFile.status === "written" ? "create" : "unchanged",
+      detail: "generated",
+    });
   }
   if (options.install) {
-    const result = spawnSync(manager, ["install"], { cwd: root, stdio: "inherit", shell: process.platform === "win32" });
-    if (result.status !== 0) throw new UserError(`${manager} install failed (exit ${result.status}); run it yourself, then continue with the next steps`);
+    const result = spawnSync(manager, ["install"], {
+      cwd: root,
+      stdio: "inherit",
+      shell: process.platform === "win32",
+    });
+    if (result.status !== 0)
+      throw new UserError(
+        `${manager} install failed (exit ${result.status}); run it yourself, then continue with the next steps`,
+      );
   }
   return { framework, packageManager: manager, config, changes, applied: true, nextSteps };
 }
 
-function nextStepsFor(framework: Framework, manager: PackageManager, config: Config, installed: boolean, pagesDir = "pages"): NextStep[] {
+function nextStepsFor(
+  framework: Framework,
+  manager: PackageManager,
+  config: Config,
+  installed: boolean,
+  pagesDir = "pages",
+): NextStep[] {
   const envFile = framework === "none" ? ".env" : ".env.local";
   const steps: NextStep[] = [
     ...(installed ? [] : [{ command: `${manager} install`, why: "installs @qjobs/runtime and @qjobs/cli" }]),
     { command: `cp .env.example ${envFile}`, why: "values that work with qjobs dev" },
     { command: run(manager, "dev:jobs"), why: "the local QStash server, regenerating as you edit jobs" },
   ];
-  if (framework === "next-app") steps.push({ command: run(manager, "dev"), why: "your app, in another terminal: jobs arrive at /api/jobs" });
+  if (framework === "next-app")
+    steps.push({ command: run(manager, "dev"), why: "your app, in another terminal: jobs arrive at /api/jobs" });
   else if (framework === "next-pages") {
     steps.push({
       why: `mount the route in ${pagesDir}/api/jobs.ts:`,
@@ -226,9 +289,15 @@ function nextStepsFor(framework: Framework, manager: PackageManager, config: Con
   } else {
     steps.push({
       why: `mount ${config.route}'s POST at /api/jobs in your server, for example:`,
-      code: ['Hono:      app.post("/api/jobs", (c) => POST(c.req.raw));', 'node:http: createServer(toNodeHandler(POST)); // from "@qjobs/runtime/node"'],
+      code: [
+        'Hono:      app.post("/api/jobs", (c) => POST(c.req.raw));',
+        'node:http: createServer(toNodeHandler(POST)); // from "@qjobs/runtime/node"',
+      ],
     });
   }
-  steps.push({ why: "dispatch the example from server code:", code: ['await dispatch("hello", { name: "world" }); // import { dispatch } from "@qjobs/runtime"'] });
+  steps.push({
+    why: "dispatch the example from server code:",
+    code: ['await dispatch("hello", { name: "world" }); // import { dispatch } from "@qjobs/runtime"'],
+  });
   return steps;
 }

@@ -52,7 +52,8 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
-  const isJobFile = (file: string) => file !== config.registry && file !== config.route && matchers.some((matcher) => matcher.test(file));
+  const isJobFile = (file: string) =>
+    file !== config.registry && file !== config.route && matchers.some((matcher) => matcher.test(file));
 
   /** The content hash each file had when it was last extracted (undefined: no such file). */
   const seen = new Map<string, string | undefined>();
@@ -104,7 +105,15 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
     const added = lastModel ? [...after].filter((key) => !before.has(key)) : [];
     const removed = [...before].filter((key) => !after.has(key));
     lastModel = model;
-    options.onEvent({ type: "generated", changed, added, removed, jobs: model.jobs.length, files, durationMs: performance.now() - started });
+    options.onEvent({
+      type: "generated",
+      changed,
+      added,
+      removed,
+      jobs: model.jobs.length,
+      files,
+      durationMs: performance.now() - started,
+    });
   }
 
   /** What happened to a file since it was last read, told by whether it existed then and exists now. */
@@ -158,7 +167,10 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
     ignoreInitial: true,
     // Report deletions at once: a rename is then one unlink and one add in the same debounce window.
     atomic: false,
-    ignored: (path) => relative(config.root, path).split(sep).some((segment) => IGNORED_DIRS.has(segment)),
+    ignored: (path) =>
+      relative(config.root, path)
+        .split(sep)
+        .some((segment) => IGNORED_DIRS.has(segment)),
   });
   const onFile = (path: string) => {
     const file = relative(config.root, path).split(sep).join("/");
@@ -184,7 +196,8 @@ export async function watch(options: WatchOptions): Promise<Watcher> {
       return config;
     },
     async idle() {
-      while (timer || running || pending.size > 0 || configChanged) await (running ?? new Promise((resolve) => setTimeout(resolve, 5)));
+      while (timer || running || pending.size > 0 || configChanged)
+        await (running ?? new Promise((resolve) => setTimeout(resolve, 5)));
     },
     async close() {
       clearTimeout(timer);

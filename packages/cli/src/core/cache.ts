@@ -31,7 +31,10 @@ export class ExtractionCache {
 
   static async load(root: string): Promise<ExtractionCache> {
     try {
-      const stored = JSON.parse(await readFile(join(root, CACHE_FILE), "utf8")) as { version?: number; entries?: Entries };
+      const stored = JSON.parse(await readFile(join(root, CACHE_FILE), "utf8")) as {
+        version?: number;
+        entries?: Entries;
+      };
       return new ExtractionCache(root, stored.version === CACHE_VERSION && stored.entries ? stored.entries : {});
     } catch {
       return new ExtractionCache(root, {}); // missing or unreadable: start over

@@ -36,7 +36,8 @@ const hasWorkspaces = (folder: string) => {
  */
 export function findWorkspaceRoot(root: string): string {
   for (let folder = root; ; folder = dirname(folder)) {
-    if (existsSync(join(folder, "pnpm-workspace.yaml")) || existsSync(join(folder, ".git")) || hasWorkspaces(folder)) return folder;
+    if (existsSync(join(folder, "pnpm-workspace.yaml")) || existsSync(join(folder, ".git")) || hasWorkspaces(folder))
+      return folder;
     if (dirname(folder) === folder) return root;
   }
 }
@@ -60,7 +61,10 @@ export function realPathOf(path: string): string {
 
 /** tsconfig.json's text as JSON: comments and trailing commas removed (strings left alone). */
 function parseJsonc(text: string): unknown {
-  const stripped = text.replace(/("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (match, string: string | undefined) => string ?? "");
+  const stripped = text.replace(
+    /("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g,
+    (match, string: string | undefined) => string ?? "",
+  );
   return JSON.parse(stripped.replace(/,(\s*[}\]])/g, "$1"));
 }
 
@@ -117,7 +121,9 @@ function checkJobsGlob(glob: string, root: string, workspaceRoot: string): strin
   const leading = segments.findIndex((segment) => segment !== "..");
   const rest = segments.slice(leading === -1 ? segments.length : leading).join("/");
   if (posix.isAbsolute(normalized) || /(^|[/{,])\.\.($|[/},])/.test(rest)) {
-    throw new UserError(`${CONFIG_FILE}: "jobs" globs are paths relative to the config's folder with ".." only at the start, got "${glob}"`);
+    throw new UserError(
+      `${CONFIG_FILE}: "jobs" globs are paths relative to the config's folder with ".." only at the start, got "${glob}"`,
+    );
   }
   if (!isInside(realPathOf(workspaceRoot), realPathOf(resolve(root, staticBase(normalized))))) {
     throw new UserError(`${CONFIG_FILE}: "jobs" glob "${glob}" reaches outside the workspace (${workspaceRoot})`);
@@ -149,13 +155,19 @@ export async function loadConfig(cwd: string): Promise<Config> {
   const fields = raw as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((name) => !(FIELDS as readonly string[]).includes(name));
   if (unknown.length > 0) {
-    throw new UserError(`${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: jobs, registry, route, importExtension)`);
+    throw new UserError(
+      `${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: jobs, registry, route, importExtension)`,
+    );
   }
   const defaults = defaultConfig(root);
   let jobs = defaults.jobs;
   if (fields.jobs !== undefined) {
     const list = fields.jobs;
-    if (!Array.isArray(list) || list.length === 0 || list.some((glob) => typeof glob !== "string" || glob.trim() === "")) {
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      list.some((glob) => typeof glob !== "string" || glob.trim() === "")
+    ) {
       throw new UserError(`${CONFIG_FILE}: "jobs" must be a non-empty list of globs, like ["src/**/*.job.ts"]`);
     }
     jobs = list.map((glob: string) => checkJobsGlob(glob, root, defaults.workspaceRoot));
@@ -167,7 +179,9 @@ export async function loadConfig(cwd: string): Promise<Config> {
   if (registry === route) throw new UserError(`${CONFIG_FILE}: "registry" and "route" must be different files`);
   const importExtension = fields.importExtension ?? defaults.importExtension;
   if (importExtension !== ".js" && importExtension !== "") {
-    throw new UserError(`${CONFIG_FILE}: "importExtension" must be ".js" or "" (no extension), got ${JSON.stringify(fields.importExtension)}`);
+    throw new UserError(
+      `${CONFIG_FILE}: "importExtension" must be ".js" or "" (no extension), got ${JSON.stringify(fields.importExtension)}`,
+    );
   }
   return { root, workspaceRoot: defaults.workspaceRoot, jobs, registry, route, importExtension };
 }

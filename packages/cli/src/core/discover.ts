@@ -32,7 +32,11 @@ export function globToRegExp(glob: string): RegExp {
       const end = glob.indexOf("}", i);
       if (end === -1) source += "\\{";
       else {
-        source += `(?:${glob.slice(i + 1, end).split(",").map(escape).join("|")})`;
+        source += `(?:${glob
+          .slice(i + 1, end)
+          .split(",")
+          .map(escape)
+          .join("|")})`;
         i = end;
       }
     } else source += escape(char);
@@ -59,7 +63,9 @@ export async function discoverFiles(root: string, globs: readonly string[]): Pro
   const patterns = globs.map(globToRegExp);
   const bases = [...new Set(globs.map(staticBase))].sort();
   // Walk each base once; a base inside another is covered by the outer walk.
-  const roots = bases.filter((base) => !bases.some((other) => other !== base && (other === "" || base.startsWith(`${other}/`))));
+  const roots = bases.filter(
+    (base) => !bases.some((other) => other !== base && (other === "" || base.startsWith(`${other}/`))),
+  );
   const found = new Set<string>();
 
   async function walk(dir: string): Promise<void> {
@@ -67,7 +73,8 @@ export async function discoverFiles(root: string, globs: readonly string[]): Pro
     try {
       entries = await readdir(join(root, dir), { withFileTypes: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return;
+      if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR")
+        return;
       throw error;
     }
     const subfolders: Promise<void>[] = [];

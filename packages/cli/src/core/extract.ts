@@ -27,7 +27,8 @@ function createJobBindings(ts: TS, file: SourceFile) {
     if (ts.isNamespaceImport(bindings)) namespaces.add(bindings.name.text);
     else {
       for (const element of bindings.elements) {
-        if ((element.propertyName ?? element.name).text === "createJob" && !element.isTypeOnly) functions.add(element.name.text);
+        if ((element.propertyName ?? element.name).text === "createJob" && !element.isTypeOnly)
+          functions.add(element.name.text);
       }
     }
   }
@@ -39,7 +40,13 @@ function localExports(ts: TS, file: SourceFile): Map<string, string[]> {
   const exports = new Map<string, string[]>();
   const add = (local: string, exported: string) => exports.set(local, [...(exports.get(local) ?? []), exported]);
   for (const statement of file.statements) {
-    if (ts.isExportDeclaration(statement) && !statement.moduleSpecifier && !statement.isTypeOnly && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+    if (
+      ts.isExportDeclaration(statement) &&
+      !statement.moduleSpecifier &&
+      !statement.isTypeOnly &&
+      statement.exportClause &&
+      ts.isNamedExports(statement.exportClause)
+    ) {
       for (const element of statement.exportClause.elements) {
         if (!element.isTypeOnly) add((element.propertyName ?? element.name).text, element.name.text);
       }
@@ -87,7 +94,8 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
   };
 
   // parseDiagnostics is internal to TypeScript but stable for a decade; it holds the syntax errors.
-  const syntaxErrors = (file as unknown as { parseDiagnostics: import("ts-morph").ts.DiagnosticWithLocation[] }).parseDiagnostics;
+  const syntaxErrors = (file as unknown as { parseDiagnostics: import("ts-morph").ts.DiagnosticWithLocation[] })
+    .parseDiagnostics;
   if (syntaxErrors.length > 0) {
     return {
       jobs: [],
@@ -106,7 +114,10 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
 
   const isCreateJob = (callee: Node) =>
     (ts.isIdentifier(callee) && functions.has(callee.text)) ||
-    (ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && namespaces.has(callee.expression.text) && callee.name.text === "createJob");
+    (ts.isPropertyAccessExpression(callee) &&
+      ts.isIdentifier(callee.expression) &&
+      namespaces.has(callee.expression.text) &&
+      callee.name.text === "createJob");
 
   const visit = (node: Node): void => {
     if (ts.isCallExpression(node) && isCreateJob(node.expression)) inspect(node);
@@ -116,14 +127,23 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
   function inspect(call: import("ts-morph").ts.CallExpression) {
     const [keyArgument] = call.arguments;
     if (!keyArgument || !(ts.isStringLiteral(keyArgument) || ts.isNoSubstitutionTemplateLiteral(keyArgument))) {
-      problems.push({ ...position(keyArgument ?? call), message: "the job key must be a string literal, like createJob(\"send-email\", ...)" });
+      problems.push({
+        ...position(keyArgument ?? call),
+        message: 'the job key must be a string literal, like createJob("send-email", ...)',
+      });
       return;
     }
     const key = keyArgument.text;
     if (!isValidJobKey(key)) {
       const bad = [...new Set(key.replace(/[A-Za-z0-9._:/-]/g, ""))].map((char) => JSON.stringify(char));
-      const why = bad.length > 0 ? `${bad.join(", ")} ${bad.length === 1 ? "is" : "are"} not allowed` : `it has ${key.length} characters`;
-      problems.push({ ...position(keyArgument), message: `invalid job key ${JSON.stringify(key)}: ${why} (use 1-128 characters from A-Z a-z 0-9 . _ : / -)` });
+      const why =
+        bad.length > 0
+          ? `${bad.join(", ")} ${bad.length === 1 ? "is" : "are"} not allowed`
+          : `it has ${key.length} characters`;
+      problems.push({
+        ...position(keyArgument),
+        message: `invalid job key ${JSON.stringify(key)}: ${why} (use 1-128 characters from A-Z a-z 0-9 . _ : / -)`,
+      });
       return;
     }
     const at = position(call);

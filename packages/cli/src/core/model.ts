@@ -2,14 +2,19 @@ import type { Diagnostic, ExtractedJob, FileExtraction, RegisteredJob, RegistryM
 
 /** Diagnostics sorted like a compiler's output: by file, then position. */
 export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
-  return [...diagnostics].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column));
+  return [...diagnostics].sort((a, b) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column,
+  );
 }
 
 /**
  * All files' jobs → the checked registry: keys unique (both places named), sorted by key.
  * Any problem means no model: a registry must never silently leave a job out.
  */
-export function buildModel(files: ReadonlyMap<string, FileExtraction>): { model: RegistryModel; diagnostics: Diagnostic[] } {
+export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
+  model: RegistryModel;
+  diagnostics: Diagnostic[];
+} {
   const diagnostics: Diagnostic[] = [];
   const firstByKey = new Map<string, { file: string; job: ExtractedJob }>();
   const jobs: RegisteredJob[] = [];

@@ -12,13 +12,16 @@ const HEADER = [
 
 /** A relative specifier from one generated file to another project file, ending in `.js` or in nothing. */
 export function importSpecifier(fromFile: string, toFile: string, extension: ".js" | "" = ".js"): string {
-  const relative = posix.relative(posix.dirname(fromFile), toFile).replace(/\.(m?)tsx?$/, (_, m: string) => (extension ? `.${m}js` : ""));
+  const relative = posix
+    .relative(posix.dirname(fromFile), toFile)
+    .replace(/\.(m?)tsx?$/, (_, m: string) => (extension ? `.${m}js` : ""));
   return relative.startsWith(".") ? relative : `./${relative}`;
 }
 
 const quote = (text: string) => JSON.stringify(text);
 /** `.name`, or `["name"]` for an export name that is not an identifier (`export { x as "a-b" }`). */
-const member = (exportName: string) => (/^[A-Za-z_$][\w$]*$/.test(exportName) ? `.${exportName}` : `[${quote(exportName)}]`);
+const member = (exportName: string) =>
+  /^[A-Za-z_$][\w$]*$/.test(exportName) ? `.${exportName}` : `[${quote(exportName)}]`;
 
 // A delivery compiles only the switch that holds its key: one switch over 1,000 keys costs ~10 ms
 // of compilation on the first delivery, a chunk of 50 well under 1 ms (bench/generate.mjs).
@@ -40,9 +43,11 @@ function switchOver(jobs: readonly RegisteredJob[], target: RenderTarget): strin
 function loader(model: RegistryModel, target: RenderTarget): string[] {
   const signature = "(key: string): Promise<AnyJob> | undefined";
   const doc = "/** Loads the job for a key, importing only its module, when a delivery needs it. */";
-  if (model.jobs.length <= CHUNK_SIZE) return [doc, `export function loadJob${signature} {`, ...switchOver(model.jobs, target), "}"];
+  if (model.jobs.length <= CHUNK_SIZE)
+    return [doc, `export function loadJob${signature} {`, ...switchOver(model.jobs, target), "}"];
   const chunks: RegisteredJob[][] = [];
-  for (let start = 0; start < model.jobs.length; start += CHUNK_SIZE) chunks.push(model.jobs.slice(start, start + CHUNK_SIZE));
+  for (let start = 0; start < model.jobs.length; start += CHUNK_SIZE)
+    chunks.push(model.jobs.slice(start, start + CHUNK_SIZE));
   // Keys are sorted, so comparing with the first key of the next chunk finds a key's chunk.
   const dispatch = chunks.map((_, index) => {
     const next = chunks[index + 1]?.[0];
@@ -53,7 +58,12 @@ function loader(model: RegistryModel, target: RenderTarget): string[] {
     `export function loadJob${signature} {`,
     ...dispatch,
     "}",
-    ...chunks.flatMap((chunk, index) => ["", `function loadJob${index}${signature} {`, ...switchOver(chunk, target), "}"]),
+    ...chunks.flatMap((chunk, index) => [
+      "",
+      `function loadJob${index}${signature} {`,
+      ...switchOver(chunk, target),
+      "}",
+    ]),
   ];
 }
 
@@ -62,7 +72,10 @@ function registerAugmentation(model: RegistryModel, target: RenderTarget): strin
     'declare module "@qjobs/runtime" {',
     "  interface Register {",
     "    jobs: {",
-    ...model.jobs.map((job) => `      ${quote(job.key)}: typeof import(${quote(importSpecifier(target.registry, job.file, target.importExtension))})${member(job.exportName)};`),
+    ...model.jobs.map(
+      (job) =>
+        `      ${quote(job.key)}: typeof import(${quote(importSpecifier(target.registry, job.file, target.importExtension))})${member(job.exportName)};`,
+    ),
     "    };",
     "  }",
     "}",
@@ -89,7 +102,9 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
 export function appRoutePath(routeFile: string): string | undefined {
   const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
   if (!match) return undefined;
-  const segments = (match[1] as string).split("/").filter((segment) => segment && !/^\(.*\)$/.test(segment) && !segment.startsWith("@"));
+  const segments = (match[1] as string)
+    .split("/")
+    .filter((segment) => segment && !/^\(.*\)$/.test(segment) && !segment.startsWith("@"));
   return `/${segments.join("/")}`;
 }
 
@@ -103,7 +118,9 @@ export function renderRoute(target: RenderTarget): string {
     "",
     "/** QStash delivers every job here: the signature is verified, then only that job's module is loaded. */",
     // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
-    routePath ? `export const POST = createRouteHandler(loadJob, { routePath: ${quote(routePath)} });` : "export const POST = createRouteHandler(loadJob);",
+    routePath
+      ? `export const POST = createRouteHandler(loadJob, { routePath: ${quote(routePath)} });`
+      : "export const POST = createRouteHandler(loadJob);",
     "",
   ].join("\n");
 }

@@ -26,7 +26,11 @@ export function readJobFile(root: string, file: string): string {
 }
 
 /** Extracts one file, through the cache when it has this exact content. */
-export function extractWithCache(cache: ExtractionCache | undefined, file: string, text: string): { extraction: FileExtraction; parsed: boolean } {
+export function extractWithCache(
+  cache: ExtractionCache | undefined,
+  file: string,
+  text: string,
+): { extraction: FileExtraction; parsed: boolean } {
   const hash = contentHash(text);
   const cached = cache?.get(file, hash);
   if (cached) return { extraction: cached, parsed: false };

@@ -17,8 +17,25 @@ const FIELDS = [
 ] as const;
 
 const NAMES: Record<string, number> = {
-  jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12,
-  sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6,
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+  sun: 0,
+  mon: 1,
+  tue: 2,
+  wed: 3,
+  thu: 4,
+  fri: 5,
+  sat: 6,
 };
 
 function parseField(text: string, field: (typeof FIELDS)[number]): Set<number> {
@@ -39,7 +56,8 @@ function parseField(text: string, field: (typeof FIELDS)[number]): Set<number> {
       from = number(start ?? "");
       to = end === undefined ? (stepText === undefined ? from : field.max) : number(end);
     }
-    for (let value = from; value <= to; value += step) values.add(field.name === "day of week" && value === 7 ? 0 : value);
+    for (let value = from; value <= to; value += step)
+      values.add(field.name === "day of week" && value === 7 ? 0 : value);
   }
   return values;
 }
@@ -48,14 +66,34 @@ function zonedParts(zone: string | undefined) {
   if (!zone) {
     return (ms: number) => {
       const date = new Date(ms);
-      return { minute: date.getUTCMinutes(), hour: date.getUTCHours(), day: date.getUTCDate(), month: date.getUTCMonth() + 1, weekday: date.getUTCDay() };
+      return {
+        minute: date.getUTCMinutes(),
+        hour: date.getUTCHours(),
+        day: date.getUTCDate(),
+        month: date.getUTCMonth() + 1,
+        weekday: date.getUTCDay(),
+      };
     };
   }
-  const format = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", minute: "numeric", hour: "numeric", day: "numeric", month: "numeric", weekday: "short" });
+  const format = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    minute: "numeric",
+    hour: "numeric",
+    day: "numeric",
+    month: "numeric",
+    weekday: "short",
+  });
   const weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
   return (ms: number) => {
     const parts = Object.fromEntries(format.formatToParts(ms).map((part) => [part.type, part.value]));
-    return { minute: Number(parts.minute), hour: Number(parts.hour), day: Number(parts.day), month: Number(parts.month), weekday: weekdays.indexOf(parts.weekday as string) };
+    return {
+      minute: Number(parts.minute),
+      hour: Number(parts.hour),
+      day: Number(parts.day),
+      month: Number(parts.month),
+      weekday: weekdays.indexOf(parts.weekday as string),
+    };
   };
 }
 
@@ -74,7 +112,9 @@ export function parseCron(source: string): Cron {
   }
   const parts = text.split(/\s+/);
   if (parts.length !== 5) throw new SyntaxError(`cron needs 5 fields (minute hour day month weekday), got "${source}"`);
-  const [minutes, hours, days, months, weekdays] = parts.map((part, i) => parseField(part, FIELDS[i] as (typeof FIELDS)[number])) as Set<number>[] as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  const [minutes, hours, days, months, weekdays] = parts.map((part, i) =>
+    parseField(part, FIELDS[i] as (typeof FIELDS)[number]),
+  ) as Set<number>[] as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
   // Classic cron: when both day fields are restricted, a day matching either one matches.
   const dayRestricted = parts[2] !== "*";
   const weekdayRestricted = parts[4] !== "*";
@@ -89,8 +129,11 @@ export function parseCron(source: string): Cron {
       while (at < limit) {
         const t = partsAt(at);
         const dayMatches =
-          dayRestricted && weekdayRestricted ? days.has(t.day) || weekdays.has(t.weekday) : days.has(t.day) && weekdays.has(t.weekday);
-        if (!months.has(t.month) || !dayMatches) at += (24 * 60 - t.hour * 60 - t.minute) * MINUTE; // to the next local midnight
+          dayRestricted && weekdayRestricted
+            ? days.has(t.day) || weekdays.has(t.weekday)
+            : days.has(t.day) && weekdays.has(t.weekday);
+        if (!months.has(t.month) || !dayMatches)
+          at += (24 * 60 - t.hour * 60 - t.minute) * MINUTE; // to the next local midnight
         else if (!hours.has(t.hour)) at += (60 - t.minute) * MINUTE;
         else if (!minutes.has(t.minute)) at += MINUTE;
         else return at;

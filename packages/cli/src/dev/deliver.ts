@@ -27,7 +27,8 @@ const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent
 /** A request's or response's headers as one string each (lower-case names, repeated values joined). */
 export function flatHeaders(message: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  for (const [name, value] of Object.entries(message.headers))
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
   return headers;
 }
 
@@ -58,7 +59,9 @@ export const deliverHttp: Deliver = (delivery) =>
       request.destroy();
       finish({ headers: {}, body: Buffer.alloc(0), error: `timed out after ${delivery.timeoutMs} ms` });
     }, delivery.timeoutMs);
-    request.on("error", (error: NodeJS.ErrnoException) => finish({ headers: {}, body: Buffer.alloc(0), error: error.code ?? error.message }));
+    request.on("error", (error: NodeJS.ErrnoException) =>
+      finish({ headers: {}, body: Buffer.alloc(0), error: error.code ?? error.message }),
+    );
     request.on("response", (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -66,8 +69,16 @@ export const deliverHttp: Deliver = (delivery) =>
         if (size < MAX_BODY) chunks.push(chunk);
         size += chunk.length;
       });
-      response.on("error", (error: NodeJS.ErrnoException) => finish({ headers: {}, body: Buffer.alloc(0), error: error.code ?? error.message }));
-      response.on("end", () => finish({ status: response.statusCode, headers: flatHeaders(response), body: Buffer.concat(chunks).subarray(0, MAX_BODY) }));
+      response.on("error", (error: NodeJS.ErrnoException) =>
+        finish({ headers: {}, body: Buffer.alloc(0), error: error.code ?? error.message }),
+      );
+      response.on("end", () =>
+        finish({
+          status: response.statusCode,
+          headers: flatHeaders(response),
+          body: Buffer.concat(chunks).subarray(0, MAX_BODY),
+        }),
+      );
     });
     request.end(delivery.body);
   });

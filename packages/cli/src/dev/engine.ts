@@ -1,5 +1,5 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { parseCron, type Cron } from "./cron.js";
+import { type Cron, parseCron } from "./cron.js";
 import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
 import { BadRequest, type CallbackConfig, type Message, type MessageSpec, newId } from "./message.js";
@@ -134,7 +134,8 @@ export class Engine {
       dueAt: spec.notBefore ?? now + spec.delayMs,
     };
     if (this.dedup.size > 10_000) for (const [id, seen] of this.dedup) if (seen.expiresAt <= now) this.dedup.delete(id);
-    if (spec.deduplicationId) this.dedup.set(spec.deduplicationId, { messageId: message.messageId, expiresAt: now + DEDUP_WINDOW_MS });
+    if (spec.deduplicationId)
+      this.dedup.set(spec.deduplicationId, { messageId: message.messageId, expiresAt: now + DEDUP_WINDOW_MS });
     this.messages.set(message.messageId, message);
     this.log({ state: "CREATED", messageId: message.messageId, url: message.url, scheduleId: message.scheduleId });
     this.schedulePump();
@@ -258,7 +259,11 @@ export class Engine {
       }
       const queue = message.queueName ? this.queues.get(message.queueName) : undefined;
       if (queue) {
-        if (blockedQueues.has(queue.name) || queue.paused || (this.queueActive.get(queue.name) ?? 0) >= queue.parallelism) {
+        if (
+          blockedQueues.has(queue.name) ||
+          queue.paused ||
+          (this.queueActive.get(queue.name) ?? 0) >= queue.parallelism
+        ) {
           blockedQueues.add(queue.name);
           continue;
         }
@@ -318,10 +323,18 @@ export class Engine {
         timeoutMs: message.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       })
       // A delivery function that throws is a failed attempt, never a message stuck in ACTIVE.
-      .catch((error: unknown): DeliveryResponse => ({ headers: {}, body: Buffer.alloc(0), error: String(error), durationMs: 0 }));
+      .catch(
+        (error: unknown): DeliveryResponse => ({
+          headers: {},
+          body: Buffer.alloc(0),
+          error: String(error),
+          durationMs: 0,
+        }),
+      );
     this.active--;
     if (message.queueName) this.queueActive.set(message.queueName, (this.queueActive.get(message.queueName) ?? 1) - 1);
-    if (message.flowControl) this.flowActive.set(message.flowControl.key, (this.flowActive.get(message.flowControl.key) ?? 1) - 1);
+    if (message.flowControl)
+      this.flowActive.set(message.flowControl.key, (this.flowActive.get(message.flowControl.key) ?? 1) - 1);
     try {
       this.settle(message, response);
     } catch (error) {
@@ -329,7 +342,8 @@ export class Engine {
       // rejection would end qjobs dev and every message with it).
       // A fresh response: the one that made settling throw may throw again.
       const reason = `qjobs dev could not settle the attempt: ${String(error)}`;
-      if (message.state === "ACTIVE") this.fail(message, { headers: {}, body: Buffer.alloc(0), durationMs: 0, error: reason });
+      if (message.state === "ACTIVE")
+        this.fail(message, { headers: {}, body: Buffer.alloc(0), durationMs: 0, error: reason });
     }
     this.schedulePump();
     this.settleIfIdle();
@@ -375,7 +389,14 @@ export class Engine {
     const dlqId = `${this.now()}-${this.dlqCount++}`;
     // Callbacks are not dead-lettered: their failure has no one left to tell.
     if (!message.sourceMessageId) this.deadLetter({ dlqId, message, response, failedAt: this.now() });
-    this.log({ messageId: message.messageId, url: message.url, responseStatus: response.status, error: response.error, state: "FAILED", responseBody: eventBody(response) });
+    this.log({
+      messageId: message.messageId,
+      url: message.url,
+      responseStatus: response.status,
+      error: response.error,
+      state: "FAILED",
+      responseBody: eventBody(response),
+    });
     if (message.failureCallback) this.publishCallback(message, message.failureCallback, response, dlqId);
   }
 

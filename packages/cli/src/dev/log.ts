@@ -14,7 +14,8 @@ export function deliveryName(url: string): string {
 /** Why an attempt failed, in a few words: the route's error message, the network error, or the status. */
 function reason(report: AttemptReport): string {
   const { response } = report;
-  if (response.error === "ECONNREFUSED") return `ECONNREFUSED: is the app running at ${new URL(report.message.url).origin}?`;
+  if (response.error === "ECONNREFUSED")
+    return `ECONNREFUSED: is the app running at ${new URL(report.message.url).origin}?`;
   if (response.error) return response.error;
   const text = response.body.toString("utf8").slice(0, 2000);
   try {
@@ -37,6 +38,11 @@ export function formatAttempt(report: AttemptReport, now: number, color: Colors)
   const kind = message.sourceMessageId ? color.dim(" (callback)") : "";
   const columns = `${color.dim(clock(now))}  ${deliveryName(message.url).padEnd(24)}${kind}  #${report.attempt}  ${paint(status)}  ${formatDuration(response.durationMs).padStart(7)}`;
   if (outcome === "delivered") return columns;
-  const next = outcome === "retry" ? `retry in ${formatDuration(report.retryInMs ?? 0)}` : message.sourceMessageId ? "failed for good" : "failed for good → DLQ";
+  const next =
+    outcome === "retry"
+      ? `retry in ${formatDuration(report.retryInMs ?? 0)}`
+      : message.sourceMessageId
+        ? "failed for good"
+        : "failed for good → DLQ";
   return `${columns}  ${paint(next)}: ${reason(report)}`;
 }

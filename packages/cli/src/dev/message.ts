@@ -88,7 +88,8 @@ export function checkDestination(destination: string): string {
 function integer(headers: Record<string, string>, name: string, min: number): number | undefined {
   const value = headers[name];
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim()) || Number(value) < min) throw new BadRequest(`invalid ${name} header: "${value}" is not a whole number >= ${min}`);
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min)
+    throw new BadRequest(`invalid ${name} header: "${value}" is not a whole number >= ${min}`);
   return Number(value);
 }
 
@@ -96,13 +97,15 @@ function duration(headers: Record<string, string>, name: string): number | undef
   const value = headers[name];
   if (value === undefined) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined) throw new BadRequest(`invalid ${name} header: "${value}" is not a duration like 10s, 5m, 2h or 1d`);
+  if (ms === undefined)
+    throw new BadRequest(`invalid ${name} header: "${value}" is not a duration like 10s, 5m, 2h or 1d`);
   return ms;
 }
 
 function method(headers: Record<string, string>, name: string): string {
   const value = (headers[name] ?? "POST").toUpperCase();
-  if (!METHODS.has(value)) throw new BadRequest(`invalid ${name} header: "${headers[name]}" (use GET, POST, PUT, PATCH or DELETE)`);
+  if (!METHODS.has(value))
+    throw new BadRequest(`invalid ${name} header: "${headers[name]}" (use GET, POST, PUT, PATCH or DELETE)`);
   return value;
 }
 
@@ -119,14 +122,19 @@ function retryDelay(headers: Record<string, string>, name: string): string | und
 
 function forwarded(headers: Record<string, string>, prefix: string): Record<string, string> {
   const result: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (name.startsWith(prefix)) result[name.slice(prefix.length)] = value;
+  for (const [name, value] of Object.entries(headers))
+    if (name.startsWith(prefix)) result[name.slice(prefix.length)] = value;
   return result;
 }
 
-function callbackConfig(headers: Record<string, string>, kind: "callback" | "failure-callback"): CallbackConfig | undefined {
+function callbackConfig(
+  headers: Record<string, string>,
+  kind: "callback" | "failure-callback",
+): CallbackConfig | undefined {
   const url = headers[`upstash-${kind}`];
   if (url === undefined) return undefined;
-  if (!/^https?:\/\//i.test(url)) throw new BadRequest(`invalid upstash-${kind} header: the url must start with http:// or https://`);
+  if (!/^https?:\/\//i.test(url))
+    throw new BadRequest(`invalid upstash-${kind} header: the url must start with http:// or https://`);
   const prefix = `upstash-${kind}-`;
   return {
     url,
@@ -147,7 +155,8 @@ function flowControl(headers: Record<string, string>): FlowControl | undefined {
     const [name, value] = pair.split("=").map((part) => part.trim()) as [string, string | undefined];
     if (!name) continue;
     if (name === "parallelism" && /^\d+$/.test(value ?? "") && Number(value) > 0) control.parallelism = Number(value);
-    else if ((name === "rate" || name === "ratePerSecond") && /^\d+$/.test(value ?? "") && Number(value) > 0) control.rate = Number(value);
+    else if ((name === "rate" || name === "ratePerSecond") && /^\d+$/.test(value ?? "") && Number(value) > 0)
+      control.rate = Number(value);
     else if (name === "period" && value && parseDuration(value)) control.periodMs = parseDuration(value) as number;
     else throw new BadRequest(`invalid upstash-flow-control-value header: "${pair.trim()}"`);
   }
@@ -161,11 +170,22 @@ function flowControl(headers: Record<string, string>): FlowControl | undefined {
  * Reads a publish request's headers (lower-case names, as Node gives them) into a message spec,
  * with QStash's 400s for bad values.
  */
-export function parsePublish(destination: string, headers: Record<string, string>, body: Buffer, callerIp: string): MessageSpec {
+export function parsePublish(
+  destination: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  callerIp: string,
+): MessageSpec {
   const url = checkDestination(destination);
-  const delivered: Record<string, string> = headers["upstash-header-forward"] === "true"
-    ? Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith("upstash-") && !["authorization", "host", "content-length", "connection"].includes(name)))
-    : {};
+  const delivered: Record<string, string> =
+    headers["upstash-header-forward"] === "true"
+      ? Object.fromEntries(
+          Object.entries(headers).filter(
+            ([name]) =>
+              !name.startsWith("upstash-") && !["authorization", "host", "content-length", "connection"].includes(name),
+          ),
+        )
+      : {};
   if (headers["content-type"]) delivered["content-type"] = headers["content-type"];
   Object.assign(delivered, forwarded(headers, "upstash-forward-"));
   const notBefore = integer(headers, "upstash-not-before", 0);

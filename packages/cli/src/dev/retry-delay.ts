@@ -28,7 +28,8 @@ export function parseRetryDelay(source: string): RetryDelay {
     throw new SyntaxError(`invalid retry delay "${source}": ${why}`);
   };
   const expect = (token: string) => {
-    if (tokens[index] !== token) fail(`expected "${token}" but found ${tokens[index] ? `"${tokens[index]}"` : "the end"}`);
+    if (tokens[index] !== token)
+      fail(`expected "${token}" but found ${tokens[index] ? `"${tokens[index]}"` : "the end"}`);
     index++;
   };
 
@@ -48,7 +49,8 @@ export function parseRetryDelay(source: string): RetryDelay {
       const operator = tokens[index++];
       const right = unary();
       const l = left;
-      left = operator === "*" ? (r) => l(r) * right(r) : operator === "/" ? (r) => l(r) / right(r) : (r) => l(r) % right(r);
+      left =
+        operator === "*" ? (r) => l(r) * right(r) : operator === "/" ? (r) => l(r) / right(r) : (r) => l(r) % right(r);
     }
     return left;
   }

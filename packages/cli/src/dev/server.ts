@@ -31,9 +31,11 @@ type Answer = { status: number; body?: unknown };
 const ok = (body?: unknown): Answer => ({ status: 200, body });
 const notFound = (what: string): Answer => ({ status: 404, body: { error: `${what} not found` } });
 
-
 function idsOf(query: URLSearchParams, name: string): string[] | undefined {
-  const ids = query.getAll(name).flatMap((value) => value.split(",")).filter(Boolean);
+  const ids = query
+    .getAll(name)
+    .flatMap((value) => value.split(","))
+    .filter(Boolean);
   return ids.length > 0 ? ids : undefined;
 }
 
@@ -79,12 +81,16 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         }
         if (!Array.isArray(entries)) throw new BadRequest("batch body must be a JSON array");
         // Validate every entry before accepting any, so a bad batch publishes nothing.
-        const specs = entries.map((entry: { destination?: string; headers?: Record<string, string>; body?: string; queue?: string }, index) => {
-          if (typeof entry?.destination !== "string") throw new BadRequest(`batch entry ${index} has no destination`);
-          const headers = Object.fromEntries(Object.entries(entry.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]));
-          const spec = parsePublish(entry.destination, headers, Buffer.from(entry.body ?? "", "utf8"), call.callerIp);
-          return entry.queue ? { ...spec, queueName: entry.queue } : spec;
-        });
+        const specs = entries.map(
+          (entry: { destination?: string; headers?: Record<string, string>; body?: string; queue?: string }, index) => {
+            if (typeof entry?.destination !== "string") throw new BadRequest(`batch entry ${index} has no destination`);
+            const headers = Object.fromEntries(
+              Object.entries(entry.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]),
+            );
+            const spec = parsePublish(entry.destination, headers, Buffer.from(entry.body ?? "", "utf8"), call.callerIp);
+            return entry.queue ? { ...spec, queueName: entry.queue } : spec;
+          },
+        );
         return ok(specs.map((spec) => ({ ...engine.publish(spec), url: spec.url })));
       }
       case "messages": {
@@ -116,7 +122,12 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
           const status = call.query.get("responseStatus");
           const ids = idsOf(call.query, "dlqIds");
           const entries = [...engine.dlq.values()]
-            .filter((entry) => (!ids || ids.includes(entry.dlqId)) && (!url || entry.message.url === url) && (!status || String(entry.response.status) === status))
+            .filter(
+              (entry) =>
+                (!ids || ids.includes(entry.dlqId)) &&
+                (!url || entry.message.url === url) &&
+                (!status || String(entry.response.status) === status),
+            )
             .reverse();
           const { items, cursor } = page(entries, call.query);
           return ok({ messages: items.map(dlqView), ...(cursor ? { cursor } : {}) });
@@ -132,7 +143,9 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         if (method !== "GET") break;
         const messageId = call.query.get("messageId");
         const state = call.query.get("state");
-        const events = engine.events.filter((event) => (!messageId || event.messageId === messageId) && (!state || event.state === state)).reverse();
+        const events = engine.events
+          .filter((event) => (!messageId || event.messageId === messageId) && (!state || event.state === state))
+          .reverse();
         const { items, cursor } = page(events, call.query);
         return ok({ [verb]: items, ...(cursor ? { cursor } : {}) });
       }
@@ -156,7 +169,8 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         break;
       }
       case "queues": {
-        const lag = (name: string) => [...engine.messages.values()].filter((m) => m.queueName === name && m.state !== "ACTIVE").length;
+        const lag = (name: string) =>
+          [...engine.messages.values()].filter((m) => m.queueName === name && m.state !== "ACTIVE").length;
         if (!id && method === "POST") {
           let body: { queueName?: unknown; parallelism?: unknown; paused?: unknown };
           try {
@@ -164,13 +178,19 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
           } catch {
             throw new BadRequest("queue body must be JSON");
           }
-          if (typeof body.queueName !== "string" || body.queueName === "") throw new BadRequest("queueName is required");
+          if (typeof body.queueName !== "string" || body.queueName === "")
+            throw new BadRequest("queueName is required");
           const parallelism = body.parallelism === undefined ? undefined : Number(body.parallelism);
-          if (parallelism !== undefined && !(Number.isInteger(parallelism) && parallelism > 0)) throw new BadRequest("parallelism must be a whole number > 0");
-          engine.upsertQueue(body.queueName, { parallelism, paused: body.paused === undefined ? undefined : Boolean(body.paused) });
+          if (parallelism !== undefined && !(Number.isInteger(parallelism) && parallelism > 0))
+            throw new BadRequest("parallelism must be a whole number > 0");
+          engine.upsertQueue(body.queueName, {
+            parallelism,
+            paused: body.paused === undefined ? undefined : Boolean(body.paused),
+          });
           return ok();
         }
-        if (!id && method === "GET") return ok([...engine.queues.values()].map((queue) => queueView(queue, lag(queue.name))));
+        if (!id && method === "GET")
+          return ok([...engine.queues.values()].map((queue) => queueView(queue, lag(queue.name))));
         const queue = id ? engine.queues.get(id) : undefined;
         if (!queue) return notFound("queue");
         if (!action && method === "GET") return ok(queueView(queue, lag(queue.name)));
@@ -199,11 +219,14 @@ export function crossSiteRefusal(headers: Record<string, string>): string | unde
   } catch {
     hostUrl = undefined;
   }
-  if (!hostUrl || !isLoopbackUrl(hostUrl)) return `Host ${JSON.stringify(host.slice(0, 100))} is not a loopback address (DNS rebinding?)`;
+  if (!hostUrl || !isLoopbackUrl(hostUrl))
+    return `Host ${JSON.stringify(host.slice(0, 100))} is not a loopback address (DNS rebinding?)`;
   const origin = headers.origin;
-  if (origin !== undefined && origin !== `http://${host}`) return `Origin ${JSON.stringify(origin.slice(0, 100))} is not this server's`;
+  if (origin !== undefined && origin !== `http://${host}`)
+    return `Origin ${JSON.stringify(origin.slice(0, 100))} is not this server's`;
   const site = headers["sec-fetch-site"];
-  if (site !== undefined && site !== "same-origin" && site !== "none") return `Sec-Fetch-Site ${JSON.stringify(site.slice(0, 20))}: a request from another site`;
+  if (site !== undefined && site !== "same-origin" && site !== "none")
+    return `Sec-Fetch-Site ${JSON.stringify(site.slice(0, 20))}: a request from another site`;
   return undefined;
 }
 
@@ -241,11 +264,20 @@ export interface DevServer {
 /** Serves the QStash REST API over the engine on 127.0.0.1, behind the development token. */
 export async function startServer(
   engine: Engine,
-  options: { port: number; host?: string; token?: string; keys?: { current: string; next: string }; maxBodyBytes?: number },
+  options: {
+    port: number;
+    host?: string;
+    token?: string;
+    keys?: { current: string; next: string };
+    maxBodyBytes?: number;
+  },
 ): Promise<DevServer> {
   const token = options.token ?? DEV_CREDENTIALS.token;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const route = routes(engine, options.keys ?? { current: DEV_CREDENTIALS.currentSigningKey, next: DEV_CREDENTIALS.nextSigningKey });
+  const route = routes(
+    engine,
+    options.keys ?? { current: DEV_CREDENTIALS.currentSigningKey, next: DEV_CREDENTIALS.nextSigningKey },
+  );
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const target = request.url ?? "/";
@@ -255,16 +287,27 @@ export async function startServer(
       const text = body === undefined ? "" : JSON.stringify(body);
       // A refusal may leave a body unread: close the connection rather than read it.
       const close = request.complete ? {} : { connection: "close" };
-      response.writeHead(status, body === undefined ? close : { "content-type": "application/json", ...close }).end(text);
+      response
+        .writeHead(status, body === undefined ? close : { "content-type": "application/json", ...close })
+        .end(text);
     };
     // Refusals come before reading a byte of the body.
     const crossSite = crossSiteRefusal(headers);
     if (crossSite) return send({ status: 403, body: { error: `Forbidden: ${crossSite}` } });
     const bearer = headers.authorization?.replace(/^Bearer\s+/i, "") ?? url.searchParams.get("qstash_token");
-    if (bearer !== token) return send({ status: 401, body: { error: "Unauthorized: pass the development token as Authorization: Bearer <token>" } });
+    if (bearer !== token)
+      return send({
+        status: 401,
+        body: { error: "Unauthorized: pass the development token as Authorization: Bearer <token>" },
+      });
     const body = await readBody(request, maxBodyBytes);
-    if (!body) return send({ status: 413, body: { error: `Payload Too Large: the body is over ${maxBodyBytes} bytes (--max-body-size)` } });
-    if (!url.pathname.startsWith("/v2/")) return send({ status: 404, body: { error: `no route for ${request.method} ${url.pathname}` } });
+    if (!body)
+      return send({
+        status: 413,
+        body: { error: `Payload Too Large: the body is over ${maxBodyBytes} bytes (--max-body-size)` },
+      });
+    if (!url.pathname.startsWith("/v2/"))
+      return send({ status: 404, body: { error: `no route for ${request.method} ${url.pathname}` } });
     const call: Call = {
       method: request.method ?? "GET",
       segments: url.pathname.slice("/v2/".length).split("/").filter(Boolean).map(safeDecode),

@@ -58,7 +58,8 @@ export function parseDuration(text: string): number | undefined {
   if (/^\d+$/.test(value)) return Number(value) * 1000;
   if (!/^(\d+(ms|s|m|h|d))+$/.test(value)) return undefined;
   let total = 0;
-  for (const [, amount, unit] of value.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(amount) * (UNIT_MS[unit as string] as number);
+  for (const [, amount, unit] of value.matchAll(/(\d+)(ms|s|m|h|d)/g))
+    total += Number(amount) * (UNIT_MS[unit as string] as number);
   return total;
 }
 
@@ -67,7 +68,8 @@ function parseGoDuration(text: string): number | undefined {
   if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined;
   const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
-  for (const [, amount, , unit] of text.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(amount) * (units[unit as string] as number);
+  for (const [, amount, , unit] of text.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g))
+    total += Number(amount) * (units[unit as string] as number);
   return total;
 }
 

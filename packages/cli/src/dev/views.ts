@@ -2,7 +2,8 @@ import type { DlqEntry, Queue, Schedule } from "./engine.js";
 import type { Message } from "./message.js";
 
 /** The JSON shapes the SDK parses: `Message`, `DlqMessage`, `Schedule`, queues. */
-const listHeader = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]]));
+const listHeader = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]]));
 
 export function messageView(message: Message) {
   const flow = message.flowControl;
@@ -21,7 +22,9 @@ export function messageView(message: Message) {
     ...(message.queueName ? { queueName: message.queueName } : {}),
     ...(message.scheduleId ? { scheduleId: message.scheduleId } : {}),
     ...(message.label ? { label: message.label } : {}),
-    ...(flow ? { flowControlKey: flow.key, parallelism: flow.parallelism, rate: flow.rate, period: flow.periodMs / 1000 } : {}),
+    ...(flow
+      ? { flowControlKey: flow.key, parallelism: flow.parallelism, rate: flow.rate, period: flow.periodMs / 1000 }
+      : {}),
     callerIP: message.callerIp,
   };
 }
@@ -58,5 +61,12 @@ export function scheduleView(schedule: Schedule) {
 }
 
 export function queueView(queue: Queue, lag: number) {
-  return { name: queue.name, parallelism: queue.parallelism, paused: queue.paused, createdAt: queue.createdAt, updatedAt: queue.updatedAt, lag };
+  return {
+    name: queue.name,
+    parallelism: queue.parallelism,
+    paused: queue.paused,
+    createdAt: queue.createdAt,
+    updatedAt: queue.updatedAt,
+    lag,
+  };
 }
