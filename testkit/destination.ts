@@ -45,7 +45,13 @@ export async function startDestination(respond: Responder = answer200): Promise<
             ),
           timeoutMs,
         );
-        waiters.push({ count, resolve: () => (clearTimeout(timer), resolve(destination.deliveries)) });
+        waiters.push({
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve(destination.deliveries);
+          },
+        });
       });
     },
     close: () =>

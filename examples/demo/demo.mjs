@@ -3,6 +3,7 @@
 // retried, delayed and dead-lettered. Prints a timeline; exits 0 only if every outcome was as expected.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { stripVTControlCharacters } from "node:util";
 import { Client } from "@upstash/qstash";
 import pc from "picocolors";
 
@@ -37,7 +38,7 @@ function startQStash() {
       const lines = buffered.split("\n");
       buffered = lines.pop() ?? "";
       for (const line of lines) {
-        const match = /running at (?:\S*)(http:\/\/127\.0\.0\.1:\d+)/.exec(line.replace(/\u001b\[[0-9;]*m/g, ""));
+        const match = /running at (?:\S*)(http:\/\/127\.0\.0\.1:\d+)/.exec(stripVTControlCharacters(line));
         if (match && !url) {
           url = match[1];
           say("qstash", `qjobs dev is running at ${url}`);

@@ -147,11 +147,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new UserError(`--port must be a port number, got "${options.port}"`);
         const { color } = output;
-        const [{ dev }, { formatAttempt }, { watch }] = await Promise.all([
-          import("./commands/dev.js"),
-          import("./dev/log.js"),
-          import("./commands/watch.js"),
-        ]);
+        const [{ dev }, { formatAttempt }] = await Promise.all([import("./commands/dev.js"), import("./dev/log.js")]);
         const handle = await dev({
           port,
           retryScale: Number(options.retryScale),
@@ -163,14 +159,11 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           maxBodyBytes: Number(options.maxBodySize),
           maxDlq: Number(options.maxDlq),
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
+          watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });
         reportDevStarted(output, handle, Number(options.retryScale));
-        const watcher = options.watch
-          ? await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) })
-          : undefined;
-        if (watcher) output.out(color.dim(`Watching ${watcher.config.jobs.join(", ")} too.`));
         await untilStopped();
-        await Promise.all([handle.close(), watcher?.close()]);
+        await handle.close();
         output.out(color.dim("qjobs dev stopped."));
       },
     );

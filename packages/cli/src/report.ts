@@ -3,11 +3,17 @@ import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
 import type { ListResult } from "./commands/list.js";
 import type { WatchEvent } from "./commands/watch.js";
-import { type Colors, formatDiagnostic, formatDuration, type Output, plural, reportDiagnostics } from "./terminal.js";
+import {
+  type Colors,
+  formatDiagnostic,
+  formatDuration,
+  type Output,
+  plural,
+  reportDiagnostics,
+  formatClock as time,
+} from "./terminal.js";
 
 // What each command prints: the CLI declares commands, these functions say what happened.
-
-const time = () => new Date().toTimeString().slice(0, 8);
 
 /** `generate`'s one line (or its diagnostics, or the stale files with --check); returns the exit code. */
 export function reportGenerate(output: Output, result: GenerateResult, check: boolean): number {
@@ -76,7 +82,10 @@ export async function confirmInit(output: Output, plan: readonly Change[]): Prom
 /** What init did, then numbered next steps. */
 export function reportInit(output: Output, result: InitResult): void {
   const { color } = output;
-  if (!result.applied) return output.out("Nothing was changed.");
+  if (!result.applied) {
+    output.out("Nothing was changed.");
+    return;
+  }
   const framework = {
     "next-app": "Next.js (App Router)",
     "next-pages": "Next.js (Pages Router)",
@@ -97,8 +106,16 @@ export function reportInit(output: Output, result: InitResult): void {
 /** One line per regeneration: what changed, which keys came and went, what was written, how long it took. */
 export function reportWatchEvent(output: Output, event: WatchEvent): void {
   const { color, errColor } = output;
-  if (event.type === "config-error")
-    return output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
+  if (event.type === "config-error") {
+    output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
+    return;
+  }
+  if (event.type === "failed") {
+    output.err(
+      `${errColor.dim(time())} ${errColor.red("✗")} could not regenerate: ${event.message}; the next change tries again`,
+    );
+    return;
+  }
   const cause =
     event.changed.length === 0
       ? "started"
@@ -107,9 +124,10 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
         : `${plural(event.changed.length, "file")} changed`;
   if (event.type === "errors") {
     for (const diagnostic of event.diagnostics) output.err(formatDiagnostic(diagnostic, errColor));
-    return output.err(
+    output.err(
       `${errColor.dim(time())} ${errColor.red("✗")} ${cause}: ${plural(event.diagnostics.length, "error")}; the last good registry stays until they are fixed`,
     );
+    return;
   }
   const keys = [
     ...event.added.map((key) => color.green(`+${key}`)),
@@ -128,6 +146,7 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
   output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
+  if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
   output.out(
     `\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`,
   );

@@ -24,7 +24,10 @@ describe("qjobs dev as a process", () => {
         const timer = setTimeout(() => reject(new Error(`no start line in: ${stdout}`)), 30_000);
         child.stdout.on("data", () => {
           const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-          if (match && stdout.includes("Ctrl-C stops")) clearTimeout(timer), resolve(match[1] as string);
+          if (match && stdout.includes("Ctrl-C stops")) {
+            clearTimeout(timer);
+            resolve(match[1] as string);
+          }
         });
       });
       expect(stdout).toContain(`QSTASH_TOKEN=${DEV_CREDENTIALS.token}`);
@@ -36,7 +39,9 @@ describe("qjobs dev as a process", () => {
       });
       expect(published.status).toBe(200);
       await destination.waitFor(1);
-      await expect.poll(() => stdout, { timeout: 30_000 }).toMatch(/\d\d:\d\d:\d\d\.\d{3}  welcome-email\s+#1  200 /);
+      await expect
+        .poll(() => stdout, { timeout: 30_000 })
+        .toMatch(/\d\d:\d\d:\d\d\.\d{3} {2}welcome-email\s+#1 {2}200 /);
       expect(stdout).not.toContain("\u001b[");
       child.kill("SIGINT");
       expect(await exited).toBe(0);

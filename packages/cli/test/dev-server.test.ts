@@ -1,5 +1,5 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { QstashError } from "@upstash/qstash";
+import type { QstashError } from "@upstash/qstash";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../src/dev/time.js";
 import { startLocal, verified } from "./dev-support.js";
@@ -47,7 +47,7 @@ describe("qjobs dev accepts what the real @upstash/qstash Client sends", () => {
     });
     expect(delivery?.headers).not.toHaveProperty("upstash-forward-x-trace");
     expect(delivery?.headers).not.toHaveProperty("authorization");
-    expect(await verified(destination, delivery!)).toBe(true);
+    expect(delivery && (await verified(destination, delivery))).toBe(true);
   });
 
   it("honours Upstash-Method and delivers GET without a body", async () => {
@@ -68,7 +68,7 @@ describe("qjobs dev accepts what the real @upstash/qstash Client sends", () => {
       const client = new Client({ enableTelemetry: false });
       await client.publishJSON({ url: `${destination.url}/dev-mode`, body: { hello: "dev" } });
       const [delivery] = await destination.waitFor(1);
-      expect(JSON.parse(delivery!.body.toString())).toEqual({ hello: "dev" });
+      expect(JSON.parse(String(delivery?.body))).toEqual({ hello: "dev" });
     } finally {
       process.env.QSTASH_DEV = previous.dev ?? "";
       if (previous.dev === undefined) delete process.env.QSTASH_DEV;
@@ -92,7 +92,7 @@ describe("qjobs dev accepts what the real @upstash/qstash Client sends", () => {
 describe("retries, backoff and the dead-letter queue", () => {
   it("retries a failing delivery with the same message id, a rising Upstash-Retried and a fresh signature each time", async () => {
     const { client, destination, engine } = await startLocal({
-      respond: (delivery, response, index) => response.writeHead(index < 2 ? 500 : 200).end(index < 2 ? "boom" : "ok"),
+      respond: (_delivery, response, index) => response.writeHead(index < 2 ? 500 : 200).end(index < 2 ? "boom" : "ok"),
     });
     const { messageId } = await client.publish({ url: `${destination.url}/flaky`, body: "{}" });
     await destination.waitFor(3);
@@ -167,7 +167,7 @@ describe("retries, backoff and the dead-letter queue", () => {
     expect(messages[0]?.responseBody).toContain("card declined");
 
     fixed = true;
-    const retried = await client.dlq.retry(messages[0]!.dlqId);
+    const retried = await client.dlq.retry(messages[0]?.dlqId ?? "no dead letter");
     expect(retried.responses).toHaveLength(1);
     await engine.idle();
     expect(destination.deliveries).toHaveLength(2);
@@ -182,7 +182,7 @@ describe("retries, backoff and the dead-letter queue", () => {
     expect(destination.deliveries).toHaveLength(3);
     const [entry] = (await client.dlq.listMessages()).messages;
     expect(entry?.responseStatus).toBe(489);
-    await client.dlq.delete(entry!.dlqId);
+    await client.dlq.delete(entry?.dlqId ?? "no dead letter");
     expect((await client.dlq.listMessages()).messages).toEqual([]);
   });
 
@@ -217,7 +217,7 @@ describe("retries, backoff and the dead-letter queue", () => {
     expect(byPath("/job")).toHaveLength(2);
     expect(byPath("/callback")).toHaveLength(2);
     expect(byPath("/failure")).toHaveLength(1);
-    const callback = JSON.parse(byPath("/callback")[0]!.body.toString());
+    const callback = JSON.parse(String(byPath("/callback")[0]?.body));
     expect(callback).toMatchObject({
       status: 500,
       retried: 0,
@@ -229,7 +229,7 @@ describe("retries, backoff and the dead-letter queue", () => {
     expect(Buffer.from(callback.body, "base64").toString()).toBe("down");
     expect(Buffer.from(callback.sourceBody, "base64").toString()).toBe("payload");
     expect(callback.header["x-why"]).toEqual(["db"]);
-    const failure = JSON.parse(byPath("/failure")[0]!.body.toString());
+    const failure = JSON.parse(String(byPath("/failure")[0]?.body));
     expect(failure).toMatchObject({
       status: 500,
       retried: 1,

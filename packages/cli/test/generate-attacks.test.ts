@@ -24,8 +24,8 @@ describe("attack: a config that reaches outside the project", () => {
   it("is refused: a jobs glob that walks out with src/../../", async () => {
     const outside = await outsideFolder();
     const dir = await tempProject({ "src/a.job.ts": job("a") });
-    const escape = `src/../../${outside.split(/[/\\]/).pop()}/*.job.ts`;
-    await writeFile(join(dir, "qjobs.config.json"), JSON.stringify({ jobs: ["src/**/*.job.ts", escape] }));
+    const escapeGlob = `src/../../${outside.split(/[/\\]/).pop()}/*.job.ts`;
+    await writeFile(join(dir, "qjobs.config.json"), JSON.stringify({ jobs: ["src/**/*.job.ts", escapeGlob] }));
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/"jobs" glob ".*" reaches outside the workspace/);

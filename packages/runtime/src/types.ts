@@ -84,7 +84,7 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
   readonly handler: JobHandler<TPayload, TResult>;
 }
 
-// biome-ignore lint: any is what makes every job assignable here.
+// biome-ignore lint/suspicious/noExplicitAny: any is what makes every job assignable here.
 export type AnyJob = Job<any, any, any>;
 
 /** Loads the job for a key, importing its module only then; undefined for an unknown key. */
@@ -97,11 +97,12 @@ export type JobLoaders = JobLoader | Readonly<Record<string, () => Promise<AnyJo
  * Augmented by the generated registry with `jobs: { [key]: typeof theJob }`, which types
  * `dispatch(key, payload)`. Until then any key and payload are accepted.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// biome-ignore lint/suspicious/noEmptyInterface: an interface, so that the registry can augment it.
 export interface Register {}
 
 type RegisteredJobs = Register extends { jobs: infer TJobs } ? TJobs : Record<string, Job<unknown>>;
 
 export type JobKey = Extract<keyof RegisteredJobs, string>;
 
+// biome-ignore lint/suspicious/noExplicitAny: only the input is inferred; the payload and result may be anything.
 export type JobInput<TKey extends JobKey> = RegisteredJobs[TKey] extends Job<infer TInput, any, any> ? TInput : never;

@@ -274,7 +274,10 @@ describe("attack: a body bomb", () => {
   it("is not read at all without an Upstash-Signature header", async () => {
     let pulled = 0;
     const body = new ReadableStream<Uint8Array>({
-      pull: (controller) => void (pulled++, controller.enqueue(new Uint8Array(1024))),
+      pull: (controller) => {
+        pulled++;
+        controller.enqueue(new Uint8Array(1024));
+      },
     });
     const response = await route()(
       new Request(`${appUrl}?job=payments/refund`, { method: "POST", body, duplex: "half" } as RequestInit),
@@ -299,7 +302,10 @@ describe("attack: a body bomb", () => {
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       port = (server.address() as AddressInfo).port;
     });
-    afterAll(() => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))));
+    afterAll(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
 
     /** Sends headers, then streams 16 KiB chunks until the server answers (at most 200 MiB); resolves to the status and the bytes sent. */
     function bomb(headers: Record<string, string>, method = "POST"): Promise<{ status: number; sent: number }> {

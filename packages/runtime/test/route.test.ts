@@ -39,7 +39,13 @@ const jobModules = {
   }),
 };
 const jobs = Object.fromEntries(
-  Object.entries(jobModules).map(([key, job]) => [key, async () => (loaded.push(key), job)]),
+  Object.entries(jobModules).map(([key, job]) => [
+    key,
+    async () => {
+      loaded.push(key);
+      return job;
+    },
+  ]),
 );
 const logger = { error: vi.fn(), warn: vi.fn() };
 const POST = createRouteHandler(jobs, { env: keys, logger });

@@ -1,4 +1,5 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import type { WatchEvent, Watcher } from "../core/watcher.js";
 import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
@@ -17,6 +18,8 @@ export interface DevOptions {
   maxBodyBytes?: number;
   /** How many dead letters are kept (the oldest go first). */
   maxDlq?: number;
+  /** Also regenerate the registry of the project in `cwd` as its job files change (`--watch`). */
+  watch?: { cwd: string; onEvent: (event: WatchEvent) => void };
 }
 
 export interface DevHandle {
@@ -24,6 +27,8 @@ export interface DevHandle {
   readonly engine: Engine;
   /** The variables an app needs to use this server. */
   readonly env: Record<string, string>;
+  /** The registry's watcher, with `watch`. */
+  readonly watcher?: Watcher;
   close(): Promise<void>;
 }
 
@@ -69,6 +74,12 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     }
     throw error;
   }
+  // The watcher loads chokidar and the parser: only when asked for.
+  const watcher = options.watch
+    ? await import("../core/watcher.js").then(({ watchProject }) =>
+        watchProject(options.watch as DevOptions["watch"] & {}),
+      )
+    : undefined;
   return {
     server,
     engine,
@@ -78,6 +89,9 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       QSTASH_CURRENT_SIGNING_KEY: credentials.currentSigningKey,
       QSTASH_NEXT_SIGNING_KEY: credentials.nextSigningKey,
     },
-    close: () => server.close(),
+    watcher,
+    close: async () => {
+      await Promise.all([server.close(), watcher?.close()]);
+    },
   };
 }

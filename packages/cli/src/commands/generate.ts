@@ -1,8 +1,6 @@
-import { join } from "node:path";
 import { loadConfig } from "../core/config.js";
-import { renderRegistry, renderRoute } from "../core/render.js";
+import { emitFiles } from "../core/emit.js";
 import { scanProject } from "../core/scan.js";
-import { readIfExists, writeIfChanged } from "../core/write.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 
 export interface GenerateOptions {
@@ -21,26 +19,6 @@ export interface GenerateResult {
   readonly jobFiles: number;
   readonly parsed: number;
   readonly durationMs: number;
-}
-
-/** The two generated files for a model, path → content. */
-export function renderFiles(config: Config, model: RegistryModel): [path: string, content: string][] {
-  return [
-    [config.registry, renderRegistry(model, config)],
-    [config.route, renderRoute(config)],
-  ];
-}
-
-/** Writes (or with `check`, compares) each generated file. */
-export async function emitFiles(config: Config, model: RegistryModel, check: boolean): Promise<GeneratedFile[]> {
-  return Promise.all(
-    renderFiles(config, model).map(async ([path, content]): Promise<GeneratedFile> => {
-      const absolute = join(config.root, path);
-      if (!check) return { path, status: (await writeIfChanged(absolute, content)) ? "written" : "unchanged" };
-      const current = await readIfExists(absolute);
-      return { path, status: current === undefined ? "missing" : current === content ? "unchanged" : "stale" };
-    }),
-  );
 }
 
 /** `qjobs generate`: discovers the job files and writes the registry and the route. */

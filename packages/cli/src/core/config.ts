@@ -63,7 +63,7 @@ export function realPathOf(path: string): string {
 function parseJsonc(text: string): unknown {
   const stripped = text.replace(
     /("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g,
-    (match, string: string | undefined) => string ?? "",
+    (_match, string: string | undefined) => string ?? "",
   );
   return JSON.parse(stripped.replace(/,(\s*[}\]])/g, "$1"));
 }

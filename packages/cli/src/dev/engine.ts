@@ -366,7 +366,8 @@ export class Engine {
       message.state = "DELIVERED";
       this.messages.delete(message.messageId);
       this.log({ ...base, state: "DELIVERED" });
-      return report("delivered");
+      report("delivered");
+      return;
     }
     const nonRetryable = status === 489 && response.headers["upstash-nonretryable-error"] === "true";
     if (!nonRetryable && message.retried < message.maxRetries) {
@@ -376,7 +377,8 @@ export class Engine {
       message.dueAt = this.now() + delay;
       this.log({ ...base, state: "ERROR", responseBody: eventBody(response) });
       this.log({ ...base, state: "RETRY", nextDeliveryTime: message.dueAt });
-      return report("retry", delay);
+      report("retry", delay);
+      return;
     }
     this.fail(message, response);
     report("failed");

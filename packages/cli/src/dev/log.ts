@@ -1,5 +1,5 @@
 import type { Colors } from "../terminal.js";
-import { formatDuration } from "../terminal.js";
+import { formatClock as clock, formatDuration } from "../terminal.js";
 import type { AttemptReport } from "./engine.js";
 
 /** What a delivery is called in the log: its job key when it went to a qjobs route, else its URL. */
@@ -27,8 +27,6 @@ function reason(report: AttemptReport): string {
   }
   return text.trim().split("\n")[0]?.slice(0, 200) || `HTTP ${response.status}`;
 }
-
-const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
 /** One line per attempt: time, job key or URL, attempt, status, duration, and what happens next. */
 export function formatAttempt(report: AttemptReport, now: number, color: Colors): string {

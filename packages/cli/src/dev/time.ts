@@ -50,7 +50,8 @@ export class ManualClock implements Clock {
   }
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DAY_MS = 86_400_000;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
 
 /** A QStash duration (`"10s"`, `"1d10h30m"`, or a bare number of seconds) in milliseconds; undefined if invalid. */
 export function parseDuration(text: string): number | undefined {
@@ -87,5 +88,5 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
     const date = Date.parse(text);
     ms = Number.isNaN(date) ? undefined : Math.max(0, date - now);
   }
-  return ms !== undefined && ms <= UNIT_MS.d! ? ms : undefined;
+  return ms !== undefined && ms <= DAY_MS ? ms : undefined;
 }
