@@ -1,12 +1,10 @@
-import { createRequire } from "node:module";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
 import { UserError } from "./errors.js";
 import { confirmInit, reportDevStarted, reportGenerate, reportInit, reportList, reportWatchEvent } from "./report.js";
 import { type Output, processOutput } from "./terminal.js";
-
-const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
+import { version } from "./version.js";
 
 // Commands load their modules when they run, so `qjobs --help` and a cached `generate` start fast.
 

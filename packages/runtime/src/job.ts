@@ -5,6 +5,9 @@ import type { DispatchArgs, DispatchOptions, Job, JobContext, JobHandler } from 
 
 const KEY_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 
+/** What a job key may be, in the words every error message uses. */
+export const JOB_KEY_RULE = "1-128 characters from A-Z a-z 0-9 . _ : / -";
+
 /** Whether `key` is a valid job key: 1-128 characters from `A-Z a-z 0-9 . _ : / -`. */
 export function isValidJobKey(key: string): boolean {
   return KEY_PATTERN.test(key);
@@ -47,7 +50,7 @@ export function createJob(
     | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown> }),
 ): Job {
   if (typeof key !== "string" || !isValidJobKey(key)) {
-    throw new TypeError(`Invalid job key ${JSON.stringify(key)}: use 1-128 characters from A-Z a-z 0-9 . _ : / -`);
+    throw new TypeError(`Invalid job key ${JSON.stringify(key)}: use ${JOB_KEY_RULE}`);
   }
   const { handler, schema, ...defaults } = typeof definition === "function" ? { handler: definition } : definition;
   if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);

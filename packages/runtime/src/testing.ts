@@ -16,10 +16,23 @@ export interface SignOptions {
 }
 
 const encoder = new TextEncoder();
+const HEADER = base64UrlEncode(encoder.encode('{"alg":"HS256","typ":"JWT"}'));
+const signingKeys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    // The key is the signing key string's bytes, used as-is (not base64-decoded), as QStash does.
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    signingKeys.set(secret, key);
+  }
+  return key;
+}
 
 /**
  * Signs a delivery the way QStash does (HS256 JWT with iss, sub, exp, nbf, iat, jti and the padded
- * body hash), so tests can call a jobs route without QStash. Uses the development key by default.
+ * body hash), so tests can call a jobs route without QStash; `qjobs dev` signs its deliveries with it too.
+ * Uses the development key by default.
  */
 export async function signDelivery(options: SignOptions): Promise<string> {
   const now = options.now ?? Math.floor(Date.now() / 1000);
@@ -34,14 +47,8 @@ export async function signDelivery(options: SignOptions): Promise<string> {
     jti: `jwt_${crypto.randomUUID().replace(/-/g, "")}`,
     body: hash + "=".repeat((4 - (hash.length % 4)) % 4),
   };
-  const unsigned = `${base64UrlEncode(encoder.encode('{"alg":"HS256","typ":"JWT"}'))}.${base64UrlEncode(encoder.encode(JSON.stringify(claims)))}`;
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
+  const unsigned = `${HEADER}.${base64UrlEncode(encoder.encode(JSON.stringify(claims)))}`;
+  const key = await hmacKey(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(unsigned)));
   return `${unsigned}.${base64UrlEncode(mac)}`;
 }

@@ -3,11 +3,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { CONFIG_FILE, detectImportExtension, findWorkspaceRoot, loadConfig } from "../core/config.js";
+import { CONFIG_FILE, defaultConfig, loadConfig, sourceBase } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
 import { UserError } from "../errors.js";
 import type { Config } from "../types.js";
+import { version } from "../version.js";
 import { generate } from "./generate.js";
 
 export type Framework = "next-app" | "next-pages" | "none";
@@ -47,9 +48,10 @@ export interface NextStep {
   readonly code?: readonly string[];
 }
 
-const RUNTIME_VERSION = "^0.1.0";
+// The runtime and the CLI are released together, under one version.
+const RUNTIME_VERSION = `^${version}`;
 
-export function detectPackageManager(root: string, userAgent = process.env.npm_config_user_agent): PackageManager {
+function detectPackageManager(root: string, userAgent = process.env.npm_config_user_agent): PackageManager {
   const lockfiles: [string, PackageManager][] = [
     ["pnpm-lock.yaml", "pnpm"],
     ["yarn.lock", "yarn"],
@@ -68,7 +70,7 @@ function detectFramework(
 ): { framework: Framework; appDir?: string; pagesDir?: string; base: string } {
   const has = (path: string) => existsSync(join(root, path));
   const next = Boolean(packageJson.dependencies?.next ?? packageJson.devDependencies?.next);
-  const base = has("src") || (!has("app") && !has("pages")) ? "src" : "";
+  const base = sourceBase(root);
   const appDir = has("src/app") ? "src/app" : has("app") ? "app" : undefined;
   if (appDir || (next && !has("pages") && !has("src/pages")))
     return { framework: "next-app", appDir: appDir ?? `${base ? `${base}/` : ""}app`, base };
@@ -129,16 +131,10 @@ export async function init(options: InitOptions): Promise<InitResult> {
   const manager = detectPackageManager(root);
   const prefix = base ? `${base}/` : "";
   const configExists = existsSync(join(root, CONFIG_FILE));
+  const defaults = defaultConfig(root);
   const config: Config = configExists
     ? await loadConfig(root)
-    : {
-        root,
-        workspaceRoot: findWorkspaceRoot(root),
-        jobs: [`${prefix}**/*.job.ts`],
-        registry: `${prefix}qjobs.gen.ts`,
-        route: framework === "next-app" ? `${appDir}/api/jobs/route.ts` : `${prefix}qjobs.route.ts`,
-        importExtension: detectImportExtension(root),
-      };
+    : { ...defaults, route: framework === "next-app" ? `${appDir}/api/jobs/route.ts` : `${prefix}qjobs.route.ts` };
 
   const writes = new Map<string, string>();
   const changes: Change[] = [];

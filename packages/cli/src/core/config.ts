@@ -9,14 +9,27 @@ export const CONFIG_FILE = "qjobs.config.json";
 
 const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension"] as const;
 
-/** The defaults PRODUCT.md promises; the route goes under app/ when the project has no src/app/. */
+/**
+ * Where a project keeps its code: `src` when it has one, or when it has neither `app/` nor `pages/` at its
+ * root (a new project gets one); "" when its code sits at the root (`app/` without `src/`).
+ */
+export function sourceBase(root: string): "src" | "" {
+  const has = (path: string) => existsSync(join(root, path));
+  return has("src") || (!has("app") && !has("pages")) ? "src" : "";
+}
+
+/**
+ * The defaults PRODUCT.md promises: job files and the registry under `src/` (at the root for a project whose
+ * code sits there), the route under app/ when the project has no src/app/. `qjobs init` writes the same.
+ */
 export function defaultConfig(root: string): Config {
   const app = existsSync(join(root, "src", "app")) ? "src/app" : "app";
+  const prefix = sourceBase(root) ? "src/" : "";
   return {
     root,
     workspaceRoot: findWorkspaceRoot(root),
-    jobs: ["src/**/*.job.ts"],
-    registry: "src/qjobs.gen.ts",
+    jobs: [`${prefix}**/*.job.ts`],
+    registry: `${prefix}qjobs.gen.ts`,
     route: `${app}/api/jobs/route.ts`,
     importExtension: detectImportExtension(root),
   };
@@ -34,7 +47,7 @@ const hasWorkspaces = (folder: string) => {
  * How far up job files may be read: the nearest folder holding `pnpm-workspace.yaml`, a `package.json`
  * with `workspaces`, or `.git` (so a monorepo's jobs can live in a sibling package); else the project itself.
  */
-export function findWorkspaceRoot(root: string): string {
+function findWorkspaceRoot(root: string): string {
   for (let folder = root; ; folder = dirname(folder)) {
     if (existsSync(join(folder, "pnpm-workspace.yaml")) || existsSync(join(folder, ".git")) || hasWorkspaces(folder))
       return folder;
@@ -43,13 +56,13 @@ export function findWorkspaceRoot(root: string): string {
 }
 
 /** Whether `path` is `folder` or inside it (both absolute). */
-export function isInside(folder: string, path: string): boolean {
+function isInside(folder: string, path: string): boolean {
   const rel = relative(folder, path);
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !rel.startsWith(sep) && !/^[A-Za-z]:/.test(rel));
 }
 
 /** The real path of `path`, or of its nearest existing ancestor with the rest appended (what it will be once created). */
-export function realPathOf(path: string): string {
+function realPathOf(path: string): string {
   let existing = path;
   const rest: string[] = [];
   while (!existsSync(existing) && dirname(existing) !== existing) {
@@ -73,7 +86,7 @@ function parseJsonc(text: string): unknown {
  * extensions; none otherwise (bundler resolution: Next.js's Turbopack does not map `.js` to `.ts`).
  * Follows relative `extends`.
  */
-export function detectImportExtension(root: string): ".js" | "" {
+function detectImportExtension(root: string): ".js" | "" {
   let file = join(root, "tsconfig.json");
   for (let depth = 0; depth < 5 && existsSync(file); depth++) {
     let tsconfig: { extends?: unknown; compilerOptions?: { module?: string; moduleResolution?: string } };

@@ -4,7 +4,7 @@ import { renderRegistry, renderRoute } from "./render.js";
 import { readIfExists, writeIfChanged } from "./write.js";
 
 /** The two generated files for a model, path → content. */
-export function renderFiles(config: Config, model: RegistryModel): [path: string, content: string][] {
+function renderFiles(config: Config, model: RegistryModel): [path: string, content: string][] {
   return [
     [config.registry, renderRegistry(model, config)],
     [config.route, renderRoute(config)],

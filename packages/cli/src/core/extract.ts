@@ -1,4 +1,4 @@
-import { isValidJobKey } from "@qjobs/runtime";
+import { isValidJobKey, JOB_KEY_RULE } from "@qjobs/runtime";
 import type { ExtractedJob, FileExtraction } from "../types.js";
 import type { TS } from "./parser.js";
 
@@ -142,7 +142,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
           : `it has ${key.length} characters`;
       problems.push({
         ...position(keyArgument),
-        message: `invalid job key ${JSON.stringify(key)}: ${why} (use 1-128 characters from A-Z a-z 0-9 . _ : / -)`,
+        message: `invalid job key ${JSON.stringify(key)}: ${why} (use ${JOB_KEY_RULE})`,
       });
       return;
     }

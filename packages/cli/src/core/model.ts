@@ -1,7 +1,7 @@
 import type { Diagnostic, ExtractedJob, FileExtraction, RegisteredJob, RegistryModel } from "../types.js";
 
 /** Diagnostics sorted like a compiler's output: by file, then position. */
-export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
+function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
   return [...diagnostics].sort((a, b) =>
     a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column,
   );

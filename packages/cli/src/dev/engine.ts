@@ -1,10 +1,10 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { signDelivery } from "@qjobs/runtime/testing";
 import { type Cron, parseCron } from "./cron.js";
 import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
 import { BadRequest, type CallbackConfig, type Message, type MessageSpec, newId } from "./message.js";
 import { parseRetryDelay } from "./retry-delay.js";
-import { signDelivery } from "./signing.js";
 import { type Clock, parseRetryAfter } from "./time.js";
 
 /** One line of the event log (`GET /v2/events`). */
@@ -146,7 +146,6 @@ export class Engine {
   cancel(messageId: string): boolean {
     const message = this.messages.get(messageId);
     if (!message || message.state === "ACTIVE") return false;
-    message.state = "CANCELLED";
     this.messages.delete(messageId);
     this.log({ state: "CANCELLED", messageId, url: message.url });
     this.settleIfIdle();
@@ -311,18 +310,26 @@ export class Engine {
       "upstash-message-id": message.messageId,
       "upstash-retried": String(message.retried),
       "upstash-caller-ip": message.callerIp,
-      "upstash-signature": signDelivery(this.signingKey, message.url, message.body, this.now()),
     };
     if (message.scheduleId) headers["upstash-schedule-id"] = message.scheduleId;
-    const response = await this.options
-      .deliver({
-        url: message.url,
-        method: message.method,
-        headers,
-        body: message.method === "GET" ? Buffer.alloc(0) : message.body,
-        timeoutMs: message.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      })
-      // A delivery function that throws is a failed attempt, never a message stuck in ACTIVE.
+    // A fresh signature per attempt, whose `sub` is the exact URL called.
+    const signature = signDelivery({
+      signingKey: this.signingKey,
+      url: message.url,
+      body: message.body,
+      now: Math.floor(this.now() / 1000),
+    });
+    const response = await signature
+      .then((signed) =>
+        this.options.deliver({
+          url: message.url,
+          method: message.method,
+          headers: { ...headers, "upstash-signature": signed },
+          body: message.method === "GET" ? Buffer.alloc(0) : message.body,
+          timeoutMs: message.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        }),
+      )
+      // Signing or a delivery function that throws is a failed attempt, never a message stuck in ACTIVE.
       .catch(
         (error: unknown): DeliveryResponse => ({
           headers: {},

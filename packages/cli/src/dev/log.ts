@@ -3,7 +3,7 @@ import { formatClock as clock, formatDuration } from "../terminal.js";
 import type { AttemptReport } from "./engine.js";
 
 /** What a delivery is called in the log: its job key when it went to a qjobs route, else its URL. */
-export function deliveryName(url: string): string {
+function deliveryName(url: string): string {
   try {
     return new URL(url).searchParams.get("job") ?? url;
   } catch {

@@ -5,7 +5,8 @@ import { parseDuration } from "./time.js";
 /** A publish QStash would refuse: answered 400 with its JSON body. */
 export class BadRequest extends Error {}
 
-export type MessageState = "CREATED" | "ACTIVE" | "RETRY" | "DELIVERED" | "FAILED" | "CANCELLED";
+/** A message's state while the engine holds it (a cancelled one is dropped at once). */
+export type MessageState = "CREATED" | "ACTIVE" | "RETRY" | "DELIVERED" | "FAILED";
 
 export interface FlowControl {
   key: string;
@@ -61,7 +62,7 @@ export interface Message extends MessageSpec {
   dueAt: number;
 }
 
-export const DEFAULT_RETRIES = 3;
+const DEFAULT_RETRIES = 3;
 const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE"]);
 
 export function newId(prefix: string): string {
@@ -69,7 +70,7 @@ export function newId(prefix: string): string {
 }
 
 /** A destination must be an absolute http(s) URL; QStash's messages for anything else. */
-export function checkDestination(destination: string): string {
+function checkDestination(destination: string): string {
   if (!/^https?:\/\//i.test(destination)) {
     throw new BadRequest(
       destination === ""

@@ -211,7 +211,7 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
  * served. Ports do not make a site (a page on localhost:3000 is same-site with localhost:8080), so the
  * Origin must be this server's own; scripts and the SDK send no Origin and keep working.
  */
-export function crossSiteRefusal(headers: Record<string, string>): string | undefined {
+function crossSiteRefusal(headers: Record<string, string>): string | undefined {
   const host = headers.host ?? "";
   let hostUrl: URL | undefined;
   try {
