@@ -4,9 +4,8 @@
 // Usage: pnpm bench:dev [-- --messages 5000 --concurrency 50 --rounds 3]
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { fileURLToPath } from "node:url";
 import { Client } from "@upstash/qstash";
-import { arg, median } from "./shared.mjs";
+import { arg, cliBin, median } from "./shared.mjs";
 
 const messages = arg("messages", 5000);
 const concurrency = arg("concurrency", 50);
@@ -29,14 +28,10 @@ const app = createServer((req, res) => {
 await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
 const appUrl = `http://127.0.0.1:${app.address().port}/api/jobs?job=bench`;
 
-const dev = spawn(
-  process.execPath,
-  [fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0", "--quiet"],
-  {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "inherit"],
-  },
-);
+const dev = spawn(process.execPath, [cliBin, "dev", "--port", "0", "--quiet"], {
+  env: { ...process.env, NO_COLOR: "1" },
+  stdio: ["ignore", "pipe", "inherit"],
+});
 const qstashUrl = await new Promise((resolve, reject) => {
   let out = "";
   dev.stdout.on("data", (text) => {

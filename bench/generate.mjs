@@ -7,14 +7,13 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { arg, median } from "./shared.mjs";
+import { arg, cliBin, median } from "./shared.mjs";
 
 const files = arg("files", 1000);
 const runs = arg("runs", 5);
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const work = join(here, ".work");
-const qjobsBin = join(here, "..", "packages", "cli", "dist", "bin.js");
 // The package exports no bin path; find it beside its package.json.
 const tsrBin = join(
   createRequire(import.meta.url).resolve("@tanstack/router-cli/package.json"),
@@ -109,10 +108,10 @@ for (let run = 0; run < runs; run++) {
   // Cold: no cache and no generated files, a fresh process each time.
   rmSync(join(qjobsDir, ".qjobs"), { recursive: true, force: true });
   rmSync(join(qjobsDir, "src", "qjobs.gen.ts"), { force: true });
-  const cold = measure(qjobsBin, ["generate"], qjobsDir);
+  const cold = measure(cliBin, ["generate"], qjobsDir);
   samples.qjobsCold.push(cold.ms);
   samples.qjobsRss.push(cold.maxRssMb);
-  samples.qjobsWarm.push(measure(qjobsBin, ["generate"], qjobsDir).ms);
+  samples.qjobsWarm.push(measure(cliBin, ["generate"], qjobsDir).ms);
 
   rmSync(join(tsrDir, "src", "routeTree.gen.ts"), { force: true });
   const tsr = measure(tsrBin, ["generate"], tsrDir);
@@ -123,7 +122,7 @@ for (let run = 0; run < runs; run++) {
 // Serving one delivery from a freshly imported route: 1,000 jobs against 1 job.
 async function compileProject(dir, count) {
   makeQJobsProject(dir, count);
-  measure(qjobsBin, ["generate"], dir);
+  measure(cliBin, ["generate"], dir);
   const entryPoints = [join(dir, "src", "route.ts"), join(dir, "src", "qjobs.gen.ts")];
   for (let i = 0; i < count; i++) entryPoints.push(join(dir, "src", "jobs", `section-${i % 20}`, `job-${i}.job.ts`));
   await build({

@@ -7,13 +7,12 @@ import { createConnection, createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDeliveryRequest } from "@qjobs/runtime/testing";
-import { arg, median } from "./shared.mjs";
+import { arg, cliBin, median } from "./shared.mjs";
 
 const jobs = arg("jobs", 200);
 const runs = arg("runs", 5);
 const here = fileURLToPath(new URL(".", import.meta.url));
 const fixture = join(here, "..", "fixtures", "next-app");
-const cli = join(here, "..", "packages", "cli", "dist", "bin.js");
 const next = join(here, "node_modules", "next", "dist", "bin", "next");
 const keys = {
   QSTASH_CURRENT_SIGNING_KEY: "sig_bench_current_000000000",
@@ -37,7 +36,7 @@ function makeApp(count) {
     );
   }
   for (const [command, args] of [
-    [cli, ["generate", "--cwd", dir]],
+    [cliBin, ["generate", "--cwd", dir]],
     [next, ["build"]],
   ]) {
     const run = spawnSync(process.execPath, [command, ...args], { cwd: dir, env, encoding: "utf8" });

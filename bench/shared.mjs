@@ -1,4 +1,8 @@
-// What every benchmark script needs: its command-line numbers and robust statistics.
+// What every benchmark script needs: the CLI it measures, its command-line numbers and robust statistics.
+import { fileURLToPath } from "node:url";
+
+/** The built `qjobs` bin (the benches build first). */
+export const cliBin = fileURLToPath(new URL("../packages/cli/dist/bin.js", import.meta.url));
 
 /** `--name N` from the command line, or the fallback. */
 export function arg(name, fallback) {

@@ -7,13 +7,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { watch } from "@qjobs/cli";
-import { arg, median, p95 } from "./shared.mjs";
+import { arg, cliBin, median, p95 } from "./shared.mjs";
 
 const files = arg("files", 1000);
 const edits = arg("edits", 60);
 const here = fileURLToPath(new URL(".", import.meta.url));
 const dir = join(here, ".work", "watch-1000");
-const bin = join(here, "..", "packages", "cli", "dist", "bin.js");
 
 const jobPath = (i) => join(dir, "src", "jobs", `section-${i % 20}`, `job-${i}.job.ts`);
 const jobSource = (i, key) => `import { createJob } from "@qjobs/runtime";
@@ -66,7 +65,7 @@ for (let run = 0; run < 9; run++) {
   const j = (run * 53 + 11) % files;
   writeFileSync(jobPath(j), jobSource(j, `baseline/${run}`));
   const started = performance.now();
-  const result = spawnSync(process.execPath, [bin, "generate", "--cwd", dir], { encoding: "utf8" });
+  const result = spawnSync(process.execPath, [cliBin, "generate", "--cwd", dir], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(result.stderr);
   baseline.push(performance.now() - started);
 }

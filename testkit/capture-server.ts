@@ -7,6 +7,8 @@ export interface CapturedRequest {
   target: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** What the server answered it. */
+  answer?: unknown;
 }
 
 export interface CaptureServer {
@@ -45,6 +47,7 @@ export async function startCaptureServer(
         body = entries.map(() => ({ messageId: `msg_${nextId++}` }));
       } else [status, body] = [404, { error: "not found" }];
     }
+    captured.answer = body;
     res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -301,13 +301,16 @@ describe("deduplication, delays and scheduling in time", () => {
     for (let i = 0; i < 4; i++)
       await client.publish({ url: `${destination.url}/p${i}`, flowControl: { key: "tenant", parallelism: 2 } });
     await destination.waitFor(2);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // give a third delivery the chance it must not take
+    // The publishes were answered, so the engine has decided: two deliveries under way, the others waiting.
+    const states = () => [...engine.messages.values()].map((message) => message.state).sort();
+    expect(states()).toEqual(["ACTIVE", "ACTIVE", "CREATED", "CREATED"]);
     expect(destination.deliveries).toHaveLength(2);
-    // Release the held deliveries one by one; bounded, so a stuck engine fails the test instead of hanging it.
-    for (let step = 0; step < 2000 && (destination.deliveries.length < 4 || hold.length > 0); step++) {
-      hold.shift()?.();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    // Each delivery released lets exactly one more start.
+    hold.shift()?.();
+    await destination.waitFor(3);
+    hold.shift()?.();
+    await destination.waitFor(4);
+    for (const release of hold.splice(0)) release();
     expect(destination.deliveries).toHaveLength(4);
     await engine.idle();
     expect(destination.concurrency.max).toBe(2);

@@ -4,10 +4,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli, tempProject } from "./support.js";
+import { jobSource, runCli, tempProject } from "./support.js";
 
-const job = (key: string) =>
-  `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
+const job = (key: string) => jobSource("job", key);
 
 const outsiders: string[] = [];
 afterAll(() => Promise.all(outsiders.map((dir) => rm(dir, { recursive: true, force: true }))));

@@ -2,7 +2,7 @@ import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { generate } from "../src/index.js";
-import { fixturesDir, runCli, tempProject } from "./support.js";
+import { fixturesDir, jobSource, runCli, tempProject } from "./support.js";
 
 const exportForms = join(fixturesDir, "export-forms");
 const generatedFiles = ["src/qjobs.gen.ts", "src/app/api/jobs/route.ts"];
@@ -103,8 +103,7 @@ describe("qjobs generate reports broken job files like a compiler", () => {
 });
 
 describe("discovery", () => {
-  const job = (key: string) =>
-    `import { createJob } from "@qjobs/runtime";\nexport const job = createJob(${JSON.stringify(key)}, async () => {});\n`;
+  const job = (key: string) => jobSource("job", key);
 
   it("never searches node_modules, .git, .next or dist, and skips files that only look like jobs", async () => {
     const dir = await tempProject({
@@ -167,7 +166,7 @@ describe("discovery", () => {
 
 describe("import specifiers follow the project's module resolution", () => {
   const files = {
-    "src/a.job.ts": 'import { createJob } from "@qjobs/runtime";\nexport const a = createJob("a", async () => {});\n',
+    "src/a.job.ts": jobSource("a", "a"),
     "src/app/.keep": "",
   };
   const specifierOf = async (dir: string) => /import\("([^"]+)"\)/.exec(await read(dir, "src/qjobs.gen.ts"))?.[1];

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot, runCli, tempProject } from "./support.js";
+import { jobSource, repoRoot, runCli, tempProject } from "./support.js";
 
 const read = (dir: string, path: string) => readFile(join(dir, path), "utf8");
 const nextApp = {
@@ -127,8 +127,7 @@ describe("qjobs init", () => {
         registry: "src/jobs.gen.ts",
         route: "src/app/api/jobs/route.ts",
       }),
-      "src/orders/pay.job.ts":
-        'import { createJob } from "@qjobs/runtime";\nexport const pay = createJob("pay", async () => {});\n',
+      "src/orders/pay.job.ts": jobSource("pay", "pay"),
       ".env.example": "QSTASH_URL=https://qstash.example\nOTHER=1\n",
       ".gitignore": "node_modules\n",
     });

@@ -4,25 +4,27 @@ import { dispatch, type RouteHandler } from "@qjobs/runtime";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
 import { signLikeQStash } from "../../../testkit/qstash-signature.js";
-import { runCli, tempProject } from "./support.js";
+import { jobSource, runCli, tempProject } from "./support.js";
 
 const signingKeys = { QSTASH_CURRENT_SIGNING_KEY: "sig_e2e_current", QSTASH_NEXT_SIGNING_KEY: "sig_e2e_next" };
 const jobsUrl = "http://127.0.0.1:3000/api/jobs";
 
-// Each job module records that it was loaded, and each handler that it ran.
-const jobFile = (name: string, key: string, payload: string) => `import { createJob } from "@qjobs/runtime";
-const state = ((globalThis as any).__qjobsE2E ??= { loaded: [], ran: [] });
+let qstash: CaptureServer;
+let projects = 0;
+
+/**
+ * A new project with three jobs, generated and its route imported: each job module records in its own
+ * global (fresh for every project) that it was loaded, and each handler that it ran.
+ */
+async function generatedRoute() {
+  const global = `__qjobsE2E${projects++}`;
+  const jobFile = (name: string, key: string, payload: string) => `import { createJob } from "@qjobs/runtime";
+const state = ((globalThis as any).${global} ??= { loaded: [], ran: [] });
 state.loaded.push(${JSON.stringify(name)});
 export const ${name} = createJob(${JSON.stringify(key)}, async (payload: ${payload}, ctx) => {
   state.ran.push({ key: ctx.key, payload, retried: ctx.retried });
 });
 `;
-
-let qstash: CaptureServer;
-let POST: RouteHandler;
-const state = () => (globalThis as unknown as { __qjobsE2E: { loaded: string[]; ran: unknown[] } }).__qjobsE2E;
-
-beforeAll(async () => {
   const dir = await tempProject(
     {
       "src/jobs/alpha.job.ts": jobFile("alpha", "alpha", "{ n: number }"),
@@ -33,7 +35,16 @@ beforeAll(async () => {
     { inRepo: true },
   );
   expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
-  ({ POST } = await import(pathToFileURL(join(dir, "src/app/api/jobs/route.ts")).href));
+  const { POST } = (await import(pathToFileURL(join(dir, "src/app/api/jobs/route.ts")).href)) as { POST: RouteHandler };
+  const state = () =>
+    ((globalThis as Record<string, unknown>)[global] as { loaded: string[]; ran: unknown[] } | undefined) ?? {
+      loaded: [],
+      ran: [],
+    };
+  return { POST, state };
+}
+
+beforeAll(async () => {
   qstash = await startCaptureServer();
   vi.stubEnv("QSTASH_URL", qstash.url);
   vi.stubEnv("QSTASH_TOKEN", "e2e-token");
@@ -45,10 +56,12 @@ afterAll(async () => {
   await qstash?.close();
 });
 
-/** Turns the message the real Client published into the delivery QStash would make of it. */
-async function deliveryOf(index: number): Promise<Request> {
+/** Dispatches through the real Client, then turns what it published into the delivery QStash would make of it. */
+async function dispatchAndDeliver(...args: Parameters<typeof dispatch>): Promise<Request> {
+  const index = qstash.requests.length;
+  await dispatch(...args);
   const published = qstash.requests[index];
-  if (!published) throw new Error(`no publish #${index}`);
+  if (!published) throw new Error(`nothing was published for ${args[0]}`);
   const destination = published.target.slice("/v2/publish/".length);
   const body = published.body.toString("utf8");
   return new Request(destination, {
@@ -69,42 +82,35 @@ async function deliveryOf(index: number): Promise<Request> {
 
 describe("a generated route serves signed deliveries end to end", () => {
   it("loads nothing until a delivery arrives, then only the delivered job's module", async () => {
-    expect(state()?.loaded ?? []).toEqual([]);
-    await dispatch("alpha", { n: 41 });
-    const response = await POST(await deliveryOf(0));
+    const { POST, state } = await generatedRoute();
+    expect(state().loaded).toEqual([]);
+    const response = await POST(await dispatchAndDeliver("alpha", { n: 41 }));
     expect(response.status).toBe(200);
     expect(state().loaded).toEqual(["alpha"]);
     expect(state().ran).toEqual([{ key: "alpha", payload: { n: 41 }, retried: 0 }]);
   });
 
   it("routes a key with a slash, and a job without payload", async () => {
-    await dispatch("team/beta", { s: "hi" });
-    await dispatch("gamma");
-    expect((await POST(await deliveryOf(1))).status).toBe(200);
-    expect((await POST(await deliveryOf(2))).status).toBe(200);
-    expect(state().loaded.sort()).toEqual(["alpha", "beta", "gamma"]);
+    const { POST, state } = await generatedRoute();
+    expect((await POST(await dispatchAndDeliver("team/beta", { s: "hi" }))).status).toBe(200);
+    expect((await POST(await dispatchAndDeliver("gamma"))).status).toBe(200);
+    expect(state().loaded.sort()).toEqual(["beta", "gamma"]);
     expect(state().ran).toContainEqual({ key: "team/beta", payload: { s: "hi" }, retried: 0 });
   });
 
   it("refuses the same delivery with a tampered body, running nothing", async () => {
-    await dispatch("alpha", { n: 1 });
-    const delivery = await deliveryOf(3);
+    const { POST, state } = await generatedRoute();
+    const delivery = await dispatchAndDeliver("alpha", { n: 1 });
     const tampered = new Request(delivery.url, { method: "POST", headers: delivery.headers, body: '{"n":1000}' });
-    const ran = state().ran.length;
     expect((await POST(tampered)).status).toBe(401);
-    expect(state().ran.length).toBe(ran);
+    expect(state().ran).toEqual([]);
   });
 });
 
 describe("a large registry", () => {
   it("finds every one of 130 jobs across its chunks, and no unknown key", async () => {
     const keys = Array.from({ length: 130 }, (_, i) => `group-${i % 7}/job.${i}`);
-    const files = Object.fromEntries(
-      keys.map((key, i) => [
-        `src/jobs/j${i}.job.ts`,
-        `import { createJob } from "@qjobs/runtime";\nexport const j${i} = createJob(${JSON.stringify(key)}, async () => {});\n`,
-      ]),
-    );
+    const files = Object.fromEntries(keys.map((key, i) => [`src/jobs/j${i}.job.ts`, jobSource(`j${i}`, key)]));
     const dir = await tempProject({ ...files, "src/app/.keep": "" }, { inRepo: true });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
     const { loadJob } = (await import(pathToFileURL(join(dir, "src/qjobs.gen.ts")).href)) as {

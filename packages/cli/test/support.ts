@@ -1,36 +1,11 @@
-import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll } from "vitest";
+import { repoRoot } from "../../../testkit/cli.js";
 
-export const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+export { type CliRun, jobSource, repoRoot, runCli, spawnCli } from "../../../testkit/cli.js";
 export const fixturesDir = join(repoRoot, "fixtures");
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Spawns the built CLI as a user would, without colors unless the env asks for them. */
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: options.cwd ?? repoRoot,
-      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const created: string[] = [];
 afterAll(async () => {

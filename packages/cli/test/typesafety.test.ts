@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fixturesDir, repoRoot, runCli, tempProject } from "./support.js";
+import { fixturesDir, jobSource, repoRoot, runCli, tempProject } from "./support.js";
 
 const exportForms = join(fixturesDir, "export-forms");
 const compilers = {
@@ -45,7 +45,7 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     const dir = await tempProject({}, { from: exportForms, inRepo: true });
     await writeFile(
       join(dir, "src/jobs/new.job.ts"),
-      'import { createJob } from "@qjobs/runtime";\nexport const added = createJob("added", async (payload: { n: number }) => payload.n);\n',
+      jobSource("added", "added", { payload: "{ n: number }", body: "return payload.n;" }),
     );
     await writeFile(
       join(dir, "src/use-new.ts"),

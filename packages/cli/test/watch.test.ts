@@ -1,59 +1,33 @@
-import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
-import { tempProject } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { type WatchEvent, watch } from "../src/commands/watch.js";
+import { jobSource as job, spawnCli, tempProject } from "./support.js";
 
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-const job = (name: string, key: string) =>
-  `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob(${JSON.stringify(key)}, async () => {});\n`;
 const keysIn = (registry: string) =>
   [...registry.matchAll(/^ {4}case "([^"]+)":/gm)].map((match) => match[1] as string);
 
-interface Watching {
-  dir: string;
-  output: () => string;
-  /** Resolves when the output has `count` lines matching `pattern`; bounded so a test never hangs. */
-  lines: (pattern: RegExp, count?: number) => Promise<void>;
-  registry: () => Promise<string[]>;
-  stop: () => Promise<number | null>;
-}
-
-const running: Watching[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((watching) => watching.stop()));
-});
-
-async function startWatch(files: Record<string, string>): Promise<Watching> {
+/** `qjobs watch` as a process in a new project, once it says it is watching. */
+async function startWatch(files: Record<string, string>) {
   const dir = await tempProject({ "src/app/.keep": "", ...files });
-  const child = spawn(process.execPath, [bin, "watch", "--cwd", dir], {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.setEncoding("utf8").on("data", (text) => (output += text));
-  child.stderr.setEncoding("utf8").on("data", (text) => (output += text));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const watching: Watching = {
+  const cli = spawnCli(["watch", "--cwd", dir]);
+  await cli.waitFor(/Watching src\/\*\*\/\*\.job\.ts/);
+  return {
     dir,
-    output: () => output,
-    lines: async (pattern, count = 1) => {
-      const matching = () => output.split("\n").filter((line) => pattern.test(line)).length;
-      for (const started = Date.now(); matching() < count; await new Promise((resolve) => setTimeout(resolve, 20))) {
-        if (Date.now() - started > 30_000) throw new Error(`no line matching ${pattern} in:\n${output}`);
-      }
-    },
+    output: cli.output,
+    /** Resolves when `count` lines of the output match `pattern`. */
+    lines: (pattern: RegExp, count?: number) => cli.waitFor(pattern, { count }).then(() => undefined),
     registry: async () => keysIn(await readFile(join(dir, "src/qjobs.gen.ts"), "utf8")),
-    stop: async () => {
-      child.kill("SIGINT");
-      return exited;
-    },
+    stop: cli.stop,
   };
-  running.push(watching);
-  await watching.lines(/Watching src\/\*\*\/\*\.job\.ts/);
-  return watching;
 }
+
+/** A line per event of watch() in this process: what caused it and the keys it added. */
+const eventLine = (event: WatchEvent) =>
+  event.type === "generated"
+    ? `${event.changed.join(",") || "started"} ${event.added.map((key) => `+${key}`).join(" ")}`.trim()
+    : event.type;
 
 describe("qjobs watch", () => {
   it("generates at start, then follows add, change, rename and unlink, naming the keys that came and went", async () => {
@@ -112,33 +86,37 @@ describe("qjobs watch", () => {
   });
 
   it("does not trigger itself: its own outputs and the cache cause no regeneration", async () => {
-    const w = await startWatch({ "src/jobs/a.job.ts": job("a", "alpha") });
-    await writeFile(join(w.dir, "src/jobs/b.job.ts"), job("b", "beta"));
-    await w.lines(/\+beta/);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // time for a self-triggered run to show up, if there were one
-    expect(
-      w
-        .output()
-        .split("\n")
-        .filter((line) => line.includes("✓")),
-    ).toHaveLength(2);
+    // Even with a glob that matches the generated files themselves.
+    const dir = await tempProject({
+      "src/app/.keep": "",
+      "src/jobs/a.job.ts": job("a", "alpha"),
+      "qjobs.config.json": JSON.stringify({ jobs: ["src/**/*.ts"] }),
+    });
+    const events: string[] = [];
+    const watcher = await watch({ cwd: dir, onEvent: (event) => events.push(eventLine(event)) });
+    try {
+      await writeFile(join(dir, "src/jobs/b.job.ts"), job("b", "beta"));
+      await expect.poll(() => events, { timeout: 30_000 }).toContain("src/jobs/b.job.ts added +beta");
+      await watcher.idle();
+      // A run that its own writes had triggered would show up by the time the next edit's run is done.
+      await writeFile(join(dir, "src/jobs/c.job.ts"), job("c", "gamma"));
+      await expect.poll(() => events, { timeout: 30_000 }).toContain("src/jobs/c.job.ts added +gamma");
+      await watcher.idle();
+      expect(events).toEqual(["started", "src/jobs/b.job.ts added +beta", "src/jobs/c.job.ts added +gamma"]);
+    } finally {
+      await watcher.close();
+    }
   });
 });
 
 describe("watch() as an API", () => {
   it("catches up on an edit made between its first run and the file watcher being ready", async () => {
-    const { watch } = await import("../src/commands/watch.js");
-    const { writeFileSync } = await import("node:fs");
     const dir = await tempProject({ "src/app/.keep": "", "src/jobs/a.job.ts": job("a", "alpha") });
     const events: string[] = [];
     const watcher = await watch({
       cwd: dir,
       onEvent: (event) => {
-        events.push(
-          event.type === "generated"
-            ? `${event.changed.join(",") || "started"} ${event.added.map((key) => `+${key}`).join(" ")}`.trim()
-            : event.type,
-        );
+        events.push(eventLine(event));
         // The first event comes before the watcher exists: this write raises no event of its own.
         if (events.length === 1) writeFileSync(join(dir, "src/jobs/b.job.ts"), job("b", "beta"));
       },
