@@ -69,7 +69,7 @@ async function firstDelivery(dir) {
   const port = await freePort();
   const server = spawn(process.execPath, [next, "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: dir,
-    env,
+    env: { ...env, QJOBS_URL: `http://127.0.0.1:${port}/api/jobs` },
     stdio: "ignore",
   });
   try {

@@ -5,8 +5,8 @@ import { createDeliveryRequest, DEV_CREDENTIALS } from "@qjobs/runtime/testing";
 const [routeFile, key] = process.argv.slice(2);
 process.env.QSTASH_CURRENT_SIGNING_KEY = DEV_CREDENTIALS.currentSigningKey;
 process.env.QSTASH_NEXT_SIGNING_KEY = DEV_CREDENTIALS.nextSigningKey;
+process.env.QJOBS_URL = "http://127.0.0.1/api/jobs";
 const request = await createDeliveryRequest({
-  routeUrl: "http://127.0.0.1/api/jobs",
   key,
   payload: { userId: "u", count: 1 },
 });

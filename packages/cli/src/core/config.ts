@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, posix, relative, resolve, sep } from "node:path";
+import { type ParseError, parse as parseJsonc } from "jsonc-parser";
 import { UserError } from "../errors.js";
 import type { Config } from "../types.js";
 import { staticBase } from "./discover.js";
@@ -72,13 +73,11 @@ function realPathOf(path: string): string {
   return join(realpathSync(existing), ...rest);
 }
 
-/** tsconfig.json's text as JSON: comments and trailing commas removed (strings left alone). */
-function parseJsonc(text: string): unknown {
-  const stripped = text.replace(
-    /("(?:\\.|[^"\\])*")|\/\/[^\n]*|\/\*[\s\S]*?\*\//g,
-    (_match, string: string | undefined) => string ?? "",
-  );
-  return JSON.parse(stripped.replace(/,(\s*[}\]])/g, "$1"));
+/** tsconfig.json's text (JSON with comments and trailing commas), or undefined when it cannot be read as that. */
+function parseTsconfig(text: string): unknown {
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
+  return errors.length > 0 ? undefined : value;
 }
 
 /**
@@ -91,7 +90,8 @@ function detectImportExtension(root: string): ".js" | "" {
   for (let depth = 0; depth < 5 && existsSync(file); depth++) {
     let tsconfig: { extends?: unknown; compilerOptions?: { module?: string; moduleResolution?: string } };
     try {
-      tsconfig = parseJsonc(readFileSync(file, "utf8")) as typeof tsconfig;
+      tsconfig = parseTsconfig(readFileSync(file, "utf8")) as typeof tsconfig;
+      if (!tsconfig) return "";
     } catch {
       return "";
     }
