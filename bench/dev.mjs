@@ -1,9 +1,13 @@
 // Deliveries per second through `qjobs dev` (a separate process, as in development): the real QStash
 // Client publishes, the server signs and delivers to a loopback app that answers 200. Baseline, measured
 // in the same run: the same requests posted straight to the app, with no QStash in between.
+// Measured twice: with its state on disk (the default) and in memory only.
 // Usage: pnpm bench:dev [-- --messages 5000 --concurrency 50 --rounds 3]
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Client } from "@upstash/qstash";
 import { arg, cliBin, median } from "./shared.mjs";
 
@@ -28,20 +32,28 @@ const app = createServer((req, res) => {
 await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
 const appUrl = `http://127.0.0.1:${app.address().port}/api/jobs?job=bench`;
 
-const dev = spawn(process.execPath, [cliBin, "dev", "--port", "0", "--quiet"], {
-  env: { ...process.env, NO_COLOR: "1" },
-  stdio: ["ignore", "pipe", "inherit"],
-});
-const qstashUrl = await new Promise((resolve, reject) => {
-  let out = "";
-  dev.stdout.on("data", (text) => {
-    out += text;
-    const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-    if (match) resolve(match[1]);
+/** Starts `qjobs dev` with these extra flags; resolves to the process and a Client pointed at it. */
+async function startDev(flags) {
+  const dev = spawn(process.execPath, [cliBin, "dev", "--port", "0", "--quiet", ...flags], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "inherit"],
   });
-  dev.once("exit", (code) => reject(new Error(`qjobs dev exited with ${code}`)));
-});
-const client = new Client({ baseUrl: qstashUrl, token: TOKEN, devMode: false, enableTelemetry: false });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    dev.stdout.on("data", (text) => {
+      out += text;
+      const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    dev.once("exit", (code) => reject(new Error(`qjobs dev exited with ${code}`)));
+  });
+  return { dev, client: new Client({ baseUrl: url, token: TOKEN, devMode: false, enableTelemetry: false }) };
+}
+
+// Its state on disk (the default), and in memory only (--in-memory), side by side.
+const stateDir = mkdtempSync(join(tmpdir(), "qjobs-bench-state-"));
+const onDisk = await startDev(["--state-dir", stateDir]);
+const inMemory = await startDev(["--in-memory"]);
 
 /** Sends `messages` with `send`, `concurrency` at a time; resolves when all have arrived at the app. */
 async function run(send) {
@@ -71,35 +83,45 @@ async function run(send) {
   };
 }
 
-const viaQStash = (i) =>
+const publishWith = (client) => (i) =>
   client.publish({ url: appUrl, body: JSON.stringify({ i }), headers: { "content-type": "application/json" } });
-const direct = (i) =>
-  fetch(appUrl, { method: "POST", body: JSON.stringify({ i }), headers: { "content-type": "application/json" } }).then(
-    (r) => r.arrayBuffer(),
-  );
+const variants = {
+  disk: publishWith(onDisk.client),
+  memory: publishWith(inMemory.client),
+  direct: (i) =>
+    fetch(appUrl, {
+      method: "POST",
+      body: JSON.stringify({ i }),
+      headers: { "content-type": "application/json" },
+    }).then((r) => r.arrayBuffer()),
+};
 
-await run(viaQStash); // warm-up
-await run(direct);
-const samples = { qstash: [], direct: [] };
+for (const send of Object.values(variants)) await run(send); // warm-up
+const samples = { disk: [], memory: [], direct: [] };
 for (let round = 0; round < rounds; round++) {
-  samples.qstash.push(await run(viaQStash));
-  samples.direct.push(await run(direct));
+  // Interleaved, so that machine noise falls on all of them alike.
+  for (const [name, send] of Object.entries(variants)) samples[name].push(await run(send));
 }
-dev.kill("SIGINT");
+onDisk.dev.kill("SIGINT");
+inMemory.dev.kill("SIGINT");
 app.close();
+rmSync(stateDir, { recursive: true, force: true });
 
 const summary = (list) => ({
   rate: median(list.map((s) => s.rate)),
   p50: median(list.map((s) => s.p50)),
   p95: median(list.map((s) => s.p95)),
 });
-const q = summary(samples.qstash);
-const d = summary(samples.direct);
+const [disk, memory, direct] = [summary(samples.disk), summary(samples.memory), summary(samples.direct)];
 const line = (name, s) =>
-  `  ${name.padEnd(34)} ${Math.round(s.rate).toLocaleString("en-US").padStart(6)} /s   latency p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms`;
+  `  ${name.padEnd(44)} ${Math.round(s.rate).toLocaleString("en-US").padStart(6)} /s   latency p50 ${s.p50.toFixed(1)} ms, p95 ${s.p95.toFixed(1)} ms`;
 console.log(
   `node ${process.version}, ${messages} messages, ${concurrency} publishing at once, medians of ${rounds} rounds`,
 );
-console.log(line("publish → qjobs dev → app (200)", q));
-console.log(line("baseline: POST straight to the app", d));
-console.log(`qjobs dev / direct: ${(q.rate / d.rate).toFixed(2)}x the throughput of a direct POST`);
+console.log(line("publish → qjobs dev (state on disk) → app", disk));
+console.log(line("publish → qjobs dev --in-memory → app", memory));
+console.log(line("baseline: POST straight to the app", direct));
+console.log(
+  `qjobs dev, state on disk / direct: ${(disk.rate / direct.rate).toFixed(2)}x the throughput of a direct POST`,
+);
+console.log(`state on disk / in memory:         ${(disk.rate / memory.rate).toFixed(2)}x`);

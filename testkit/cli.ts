@@ -1,6 +1,9 @@
 // The one harness for running the built CLI as a user would: `runCli` for a command that ends,
 // `spawnCli` for one that keeps running (wait for a line of its output, then stop it).
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach } from "vitest";
 
@@ -14,13 +17,25 @@ export interface CliRun {
   stderr: string;
 }
 
+/**
+ * `qjobs dev` keeps its state in a folder it locks: each one a test starts gets a temporary folder of its own
+ * (removed when it exits), unless the test names one.
+ */
+function withState(args: string[]): { args: string[]; cleanup: () => void } {
+  if (args[0] !== "dev" || args.includes("--state-dir") || args.includes("--in-memory"))
+    return { args, cleanup: () => undefined };
+  const dir = mkdtempSync(join(tmpdir(), "qjobs-state-"));
+  return { args: [...args, "--state-dir", dir], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** The environment the CLI runs in: no colors unless the test asks for them. */
 const cliEnv = (env: NodeJS.ProcessEnv = {}) => ({ ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...env });
 
 /** Runs one command to its end. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  const state = withState(args);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliBin, ...args], {
+    const child = spawn(process.execPath, [cliBin, ...state.args], {
       cwd: options.cwd ?? repoRoot,
       env: cliEnv(options.env),
       stdio: ["ignore", "pipe", "pipe"],
@@ -30,7 +45,10 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
     child.stdout.on("data", (chunk) => (stdout += chunk));
     child.stderr.on("data", (chunk) => (stderr += chunk));
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      state.cleanup();
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -62,7 +80,8 @@ export function spawnCli(
   options: { cwd?: string; env?: NodeJS.ProcessEnv; lifetime?: "test" | "file" } = {},
 ): SpawnedCli {
   const owner = spawned[options.lifetime ?? "test"];
-  const child = spawn(process.execPath, [cliBin, ...args], {
+  const state = withState(args);
+  const child = spawn(process.execPath, [cliBin, ...state.args], {
     cwd: options.cwd ?? repoRoot,
     env: cliEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
@@ -82,7 +101,12 @@ export function spawnCli(
     output += text;
     heard();
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      state.cleanup();
+      resolve(code);
+    }),
+  );
   exited.then(heard);
 
   const cli: SpawnedCli = {

@@ -18,7 +18,7 @@ const say = (source, line) =>
 function startQStash() {
   const child = spawn(
     process.execPath,
-    [fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0"],
+    [fileURLToPath(new URL("../../packages/cli/dist/bin.js", import.meta.url)), "dev", "--port", "0", "--fresh"],
     {
       cwd: here,
       env: {

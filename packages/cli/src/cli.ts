@@ -117,6 +117,9 @@ Configuration: qjobs.config.json in the project folder, for example
       String(DEFAULT_MAX_BODY_BYTES),
     )
     .option("--max-dlq <count>", "keep at most this many dead letters, dropping the oldest", String(DEFAULT_MAX_DLQ))
+    .option("--state-dir <dir>", "keep messages, dead letters, schedules and logs here across restarts", ".qjobs/dev")
+    .option("--fresh", "start with empty state (forget every message, dead letter, schedule and log)")
+    .option("--in-memory", "keep no state on disk: a restart forgets everything")
     .addHelpText(
       "after",
       `
@@ -140,6 +143,9 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         nextSigningKey?: string;
         maxBodySize: string;
         maxDlq: string;
+        stateDir: string;
+        fresh?: boolean;
+        inMemory?: boolean;
       }) => {
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -156,6 +162,9 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           },
           maxBodyBytes: Number(options.maxBodySize),
           maxDlq: Number(options.maxDlq),
+          cwd: options.cwd,
+          stateDir: options.inMemory ? false : options.stateDir,
+          fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });

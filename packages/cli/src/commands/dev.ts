@@ -1,9 +1,13 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
+import { writeIfChanged } from "../core/write.js";
 import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
 import { type DevServer, startServer } from "../dev/server.js";
+import { openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
 import { UserError } from "../errors.js";
 
@@ -20,6 +24,15 @@ export interface DevOptions {
   maxDlq?: number;
   /** Also regenerate the registry of the project in `cwd` as its job files change (`--watch`). */
   watch?: { cwd: string; onEvent: (event: WatchEvent) => void };
+  /**
+   * Where the state is kept across restarts (the journal and its lock); `false` keeps it in memory only.
+   * Default: `.qjobs/dev` in `cwd`.
+   */
+  stateDir?: string | false;
+  /** Start with empty state (the journal is cleared). */
+  fresh?: boolean;
+  /** The project folder, for the default state folder. */
+  cwd?: string;
 }
 
 export interface DevHandle {
@@ -30,6 +43,11 @@ export interface DevHandle {
   /** The registry's watcher, with `watch`. */
   readonly watcher?: Watcher;
   close(): Promise<void>;
+}
+
+/** The `.qjobs/` folder ignores itself, so the state never shows up in git, even before `qjobs init`. */
+async function ignoreStateFolder(folder: string): Promise<void> {
+  if (!existsSync(join(folder, ".gitignore"))) await writeIfChanged(join(folder, ".gitignore"), "*\n");
 }
 
 /** `qjobs dev`: the local QStash-compatible server. */
@@ -51,7 +69,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
+  const stateDir =
+    options.stateDir === false ? undefined : resolve(options.cwd ?? ".", options.stateDir ?? join(".qjobs", "dev"));
+  if (stateDir?.startsWith(resolve(options.cwd ?? ".", ".qjobs")))
+    await ignoreStateFolder(resolve(options.cwd ?? ".", ".qjobs"));
+  const journal = stateDir ? openJournal(stateDir, { fresh: options.fresh }) : undefined;
   const engine = new Engine({
+    store: journal?.store,
+    restore: journal?.records,
     clock: realClock,
     deliver: deliverHttp,
     retryScale,
@@ -69,6 +94,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       maxBodyBytes: options.maxBodyBytes,
     });
   } catch (error) {
+    engine.stop();
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UserError(`Port ${port} is in use (another qjobs dev or QStash server?). Pick another with --port.`);
     }

@@ -3,25 +3,40 @@ import { signDelivery } from "@qjobs/runtime/testing";
 import { type Cron, parseCron } from "./cron.js";
 import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
+import { type Filter, type Filterable, matches } from "./filters.js";
 import { BadRequest, type CallbackConfig, type Message, type MessageSpec, newId } from "./message.js";
 import { parseRetryDelay } from "./retry-delay.js";
+import { type JournalRecord, memoryStore, type Store } from "./store.js";
 import { type Clock, parseRetryAfter } from "./time.js";
 
-/** One line of the event log (`GET /v2/events`). */
+/** A log entry (`GET /v2/events`), with what QStash's logs carry. */
 export interface LogEvent {
+  /** Orders entries for paging: later entries have larger numbers. */
+  seq: number;
   time: number;
-  state: "CREATED" | "ACTIVE" | "DELIVERED" | "ERROR" | "RETRY" | "FAILED" | "CANCELLED";
+  state: "CREATED" | "ACTIVE" | "DELIVERED" | "ERROR" | "RETRY" | "FAILED" | "CANCELED";
   messageId: string;
   url: string;
+  method?: string;
+  header?: Record<string, string>;
+  body?: string;
+  labels: string[];
+  topicName?: string;
+  endpointName?: string;
+  queueName?: string;
   scheduleId?: string;
+  flowControlKey?: string;
+  callerIp: string;
   nextDeliveryTime?: number;
   error?: string;
   responseStatus?: number;
+  responseHeader?: Record<string, string>;
   responseBody?: string;
 }
 
 export interface DlqEntry {
   dlqId: string;
+  seq: number;
   message: Message;
   response: DeliveryResponse;
   failedAt: number;
@@ -46,6 +61,27 @@ export interface Queue {
   updatedAt: number;
 }
 
+export interface UrlGroup {
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+  endpoints: { name?: string; url: string }[];
+}
+
+/** A flow-control key's state: what the API can pause or pin, and what deliveries use right now. */
+export interface FlowState {
+  key: string;
+  paused: boolean;
+  /** A pinned configuration overrides the one messages bring. */
+  pinned?: { parallelism?: number; rate?: number; periodMs?: number };
+  /** The configuration of the latest message with this key. */
+  config: { parallelism?: number; rate?: number; periodMs: number };
+  active: number;
+  /** Start times of deliveries in the current rate period. */
+  starts: number[];
+  periodStart: number;
+}
+
 /** What the server prints for each attempt. */
 export interface AttemptReport {
   message: Message;
@@ -67,36 +103,106 @@ export interface EngineOptions {
   /** The dead-letter queue keeps at most this many entries and body bytes; the oldest go first. */
   maxDlq?: number;
   maxDlqBytes?: number;
+  /** Where state is kept across restarts; in memory only by default. */
+  store?: Store;
+  /** The records a store held at start: the engine resumes from them. */
+  restore?: readonly JournalRecord[];
+}
+
+/** One page of a newest-first list, and the cursor of the next page when there is one. */
+export interface Page<T> {
+  items: T[];
+  cursor?: string;
 }
 
 const DEDUP_WINDOW_MS = 10 * 60_000;
 const MAX_EVENTS = 10_000;
-/** A response body in the event log is cut to this many bytes (the DLQ keeps the whole, up to 1 MiB). */
+/** A body in the event log is cut to this many bytes (the DLQ keeps a response's whole, up to 1 MiB). */
 const MAX_EVENT_BODY = 4096;
 const MAX_BACKOFF_MS = 86_400_000;
 /** How long an attempt may take when the message sets no Upstash-Timeout: QStash's free-plan maximum. */
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_PAGE = 100;
 
-/** What the event log keeps of a response body: its first bytes, as text. */
-const eventBody = (response: DeliveryResponse) => response.body.subarray(0, MAX_EVENT_BODY).toString("utf8");
+const textOf = (body: Buffer) => body.subarray(0, MAX_EVENT_BODY).toString("utf8");
+const headerRecord = (headers: Record<string, string>) => ({ ...headers });
+
+/** A message as it was published, in the journal: the body as base64, no parsed retry-delay function. */
+function serializeMessage(message: Message) {
+  const { retryDelayFn: _, body, ...rest } = message;
+  return { ...rest, body: body.toString("base64") };
+}
+
+function restoreMessage(stored: Record<string, unknown>): Message {
+  const message = { ...(stored as unknown as Message), body: Buffer.from(String(stored.body ?? ""), "base64") };
+  return { ...message, retryDelayFn: message.retryDelay ? parseRetryDelay(message.retryDelay) : undefined };
+}
+
+function serializeResponse(response: DeliveryResponse) {
+  return { ...response, body: response.body.toString("base64") };
+}
+
+function restoreResponse(stored: Record<string, unknown>): DeliveryResponse {
+  return { ...(stored as unknown as DeliveryResponse), body: Buffer.from(String(stored.body ?? ""), "base64") };
+}
+
+/** The fields filters look at, of a message. */
+export function filterable(message: Message, extra: { time?: number; dlqId?: string } = {}): Filterable {
+  return {
+    messageId: message.messageId,
+    dlqId: extra.dlqId,
+    url: message.url,
+    topicName: message.topicName,
+    scheduleId: message.scheduleId,
+    queueName: message.queueName,
+    labels: message.labels,
+    flowControlKey: message.flowControl?.key,
+    callerIp: message.callerIp,
+    time: extra.time ?? message.createdAt,
+  };
+}
+
+/** Newest first, from a cursor (the `seq` below which the page starts), `count` at most. */
+function page<T extends { seq: number }>(
+  items: Iterable<T>,
+  accept: (item: T) => boolean,
+  count = DEFAULT_PAGE,
+  cursor?: string,
+): Page<T> {
+  const before = cursor === undefined || cursor === "" ? Number.POSITIVE_INFINITY : Number(cursor);
+  if (Number.isNaN(before)) throw new BadRequest(`invalid cursor: "${cursor}"`);
+  const chosen: T[] = [];
+  for (const item of items) {
+    if (item.seq >= before || !accept(item)) continue;
+    if (chosen.length === count) return { items: chosen, cursor: String((chosen.at(-1) as T).seq) };
+    chosen.push(item);
+  }
+  return { items: chosen };
+}
+
+/** A Map's values, newest first (insertion order is oldest first). */
+const newestFirst = <T>(map: Map<string, T>) => [...map.values()].reverse();
 
 /**
  * The local QStash: a message is a small state machine (CREATED → ACTIVE → DELIVERED, or → RETRY →
- * ACTIVE ..., or → FAILED → DLQ). Time comes from the clock and HTTP from `deliver`, so tests can drive
- * both. The server (server.ts) is only a thin HTTP layer over this class.
+ * ACTIVE ..., or → FAILED → DLQ). Time comes from the clock, HTTP from `deliver` and persistence from the
+ * store, so tests can drive each. The HTTP layer (server.ts) calls the methods below and shapes views;
+ * it never reaches into the state.
  */
 export class Engine {
+  /** Messages not yet delivered or failed, in publish order. Read-only outside the engine. */
   readonly messages = new Map<string, Message>();
   readonly dlq = new Map<string, DlqEntry>();
   readonly schedules = new Map<string, Schedule>();
   readonly queues = new Map<string, Queue>();
+  readonly groups = new Map<string, UrlGroup>();
   readonly events: LogEvent[] = [];
+  private readonly flows = new Map<string, FlowState>();
   private readonly dedup = new Map<string, { messageId: string; expiresAt: number }>();
-  private readonly flowStarts = new Map<string, number[]>();
-  private readonly flowActive = new Map<string, number>();
   private readonly queueActive = new Map<string, number>();
+  private readonly store: Store;
+  private seq = 0;
   private active = 0;
-  private dlqCount = 0;
   private pumpQueued = false;
   private cancelWake?: () => void;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -105,22 +211,205 @@ export class Engine {
 
   constructor(private readonly options: EngineOptions) {
     this.signingKey = options.signingKey ?? DEV_CREDENTIALS.currentSigningKey;
+    this.store = options.store ?? memoryStore();
+    if (options.restore?.length) this.resume(options.restore);
   }
 
   private now(): number {
     return this.options.clock.now();
   }
 
-  private log(event: Omit<LogEvent, "time">): void {
-    this.events.push({ time: this.now(), ...event });
+  get concurrency(): number {
+    return this.options.concurrency ?? 100;
+  }
+
+  // ---- persistence -------------------------------------------------------------------------------
+
+  /** Applies a journal: the state it describes becomes this engine's, and whatever is overdue goes out. */
+  private resume(records: readonly JournalRecord[]): void {
+    for (const record of records) {
+      switch (record.k) {
+        case "msg": {
+          const message = restoreMessage(record.m as Record<string, unknown>);
+          // A message in flight at the crash is delivered again: at least once, as QStash.
+          if (message.state === "ACTIVE") message.state = message.retried > 0 ? "RETRY" : "CREATED";
+          this.messages.set(message.messageId, message);
+          break;
+        }
+        case "gone":
+          this.messages.delete(record.id as string);
+          break;
+        case "dlq": {
+          const stored = record.e as Record<string, unknown>;
+          const entry: DlqEntry = {
+            dlqId: stored.dlqId as string,
+            seq: stored.seq as number,
+            failedAt: stored.failedAt as number,
+            message: restoreMessage(stored.message as Record<string, unknown>),
+            response: restoreResponse(stored.response as Record<string, unknown>),
+          };
+          this.dlq.set(entry.dlqId, entry);
+          break;
+        }
+        case "undlq":
+          this.dlq.delete(record.id as string);
+          break;
+        case "event":
+          this.events.push(record.e as LogEvent);
+          break;
+        case "queue":
+          this.queues.set((record.q as Queue).name, record.q as Queue);
+          break;
+        case "unqueue":
+          this.queues.delete(record.name as string);
+          break;
+        case "group":
+          this.groups.set((record.g as UrlGroup).name, record.g as UrlGroup);
+          break;
+        case "ungroup":
+          this.groups.delete(record.name as string);
+          break;
+        case "flow": {
+          const stored = record.f as Pick<FlowState, "key" | "paused" | "pinned">;
+          Object.assign(this.flow(stored.key), { paused: stored.paused, pinned: stored.pinned });
+          break;
+        }
+        case "schedule": {
+          const stored = record.s as Record<string, unknown>;
+          const spec = restoreMessage(stored.spec as Record<string, unknown>);
+          this.schedules.set(stored.scheduleId as string, {
+            scheduleId: stored.scheduleId as string,
+            cron: parseCron(stored.cron as string),
+            spec,
+            createdAt: stored.createdAt as number,
+            isPaused: stored.isPaused as boolean,
+            lastScheduleTime: stored.lastScheduleTime as number | undefined,
+          });
+          break;
+        }
+        case "unschedule":
+          this.schedules.delete(record.id as string);
+          break;
+        case "dedup":
+          this.dedup.set(record.id as string, {
+            messageId: record.messageId as string,
+            expiresAt: record.expiresAt as number,
+          });
+          break;
+      }
+    }
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
+    this.seq = Math.max(
+      0,
+      ...this.events.map((event) => event.seq),
+      ...[...this.dlq.values()].map((entry) => entry.seq),
+    );
+    // Missed cron ticks are not caught up: each schedule waits for its next tick from now.
+    for (const schedule of this.schedules.values()) this.armSchedule(schedule);
+    this.compact();
+    this.schedulePump();
+  }
+
+  /** The live state as journal records: what a compacted journal holds. */
+  private *liveRecords(): Generator<JournalRecord> {
+    const now = this.now();
+    for (const queue of this.queues.values()) yield { k: "queue", q: queue };
+    for (const group of this.groups.values()) yield { k: "group", g: group };
+    for (const flow of this.flows.values()) {
+      if (flow.paused || flow.pinned)
+        yield { k: "flow", f: { key: flow.key, paused: flow.paused, pinned: flow.pinned } };
+    }
+    for (const schedule of this.schedules.values()) yield this.scheduleRecord(schedule);
+    for (const [id, seen] of this.dedup) if (seen.expiresAt > now) yield { k: "dedup", id, ...seen };
+    for (const event of this.events) yield { k: "event", e: event };
+    for (const entry of this.dlq.values()) yield this.dlqRecord(entry);
+    for (const message of this.messages.values()) yield { k: "msg", m: serializeMessage(message) };
+  }
+
+  private scheduleRecord(schedule: Schedule): JournalRecord {
+    const { scheduleId, cron, spec, createdAt, isPaused, lastScheduleTime } = schedule;
+    const stored = { ...spec, messageId: "", createdAt, state: "CREATED", retried: 0, dueAt: 0 } as Message;
+    return {
+      k: "schedule",
+      s: { scheduleId, cron: cron.source, spec: serializeMessage(stored), createdAt, isPaused, lastScheduleTime },
+    };
+  }
+
+  private dlqRecord(entry: DlqEntry): JournalRecord {
+    const { message, response, ...rest } = entry;
+    return { k: "dlq", e: { ...rest, message: serializeMessage(message), response: serializeResponse(response) } };
+  }
+
+  /** Rewrites the journal once it holds far more records than the live state. */
+  private compactIfDue(): void {
+    const live = this.messages.size + this.dlq.size + this.events.length + this.schedules.size + this.dedup.size;
+    if (this.store.size > 2 * live + 10_000) this.compact();
+  }
+
+  private compact(): void {
+    this.store.compact(this.liveRecords());
+  }
+
+  /** Hands every change so far to the operating system: the server calls it before each answer. */
+  flush(): void {
+    this.store.flush();
+  }
+
+  private saveMessage(message: Message): void {
+    this.store.append({ k: "msg", m: serializeMessage(message) });
+  }
+
+  private forget(message: Message): void {
+    this.messages.delete(message.messageId);
+    this.store.append({ k: "gone", id: message.messageId });
+    this.compactIfDue();
+  }
+
+  private log(message: Message, event: Partial<LogEvent> & Pick<LogEvent, "state">): void {
+    const redact = message.redact;
+    const header =
+      event.state === "CREATED"
+        ? Object.fromEntries(
+            Object.entries(message.headers).map(([name, value]) => [
+              name,
+              redact && (redact.headers === true || redact.headers.includes(name)) ? "REDACTED" : value,
+            ]),
+          )
+        : undefined;
+    const entry: LogEvent = {
+      seq: ++this.seq,
+      time: this.now(),
+      messageId: message.messageId,
+      url: message.url,
+      labels: message.labels,
+      callerIp: message.callerIp,
+      ...(message.topicName ? { topicName: message.topicName } : {}),
+      ...(message.endpointName ? { endpointName: message.endpointName } : {}),
+      ...(message.queueName ? { queueName: message.queueName } : {}),
+      ...(message.scheduleId ? { scheduleId: message.scheduleId } : {}),
+      ...(message.flowControl ? { flowControlKey: message.flowControl.key } : {}),
+      ...(event.state === "CREATED"
+        ? {
+            method: message.method,
+            header,
+            ...(message.body.length > 0 ? { body: redact?.body ? "REDACTED" : textOf(message.body) } : {}),
+          }
+        : {}),
+      ...event,
+    };
+    this.events.push(entry);
+    this.store.append({ k: "event", e: entry });
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 
+  // ---- publishing --------------------------------------------------------------------------------
+
   /** Accepts a message; a duplicate within the window returns the first one's id. */
-  publish(spec: MessageSpec): { messageId: string; deduplicated?: true } {
+  publish(spec: MessageSpec, dedupScope = ""): { messageId: string; deduplicated?: true } {
     const now = this.now();
-    if (spec.deduplicationId) {
-      const seen = this.dedup.get(spec.deduplicationId);
+    const dedupKey = spec.deduplicationId === undefined ? undefined : `${spec.deduplicationId}${dedupScope}`;
+    if (dedupKey) {
+      const seen = this.dedup.get(dedupKey);
       if (seen && seen.expiresAt > now) return { messageId: seen.messageId, deduplicated: true };
     }
     if (spec.queueName && !this.queues.has(spec.queueName)) this.upsertQueue(spec.queueName, {});
@@ -134,31 +423,118 @@ export class Engine {
       dueAt: spec.notBefore ?? now + spec.delayMs,
     };
     if (this.dedup.size > 10_000) for (const [id, seen] of this.dedup) if (seen.expiresAt <= now) this.dedup.delete(id);
-    if (spec.deduplicationId)
-      this.dedup.set(spec.deduplicationId, { messageId: message.messageId, expiresAt: now + DEDUP_WINDOW_MS });
+    if (dedupKey) {
+      const seen = { messageId: message.messageId, expiresAt: now + DEDUP_WINDOW_MS };
+      this.dedup.set(dedupKey, seen);
+      this.store.append({ k: "dedup", id: dedupKey, ...seen });
+    }
+    if (spec.flowControl) this.flow(spec.flowControl.key).config = { ...spec.flowControl };
     this.messages.set(message.messageId, message);
-    this.log({ state: "CREATED", messageId: message.messageId, url: message.url, scheduleId: message.scheduleId });
+    this.saveMessage(message);
+    this.log(message, { state: "CREATED" });
     this.schedulePump();
     return { messageId: message.messageId };
   }
 
-  /** Cancels a message that has not been delivered; returns whether there was one. */
+  /** Publishes one message per endpoint of a URL group, each with its own retries and dead letter. */
+  publishToGroup(name: string, spec: MessageSpec): { messageId: string; url: string; deduplicated?: true }[] {
+    const group = this.groups.get(name);
+    if (!group || group.endpoints.length === 0) throw new NotFound(`url group "${name}"`);
+    return group.endpoints.map((endpoint) => ({
+      ...this.publish(
+        { ...spec, url: endpoint.url, topicName: name, endpointName: endpoint.name },
+        `\n${endpoint.url}`,
+      ),
+      url: endpoint.url,
+    }));
+  }
+
+  // ---- messages ----------------------------------------------------------------------------------
+
+  getMessage(messageId: string): Message | undefined {
+    return this.messages.get(messageId);
+  }
+
+  /** Cancels a message that is not being delivered right now; returns whether there was one. */
   cancel(messageId: string): boolean {
     const message = this.messages.get(messageId);
     if (!message || message.state === "ACTIVE") return false;
-    this.messages.delete(messageId);
-    this.log({ state: "CANCELLED", messageId, url: message.url });
+    this.forget(message);
+    this.log(message, { state: "CANCELED" });
     this.settleIfIdle();
     return true;
   }
 
-  /** Publishes a dead-lettered message again, as a new message. */
+  /** Cancels every waiting message that matches (a filter that matches nothing cancels nothing). */
+  cancelMatching(filter: Filter): number {
+    const matching = [...this.messages.values()].filter((message) => matches(filter, filterable(message)));
+    return matching.filter((message) => this.cancel(message.messageId)).length;
+  }
+
+  // ---- the event log -----------------------------------------------------------------------------
+
+  listEvents(filter: Filter, count?: number, cursor?: string): Page<LogEvent> {
+    const events = [...this.events].reverse();
+    return page(events, (event) => matches(filter, { ...event, time: event.time }), count, cursor);
+  }
+
+  // ---- the dead-letter queue ---------------------------------------------------------------------
+
+  listDlq(filter: Filter, count?: number, cursor?: string): Page<DlqEntry> {
+    return page(newestFirst(this.dlq), (entry) => matches(filter, this.dlqFilterable(entry)), count, cursor);
+  }
+
+  private dlqFilterable(entry: DlqEntry): Filterable {
+    return {
+      ...filterable(entry.message, { dlqId: entry.dlqId }),
+      responseStatus: entry.response.status,
+    };
+  }
+
+  getDlq(dlqId: string): DlqEntry | undefined {
+    return this.dlq.get(dlqId);
+  }
+
+  deleteDlq(dlqId: string): boolean {
+    if (!this.dlq.delete(dlqId)) return false;
+    this.store.append({ k: "undlq", id: dlqId });
+    return true;
+  }
+
+  /** Deletes a page of matching dead letters; the cursor says there are more. */
+  deleteDlqMatching(filter: Filter, count?: number, cursor?: string): { deleted: number; cursor?: string } {
+    const chosen = this.listDlq(filter, count, cursor);
+    for (const entry of chosen.items) this.deleteDlq(entry.dlqId);
+    return { deleted: chosen.items.length, ...(chosen.cursor ? { cursor: chosen.cursor } : {}) };
+  }
+
+  /** Publishes a dead letter again, as a new message, and takes it out of the queue. */
   retryDlq(dlqId: string): { messageId: string } | undefined {
     const entry = this.dlq.get(dlqId);
     if (!entry) return undefined;
-    this.dlq.delete(dlqId);
+    this.deleteDlq(dlqId);
     const { messageId, createdAt, retryDelayFn, state, retried, dueAt, deduplicationId, ...spec } = entry.message;
     return this.publish({ ...spec, delayMs: 0, notBefore: undefined });
+  }
+
+  retryDlqMatching(
+    filter: Filter,
+    count?: number,
+    cursor?: string,
+  ): { responses: { messageId: string }[]; cursor?: string } {
+    const chosen = this.listDlq(filter, count, cursor);
+    const responses = chosen.items.flatMap((entry) => this.retryDlq(entry.dlqId) ?? []);
+    return { responses, ...(chosen.cursor ? { cursor: chosen.cursor } : {}) };
+  }
+
+  // ---- queues ------------------------------------------------------------------------------------
+
+  listQueues(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  getQueue(name: string): Queue | undefined {
+    return this.queues.get(name);
   }
 
   upsertQueue(name: string, update: { parallelism?: number; paused?: boolean }): Queue {
@@ -168,8 +544,161 @@ export class Engine {
     if (update.paused !== undefined) queue.paused = update.paused;
     queue.updatedAt = now;
     this.queues.set(name, queue);
+    this.store.append({ k: "queue", q: queue });
     this.schedulePump();
     return queue;
+  }
+
+  deleteQueue(name: string): boolean {
+    if (!this.queues.delete(name)) return false;
+    this.store.append({ k: "unqueue", name });
+    return true;
+  }
+
+  /** How many of a queue's messages wait (not being delivered). */
+  queueLag(name: string): number {
+    let lag = 0;
+    for (const message of this.messages.values()) if (message.queueName === name && message.state !== "ACTIVE") lag++;
+    return lag;
+  }
+
+  // ---- URL groups --------------------------------------------------------------------------------
+
+  listGroups(): UrlGroup[] {
+    return [...this.groups.values()];
+  }
+
+  getGroup(name: string): UrlGroup | undefined {
+    return this.groups.get(name);
+  }
+
+  /** Adds endpoints to a group (creating it); an endpoint with a known name or URL is replaced. */
+  addEndpoints(name: string, endpoints: { name?: string; url: string }[]): UrlGroup {
+    const now = this.now();
+    const group = this.groups.get(name) ?? { name, createdAt: now, updatedAt: now, endpoints: [] };
+    for (const endpoint of endpoints) {
+      group.endpoints = group.endpoints.filter(
+        (known) => known.url !== endpoint.url && (endpoint.name === undefined || known.name !== endpoint.name),
+      );
+      group.endpoints.push(
+        endpoint.name === undefined ? { url: endpoint.url } : { name: endpoint.name, url: endpoint.url },
+      );
+    }
+    group.updatedAt = now;
+    this.groups.set(name, group);
+    this.store.append({ k: "group", g: group });
+    return group;
+  }
+
+  /** Removes the endpoints named by name or URL; returns false for an unknown group. */
+  removeEndpoints(name: string, endpoints: { name?: string; url?: string }[]): boolean {
+    const group = this.groups.get(name);
+    if (!group) return false;
+    group.endpoints = group.endpoints.filter(
+      (known) =>
+        !endpoints.some(
+          (gone) =>
+            (gone.url !== undefined && gone.url === known.url) || (gone.name !== undefined && gone.name === known.name),
+        ),
+    );
+    group.updatedAt = this.now();
+    this.store.append({ k: "group", g: group });
+    return true;
+  }
+
+  deleteGroup(name: string): boolean {
+    if (!this.groups.delete(name)) return false;
+    this.store.append({ k: "ungroup", name });
+    return true;
+  }
+
+  // ---- flow control ------------------------------------------------------------------------------
+
+  private flow(key: string): FlowState {
+    let state = this.flows.get(key);
+    if (!state) {
+      state = { key, paused: false, config: { periodMs: 1000 }, active: 0, starts: [], periodStart: this.now() };
+      this.flows.set(key, state);
+    }
+    return state;
+  }
+
+  /** The configuration deliveries of a key obey now: a pinned one, else the latest message's. */
+  private effective(state: FlowState): { parallelism?: number; rate?: number; periodMs: number } {
+    return {
+      ...state.config,
+      ...Object.fromEntries(Object.entries(state.pinned ?? {}).filter(([, value]) => value !== undefined)),
+    };
+  }
+
+  /** What QStash's `GET /v2/flowControl/{key}` tells, or undefined for a key never seen. */
+  flowControlInfo(key: string) {
+    const state = this.flows.get(key);
+    if (!state) return undefined;
+    const config = this.effective(state);
+    const now = this.now();
+    const starts = state.starts.filter((at) => at > now - config.periodMs);
+    let waitListSize = 0;
+    for (const message of this.messages.values())
+      if (message.flowControl?.key === key && message.state !== "ACTIVE") waitListSize++;
+    return {
+      flowControlKey: key,
+      waitListSize,
+      parallelismMax: config.parallelism ?? 0,
+      parallelismCount: state.active,
+      rateMax: config.rate ?? 0,
+      rateCount: starts.length,
+      ratePeriod: config.periodMs / 1000,
+      ratePeriodStart: starts[0] ?? state.periodStart,
+      isPaused: state.paused,
+    };
+  }
+
+  flowControlKeys(): string[] {
+    return [...this.flows.keys()];
+  }
+
+  /** Pauses, resumes, pins, unpins or resets a key's rate; false for a key never seen. */
+  updateFlow(
+    key: string,
+    action: "pause" | "resume" | "pin" | "unpin" | "resetRate",
+    values: { parallelism?: number; rate?: number; periodMs?: number } = {},
+  ): boolean {
+    const state = this.flows.get(key);
+    if (!state) return false;
+    if (action === "pause" || action === "resume") state.paused = action === "pause";
+    else if (action === "pin") state.pinned = { ...state.pinned, ...values };
+    else if (action === "unpin") {
+      const pinned = { ...state.pinned };
+      if (values.parallelism !== undefined || (values.parallelism === undefined && values.rate === undefined))
+        delete pinned.parallelism;
+      if (values.rate !== undefined || (values.parallelism === undefined && values.rate === undefined)) {
+        delete pinned.rate;
+        delete pinned.periodMs;
+      }
+      state.pinned = Object.keys(pinned).length > 0 ? pinned : undefined;
+    } else {
+      state.starts = [];
+      state.periodStart = this.now();
+    }
+    this.store.append({ k: "flow", f: { key, paused: state.paused, pinned: state.pinned } });
+    this.schedulePump();
+    return true;
+  }
+
+  /** QStash's `GET /v2/globalParallelism`: how many deliveries may run at once, and how many do. */
+  globalParallelism(): { parallelismMax: number; parallelismCount: number } {
+    return { parallelismMax: this.concurrency, parallelismCount: this.active };
+  }
+
+  // ---- schedules ---------------------------------------------------------------------------------
+
+  listSchedules(): Schedule[] {
+    return [...this.schedules.values()];
+  }
+
+  getSchedule(scheduleId: string): Schedule | undefined {
+    return this.schedules.get(scheduleId);
   }
 
   createSchedule(cronText: string, spec: MessageSpec, scheduleId = newId("scd")): Schedule {
@@ -179,23 +708,28 @@ export class Engine {
     } catch (error) {
       throw new BadRequest(`invalid cron: ${(error as Error).message}`);
     }
-    this.deleteSchedule(scheduleId); // a known id is replaced, as QStash does
+    this.schedules.get(scheduleId)?.cancelTimer?.(); // a known id is replaced, as QStash does
     const schedule: Schedule = { scheduleId, cron, spec, createdAt: this.now(), isPaused: false };
     this.schedules.set(scheduleId, schedule);
+    this.store.append(this.scheduleRecord(schedule));
     this.armSchedule(schedule);
     return schedule;
   }
 
   deleteSchedule(scheduleId: string): boolean {
     const schedule = this.schedules.get(scheduleId);
-    schedule?.cancelTimer?.();
-    return this.schedules.delete(scheduleId);
+    if (!schedule) return false;
+    schedule.cancelTimer?.();
+    this.schedules.delete(scheduleId);
+    this.store.append({ k: "unschedule", id: scheduleId });
+    return true;
   }
 
   pauseSchedule(scheduleId: string, paused: boolean): boolean {
     const schedule = this.schedules.get(scheduleId);
     if (!schedule) return false;
     schedule.isPaused = paused;
+    this.store.append(this.scheduleRecord(schedule));
     return true;
   }
 
@@ -204,14 +738,17 @@ export class Engine {
     schedule.nextScheduleTime = next;
     if (next === undefined) return;
     schedule.cancelTimer = this.options.clock.schedule(() => {
-      if (!this.schedules.has(schedule.scheduleId)) return;
+      if (this.schedules.get(schedule.scheduleId) !== schedule) return;
       if (!schedule.isPaused) {
         schedule.lastScheduleTime = this.now();
+        this.store.append(this.scheduleRecord(schedule));
         this.publish({ ...schedule.spec, scheduleId: schedule.scheduleId });
       }
       this.armSchedule(schedule);
     }, next - this.now());
   }
+
+  // ---- delivery ----------------------------------------------------------------------------------
 
   /** Resolves once no message is waiting or being delivered. */
   idle(): Promise<void> {
@@ -227,6 +764,7 @@ export class Engine {
   stop(): void {
     this.cancelWake?.();
     for (const schedule of this.schedules.values()) schedule.cancelTimer?.();
+    this.store.close();
   }
 
   private settleIfIdle(): void {
@@ -250,7 +788,7 @@ export class Engine {
     // The map keeps insertion order, which is publish order: FIFO without sorting.
     for (const message of this.messages.values()) {
       if (message.state !== "CREATED" && message.state !== "RETRY") continue;
-      if (this.active >= (this.options.concurrency ?? 100)) break; // the next delivery to end pumps again
+      if (this.active >= this.concurrency) break; // the next delivery to end pumps again
       if (message.dueAt > now) {
         nextWake = Math.min(nextWake, message.dueAt);
         if (message.queueName) blockedQueues.add(message.queueName); // FIFO: nothing overtakes it
@@ -267,19 +805,21 @@ export class Engine {
           continue;
         }
       }
-      const flow = message.flowControl;
-      if (flow) {
-        if (flow.parallelism !== undefined && (this.flowActive.get(flow.key) ?? 0) >= flow.parallelism) continue;
-        if (flow.rate !== undefined) {
-          const starts = (this.flowStarts.get(flow.key) ?? []).filter((at) => at > now - flow.periodMs);
-          this.flowStarts.set(flow.key, starts);
-          if (starts.length >= flow.rate) {
-            nextWake = Math.min(nextWake, (starts[0] as number) + flow.periodMs);
+      if (message.flowControl) {
+        const state = this.flow(message.flowControl.key);
+        const config = this.effective(state);
+        if (state.paused) continue;
+        if (config.parallelism !== undefined && state.active >= config.parallelism) continue;
+        if (config.rate !== undefined) {
+          state.starts = state.starts.filter((at) => at > now - config.periodMs);
+          if (state.starts.length >= config.rate) {
+            nextWake = Math.min(nextWake, (state.starts[0] as number) + config.periodMs);
             continue;
           }
-          starts.push(now);
+          if (state.starts.length === 0) state.periodStart = now;
+          state.starts.push(now);
         }
-        this.flowActive.set(flow.key, (this.flowActive.get(flow.key) ?? 0) + 1);
+        state.active++;
       }
       if (queue) this.queueActive.set(queue.name, (this.queueActive.get(queue.name) ?? 0) + 1);
       void this.attempt(message);
@@ -303,7 +843,7 @@ export class Engine {
   private async attempt(message: Message): Promise<void> {
     message.state = "ACTIVE";
     this.active++;
-    this.log({ state: "ACTIVE", messageId: message.messageId, url: message.url });
+    this.log(message, { state: "ACTIVE" });
     const headers: Record<string, string> = {
       ...message.headers,
       "user-agent": "Upstash-QStash",
@@ -312,6 +852,7 @@ export class Engine {
       "upstash-caller-ip": message.callerIp,
     };
     if (message.scheduleId) headers["upstash-schedule-id"] = message.scheduleId;
+    if (message.topicName) headers["upstash-topic-name"] = message.topicName;
     // A fresh signature per attempt, whose `sub` is the exact URL called.
     const signature = signDelivery({
       signingKey: this.signingKey,
@@ -340,14 +881,13 @@ export class Engine {
       );
     this.active--;
     if (message.queueName) this.queueActive.set(message.queueName, (this.queueActive.get(message.queueName) ?? 1) - 1);
-    if (message.flowControl)
-      this.flowActive.set(message.flowControl.key, (this.flowActive.get(message.flowControl.key) ?? 1) - 1);
+    if (message.flowControl) this.flow(message.flowControl.key).active--;
     try {
       this.settle(message, response);
     } catch (error) {
       // An exception while settling fails this attempt's message for good, never the process (an unhandled
-      // rejection would end qjobs dev and every message with it).
-      // A fresh response: the one that made settling throw may throw again.
+      // rejection would end qjobs dev and every message with it). A fresh response: the one that made
+      // settling throw may throw again.
       const reason = `qjobs dev could not settle the attempt: ${String(error)}`;
       if (message.state === "ACTIVE")
         this.fail(message, { headers: {}, body: Buffer.alloc(0), durationMs: 0, error: reason });
@@ -359,10 +899,10 @@ export class Engine {
   private settle(message: Message, response: DeliveryResponse): void {
     const attempt = message.retried + 1;
     const status = response.status;
-    const base = { messageId: message.messageId, url: message.url, responseStatus: status, error: response.error };
-    const report = (outcome: AttemptReport["outcome"], retryInMs?: number) => {
+    const outcome = { responseStatus: status, ...(response.error ? { error: response.error } : {}) };
+    const report = (result: AttemptReport["outcome"], retryInMs?: number) => {
       try {
-        this.options.onAttempt?.({ message, attempt, response, outcome, retryInMs });
+        this.options.onAttempt?.({ message, attempt, response, outcome: result, retryInMs });
       } catch (error) {
         console.error("qjobs dev: could not report an attempt:", error);
       }
@@ -371,19 +911,21 @@ export class Engine {
     if (message.callback) this.publishCallback(message, message.callback, response);
     if (status !== undefined && status >= 200 && status < 300) {
       message.state = "DELIVERED";
-      this.messages.delete(message.messageId);
-      this.log({ ...base, state: "DELIVERED" });
+      this.forget(message);
+      this.log(message, { state: "DELIVERED", ...outcome });
       report("delivered");
       return;
     }
     const nonRetryable = status === 489 && response.headers["upstash-nonretryable-error"] === "true";
+    const failed = { ...outcome, responseHeader: headerRecord(response.headers), responseBody: textOf(response.body) };
     if (!nonRetryable && message.retried < message.maxRetries) {
       const delay = this.retryDelay(message, response);
       message.retried++;
       message.state = "RETRY";
       message.dueAt = this.now() + delay;
-      this.log({ ...base, state: "ERROR", responseBody: eventBody(response) });
-      this.log({ ...base, state: "RETRY", nextDeliveryTime: message.dueAt });
+      this.saveMessage(message);
+      this.log(message, { state: "ERROR", ...failed });
+      this.log(message, { state: "RETRY", nextDeliveryTime: message.dueAt });
       report("retry", delay);
       return;
     }
@@ -394,17 +936,16 @@ export class Engine {
   /** The message failed for good: FAILED, into the dead-letter queue, and its failure callback published. */
   private fail(message: Message, response: DeliveryResponse): void {
     message.state = "FAILED";
-    this.messages.delete(message.messageId);
-    const dlqId = `${this.now()}-${this.dlqCount++}`;
+    this.forget(message);
+    const dlqId = `${this.now()}-${this.seq + 1}`;
     // Callbacks are not dead-lettered: their failure has no one left to tell.
-    if (!message.sourceMessageId) this.deadLetter({ dlqId, message, response, failedAt: this.now() });
-    this.log({
-      messageId: message.messageId,
-      url: message.url,
-      responseStatus: response.status,
-      error: response.error,
+    if (!message.sourceMessageId) this.deadLetter({ dlqId, seq: ++this.seq, message, response, failedAt: this.now() });
+    this.log(message, {
       state: "FAILED",
-      responseBody: eventBody(response),
+      responseStatus: response.status,
+      ...(response.error ? { error: response.error } : {}),
+      responseHeader: headerRecord(response.headers),
+      responseBody: textOf(response.body),
     });
     if (message.failureCallback) this.publishCallback(message, message.failureCallback, response, dlqId);
   }
@@ -412,6 +953,7 @@ export class Engine {
   /** Keeps the dead-letter queue within its bounds (count and body bytes): the oldest entries go first. */
   private deadLetter(entry: DlqEntry): void {
     this.dlq.set(entry.dlqId, entry);
+    this.store.append(this.dlqRecord(entry));
     const maxCount = this.options.maxDlq ?? DEFAULT_MAX_DLQ;
     const maxBytes = this.options.maxDlqBytes ?? DEFAULT_MAX_DLQ_BYTES;
     let bytes = 0;
@@ -420,7 +962,7 @@ export class Engine {
       if (this.dlq.size <= maxCount && bytes <= maxBytes) break;
       if (dlqId === entry.dlqId && this.dlq.size === 1) break; // one entry over the byte bound still stays
       bytes -= oldest.message.body.length + oldest.response.body.length;
-      this.dlq.delete(dlqId);
+      this.deleteDlq(dlqId);
     }
   }
 
@@ -470,8 +1012,16 @@ export class Engine {
       maxRetries: config.retries ?? message.maxRetries,
       retryDelay: config.retryDelay,
       timeoutMs: config.timeoutMs,
+      labels: message.labels,
       sourceMessageId: message.messageId,
       callerIp: message.callerIp,
     });
+  }
+}
+
+/** Something the API names does not exist: 404 with QStash's wording. */
+export class NotFound extends Error {
+  constructor(what: string) {
+    super(`${what} not found`);
   }
 }

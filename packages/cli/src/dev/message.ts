@@ -15,6 +15,12 @@ export interface FlowControl {
   periodMs: number;
 }
 
+export interface Redact {
+  body: boolean;
+  /** Every header, or these (lower-case) names. */
+  headers: true | string[];
+}
+
 /** Where and how a callback (or failure callback) is published. */
 export interface CallbackConfig {
   url: string;
@@ -42,8 +48,14 @@ export interface MessageSpec {
   failureCallback?: CallbackConfig;
   deduplicationId?: string;
   flowControl?: FlowControl;
-  label?: string;
+  /** `Upstash-Label: a,b` is two labels; the first is "the" label. */
+  labels: string[];
+  /** What the logs and views show as REDACTED (`Upstash-Redact-Fields`); deliveries carry the real values. */
+  redact?: Redact;
   queueName?: string;
+  /** Set on messages published to a URL group: the group, and the endpoint's name if it has one. */
+  topicName?: string;
+  endpointName?: string;
   /** Set on messages a schedule produced. */
   scheduleId?: string;
   /** Set on callback messages: the message whose outcome they carry. */
@@ -206,10 +218,31 @@ export function parsePublish(
       headers["upstash-deduplication-id"] ??
       (headers["upstash-content-based-deduplication"] === "true" ? contentId(url, body, delivered) : undefined),
     flowControl: flowControl(headers),
-    label: headers["upstash-label"],
+    labels: (headers["upstash-label"] ?? "")
+      .split(",")
+      .map((label) => label.trim())
+      .filter(Boolean),
+    redact: redact(headers["upstash-redact-fields"]),
     queueName: headers["upstash-queue-name"],
     callerIp,
   };
+}
+
+/** `Upstash-Redact-Fields: body,header[Authorization]`, or `header` for every header. */
+function redact(value: string | undefined): Redact | undefined {
+  if (!value) return undefined;
+  const result: Redact = { body: false, headers: [] };
+  for (const part of value.split(",").map((field) => field.trim())) {
+    if (part === "body") result.body = true;
+    else if (part === "header") result.headers = true;
+    else {
+      const match = /^header\[(.+)\]$/.exec(part);
+      if (!match)
+        throw new BadRequest(`invalid upstash-redact-fields header: "${part}" (use body, header or header[Name])`);
+      if (result.headers !== true) result.headers.push((match[1] as string).toLowerCase());
+    }
+  }
+  return result;
 }
 
 /** Content-based deduplication: the destination, the body and the delivered headers. */

@@ -3,9 +3,11 @@ import type { AddressInfo } from "node:net";
 import { DEV_CREDENTIALS, isLoopbackUrl } from "@qjobs/runtime";
 import { DEFAULT_MAX_BODY_BYTES } from "./defaults.js";
 import { flatHeaders } from "./deliver.js";
-import type { Engine } from "./engine.js";
+import { type Engine, NotFound } from "./engine.js";
+import { parseQuery } from "./filters.js";
 import { BadRequest, parsePublish } from "./message.js";
-import { dlqView, messageView, queueView, scheduleView } from "./views.js";
+import { parseDuration } from "./time.js";
+import { dlqView, eventView, groupView, messageView, queueView, scheduleView } from "./views.js";
 
 interface Call {
   method: string;
@@ -31,32 +33,87 @@ type Answer = { status: number; body?: unknown };
 const ok = (body?: unknown): Answer => ({ status: 200, body });
 const notFound = (what: string): Answer => ({ status: 404, body: { error: `${what} not found` } });
 
-function idsOf(query: URLSearchParams, name: string): string[] | undefined {
-  const ids = query
-    .getAll(name)
-    .flatMap((value) => value.split(","))
-    .filter(Boolean);
-  return ids.length > 0 ? ids : undefined;
+/** A JSON body, or a 400 saying what it should have been. */
+function jsonBody<T>(call: Call, what: string): T {
+  try {
+    return JSON.parse(call.body.toString("utf8") || "{}") as T;
+  } catch {
+    throw new BadRequest(`${what} must be JSON`);
+  }
 }
 
-/** Pages newest-first lists: `cursor` is an offset, `count` at most 1,000 (QStash: 100 by default). */
-function page<T>(items: T[], query: URLSearchParams): { items: T[]; cursor?: string } {
-  const start = Number(query.get("cursor") ?? 0) || 0;
-  const count = Math.min(1000, Number(query.get("count") ?? 100) || 100);
-  const slice = items.slice(start, start + count);
-  return start + count < items.length ? { items: slice, cursor: String(start + count) } : { items: slice };
+const isUrl = (destination: string) => /^https?:\/\//i.test(destination);
+
+/** A URL group's name from a request path: decoded, without the query string the SDK may add. */
+const groupName = (raw: string) => safeDecode(raw.split("?")[0] as string);
+
+/** QStash APIs this server does not implement: 501 naming them (an unknown path is a 404, as QStash answers). */
+const NOT_IMPLEMENTED: Record<string, string> = {
+  workflows: "Upstash Workflow runs",
+  notify: "Upstash Workflow notify",
+  waiters: "Upstash Workflow waiters",
+  llm: "LLM calls",
+  chat: "LLM calls",
+};
+
+/** What the engine knows but the API cannot do here: answered 501, naming it. */
+const notImplemented = (what: string): Answer => ({
+  status: 501,
+  body: { error: `qjobs dev does not implement ${what}; see the README for what it does` },
+});
+
+function endpointsOf(call: Call): { name?: string; url: string }[] {
+  const { endpoints } = jsonBody<{ endpoints?: unknown }>(call, "the endpoints body");
+  if (!Array.isArray(endpoints) || endpoints.length === 0) throw new BadRequest("endpoints must be a non-empty list");
+  return endpoints.map((endpoint: { name?: unknown; url?: unknown }, index) => {
+    if (endpoint.url !== undefined && (typeof endpoint.url !== "string" || !isUrl(endpoint.url))) {
+      throw new BadRequest(`endpoint ${index} needs an http(s) url`);
+    }
+    if (endpoint.name !== undefined && typeof endpoint.name !== "string")
+      throw new BadRequest(`endpoint ${index}: name must be a string`);
+    return { ...(endpoint.name ? { name: endpoint.name as string } : {}), url: endpoint.url as string };
+  });
+}
+
+function number(query: URLSearchParams, name: string): number | undefined {
+  const value = query.get(name);
+  if (value === null || value === "") return undefined;
+  if (!/^\d+$/.test(value)) throw new BadRequest(`${name} must be a whole number, got "${value}"`);
+  return Number(value);
 }
 
 function routes(engine: Engine, keys: { current: string; next: string }) {
+  /** One publish: to a URL, or fanned out to every endpoint of a URL group. */
+  const publishTo = (
+    call: Call,
+    destination: string,
+    headers: Record<string, string>,
+    body: Buffer,
+    queueName?: string,
+  ) => {
+    if (isUrl(destination)) {
+      const spec = parsePublish(destination, headers, body, call.callerIp);
+      const result = engine.publish(queueName ? { ...spec, queueName } : spec);
+      return { result: { ...result, url: spec.url }, group: false };
+    }
+    // A name is a URL group, as QStash reads it; something with a slash is a URL without its scheme.
+    if (!destination || (destination.split("?")[0] as string).includes("/"))
+      parsePublish(destination, headers, body, call.callerIp);
+    // The spec of a group's messages is checked against a placeholder URL.
+    const spec = parsePublish("http://url-group.invalid/", headers, body, call.callerIp);
+    const results = engine.publishToGroup(groupName(destination), queueName ? { ...spec, queueName } : spec);
+    return { result: results, group: true };
+  };
   const publish = (call: Call, destination: string, queueName?: string): Answer => {
-    const spec = parsePublish(destination, call.headers, call.body, call.callerIp);
-    const result = engine.publish(queueName ? { ...spec, queueName } : spec);
-    return result.deduplicated ? { status: 202, body: result } : ok({ ...result, url: spec.url });
+    const { result, group } = publishTo(call, destination, call.headers, call.body, queueName);
+    if (!group && (result as { deduplicated?: boolean }).deduplicated) return { status: 202, body: result };
+    return ok(result);
   };
 
   return (call: Call): Answer => {
     const [verb, id, action] = call.segments;
-    const { method } = call;
+    const { method, query } = call;
+    const route = `${method} /v2/${call.segments.join("/")}`;
     switch (verb) {
       case "keys":
         if (method === "GET") return ok(keys);
@@ -73,93 +130,91 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         break;
       case "batch": {
         if (method !== "POST") break;
-        let entries: unknown;
-        try {
-          entries = JSON.parse(call.body.toString("utf8"));
-        } catch {
-          throw new BadRequest("batch body must be a JSON array");
-        }
+        const entries = jsonBody<unknown>(call, "the batch body");
         if (!Array.isArray(entries)) throw new BadRequest("batch body must be a JSON array");
         // Validate every entry before accepting any, so a bad batch publishes nothing.
-        const specs = entries.map(
+        const checked = entries.map(
           (entry: { destination?: string; headers?: Record<string, string>; body?: string; queue?: string }, index) => {
             if (typeof entry?.destination !== "string") throw new BadRequest(`batch entry ${index} has no destination`);
             const headers = Object.fromEntries(
               Object.entries(entry.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]),
             );
-            const spec = parsePublish(entry.destination, headers, Buffer.from(entry.body ?? "", "utf8"), call.callerIp);
-            return entry.queue ? { ...spec, queueName: entry.queue } : spec;
+            const body = Buffer.from(entry.body ?? "", "utf8");
+            parsePublish(
+              isUrl(entry.destination) ? entry.destination : "http://url-group.invalid/",
+              headers,
+              body,
+              call.callerIp,
+            );
+            if (!isUrl(entry.destination) && !engine.getGroup(groupName(entry.destination))) {
+              throw new BadRequest(`batch entry ${index}: url group "${entry.destination}" not found`);
+            }
+            return { destination: entry.destination, headers, body, queue: entry.queue };
           },
         );
-        return ok(specs.map((spec) => ({ ...engine.publish(spec), url: spec.url })));
+        return ok(
+          checked.map((entry) => publishTo(call, entry.destination, entry.headers, entry.body, entry.queue).result),
+        );
       }
       case "messages": {
         if (id && method === "GET") {
-          const message = engine.messages.get(id);
+          const message = engine.getMessage(id);
           return message ? ok(messageView(message)) : notFound("message");
         }
         if (id && method === "DELETE") return engine.cancel(id) ? ok({ cancelled: 1 }) : notFound("message");
         if (!id && method === "DELETE") {
-          const ids = idsOf(call.query, "messageIds") ?? [...engine.messages.keys()];
-          return ok({ cancelled: ids.filter((messageId) => engine.cancel(messageId)).length });
+          const { filter } = parseQuery(query, "cancel", route);
+          return ok({ cancelled: engine.cancelMatching(filter) });
         }
         break;
       }
       case "dlq": {
         if (id === "retry" && method === "POST") {
-          const ids = action ? [action] : (idsOf(call.query, "dlqIds") ?? [...engine.dlq.keys()]);
-          const responses = ids.map((dlqId) => engine.retryDlq(dlqId)).filter((response) => response !== undefined);
-          if (action) return responses[0] ? ok(responses[0]) : notFound("dlq message");
-          return ok({ responses });
+          if (action) {
+            const response = engine.retryDlq(action);
+            return response ? ok(response) : notFound("dlq message");
+          }
+          const { filter, count, cursor } = parseQuery(query, "dlq-action", route);
+          return ok(engine.retryDlqMatching(filter, count, cursor));
         }
         if (id && method === "GET") {
-          const entry = engine.dlq.get(id);
+          const entry = engine.getDlq(id);
           return entry ? ok(dlqView(entry)) : notFound("dlq message");
         }
-        if (id && method === "DELETE") return engine.dlq.delete(id) ? ok() : notFound("dlq message");
+        if (id && method === "DELETE") return engine.deleteDlq(id) ? ok() : notFound("dlq message");
         if (!id && method === "GET") {
-          const url = call.query.get("url");
-          const status = call.query.get("responseStatus");
-          const ids = idsOf(call.query, "dlqIds");
-          const entries = [...engine.dlq.values()]
-            .filter(
-              (entry) =>
-                (!ids || ids.includes(entry.dlqId)) &&
-                (!url || entry.message.url === url) &&
-                (!status || String(entry.response.status) === status),
-            )
-            .reverse();
-          const { items, cursor } = page(entries, call.query);
-          return ok({ messages: items.map(dlqView), ...(cursor ? { cursor } : {}) });
+          const { filter, count, cursor } = parseQuery(query, "dlq", route);
+          const { items, cursor: next } = engine.listDlq(filter, count, cursor);
+          return ok({ messages: items.map(dlqView), ...(next ? { cursor: next } : {}) });
         }
         if (!id && method === "DELETE") {
-          const ids = idsOf(call.query, "dlqIds") ?? [...engine.dlq.keys()];
-          return ok({ deleted: ids.filter((dlqId) => engine.dlq.delete(dlqId)).length });
+          const { filter, count, cursor } = parseQuery(query, "dlq-action", route);
+          return ok(engine.deleteDlqMatching(filter, count, cursor));
         }
         break;
       }
       case "events":
       case "logs": {
-        if (method !== "GET") break;
-        const messageId = call.query.get("messageId");
-        const state = call.query.get("state");
-        const events = engine.events
-          .filter((event) => (!messageId || event.messageId === messageId) && (!state || event.state === state))
-          .reverse();
-        const { items, cursor } = page(events, call.query);
-        return ok({ [verb]: items, ...(cursor ? { cursor } : {}) });
+        if (method !== "GET" || id) break;
+        const { filter, count, cursor } = parseQuery(query, "events", route);
+        const { items, cursor: next } = engine.listEvents(filter, count, cursor);
+        return ok({ [verb]: items.map(eventView), ...(next ? { cursor: next } : {}) });
       }
       case "schedules": {
-        if (!id && method === "GET") return ok([...engine.schedules.values()].map(scheduleView));
-        if (method === "POST" && /^https?:\/\//i.test(call.rawTail("/v2/schedules/"))) {
+        if (!id && method === "GET") return ok(engine.listSchedules().map(scheduleView));
+        if (method === "POST" && call.headers["upstash-cron"] !== undefined) {
+          const destination = call.rawTail("/v2/schedules/");
+          if (!isUrl(destination) && !destination.split("?")[0]?.includes("/")) {
+            return notImplemented("schedules that publish to a URL group");
+          }
           const cron = call.headers["upstash-cron"];
           if (!cron) throw new BadRequest("the Upstash-Cron header is required to create a schedule");
-          const spec = parsePublish(call.rawTail("/v2/schedules/"), call.headers, call.body, call.callerIp);
+          const spec = parsePublish(destination, call.headers, call.body, call.callerIp);
           const schedule = engine.createSchedule(cron, spec, call.headers["upstash-schedule-id"]);
           return ok({ scheduleId: schedule.scheduleId });
         }
         if (id && !action && method === "GET") {
-          const schedule = engine.schedules.get(id);
+          const schedule = engine.getSchedule(id);
           return schedule ? ok(scheduleView(schedule)) : notFound("schedule");
         }
         if (id && !action && method === "DELETE") return engine.deleteSchedule(id) ? ok() : notFound("schedule");
@@ -169,40 +224,89 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         break;
       }
       case "queues": {
-        const lag = (name: string) =>
-          [...engine.messages.values()].filter((m) => m.queueName === name && m.state !== "ACTIVE").length;
         if (!id && method === "POST") {
-          let body: { queueName?: unknown; parallelism?: unknown; paused?: unknown };
-          try {
-            body = JSON.parse(call.body.toString("utf8") || "{}");
-          } catch {
-            throw new BadRequest("queue body must be JSON");
-          }
+          const body = jsonBody<{ queueName?: unknown; parallelism?: unknown; paused?: unknown }>(call, "queue body");
           if (typeof body.queueName !== "string" || body.queueName === "")
             throw new BadRequest("queueName is required");
           const parallelism = body.parallelism === undefined ? undefined : Number(body.parallelism);
-          if (parallelism !== undefined && !(Number.isInteger(parallelism) && parallelism > 0))
+          if (parallelism !== undefined && !(Number.isInteger(parallelism) && parallelism > 0)) {
             throw new BadRequest("parallelism must be a whole number > 0");
+          }
           engine.upsertQueue(body.queueName, {
             parallelism,
             paused: body.paused === undefined ? undefined : Boolean(body.paused),
           });
           return ok();
         }
-        if (!id && method === "GET")
-          return ok([...engine.queues.values()].map((queue) => queueView(queue, lag(queue.name))));
-        const queue = id ? engine.queues.get(id) : undefined;
+        if (!id && method === "GET") {
+          return ok(engine.listQueues().map((queue) => queueView(queue, engine.queueLag(queue.name))));
+        }
+        const queue = id ? engine.getQueue(id) : undefined;
         if (!queue) return notFound("queue");
-        if (!action && method === "GET") return ok(queueView(queue, lag(queue.name)));
-        if (!action && method === "DELETE") return engine.queues.delete(queue.name) ? ok() : notFound("queue");
+        if (!action && method === "GET") return ok(queueView(queue, engine.queueLag(queue.name)));
+        if (!action && method === "DELETE") return engine.deleteQueue(queue.name) ? ok() : notFound("queue");
         if ((action === "pause" || action === "resume") && method === "POST") {
           engine.upsertQueue(queue.name, { paused: action === "pause" });
           return ok();
         }
         break;
       }
+      case "topics": {
+        if (!id && method === "GET") return ok(engine.listGroups().map(groupView));
+        if (!id) break;
+        if (action === "endpoints" && method === "POST") {
+          engine.addEndpoints(id, endpointsOf(call));
+          return ok();
+        }
+        if (action === "endpoints" && method === "DELETE") {
+          const { endpoints } = jsonBody<{ endpoints?: { name?: string; url?: string }[] }>(call, "the endpoints body");
+          if (!Array.isArray(endpoints) || endpoints.length === 0)
+            throw new BadRequest("endpoints must be a non-empty list");
+          return engine.removeEndpoints(id, endpoints) ? ok() : notFound(`url group "${id}"`);
+        }
+        const group = engine.getGroup(id);
+        if (!action && method === "GET") return group ? ok(groupView(group)) : notFound(`url group "${id}"`);
+        if (!action && method === "DELETE") return engine.deleteGroup(id) ? ok() : notFound(`url group "${id}"`);
+        break;
+      }
+      case "flowControl": {
+        if (!id && method === "GET") return ok(engine.flowControlKeys().map((key) => engine.flowControlInfo(key)));
+        if (id && !action && method === "GET") {
+          const info = engine.flowControlInfo(id);
+          return info ? ok(info) : notFound(`flow control key "${id}"`);
+        }
+        if (
+          id &&
+          method === "POST" &&
+          (action === "pause" ||
+            action === "resume" ||
+            action === "resetRate" ||
+            action === "pin" ||
+            action === "unpin")
+        ) {
+          if (action === "unpin") {
+            // unpin names what to unpin: parallelism=true, rate=true (neither: everything).
+            const flag = (name: string) => (query.get(name) === "true" ? 1 : undefined);
+            const values = { parallelism: flag("parallelism"), rate: flag("rate") };
+            return engine.updateFlow(id, action, values) ? ok() : notFound(`flow control key "${id}"`);
+          }
+          const period = query.get("period");
+          const periodMs = period ? parseDuration(period) : undefined;
+          if (period && periodMs === undefined) throw new BadRequest(`invalid period: "${period}"`);
+          const values = { parallelism: number(query, "parallelism"), rate: number(query, "rate"), periodMs };
+          return engine.updateFlow(id, action, values) ? ok() : notFound(`flow control key "${id}"`);
+        }
+        break;
+      }
+      case "globalParallelism":
+        if (method === "GET" && !id) return ok(engine.globalParallelism());
+        break;
+      case undefined:
+        break;
+      default:
+        if (Object.hasOwn(NOT_IMPLEMENTED, verb)) return notImplemented(`${NOT_IMPLEMENTED[verb]} (/v2/${verb})`);
     }
-    return { status: 404, body: { error: `no route for ${method} /v2/${call.segments.join("/")}` } };
+    return { status: 404, body: { error: `no route for ${route}` } };
   };
 }
 
@@ -317,12 +421,17 @@ export async function startServer(
       rawTail: (prefix) => target.slice(prefix.length),
       callerIp: request.socket.remoteAddress ?? "127.0.0.1",
     };
+    let answer: Answer;
     try {
-      send(route(call));
+      answer = route(call);
     } catch (error) {
-      if (error instanceof BadRequest) return send({ status: 400, body: { error: error.message } });
-      send({ status: 500, body: { error: (error as Error).message } });
+      if (error instanceof BadRequest) answer = { status: 400, body: { error: error.message } };
+      else if (error instanceof NotFound) answer = { status: 404, body: { error: error.message } };
+      else answer = { status: 500, body: { error: (error as Error).message } };
     }
+    // What was accepted reaches the operating system before the client hears that it was.
+    engine.flush();
+    send(answer);
   };
 
   const server: Server = createServer((request, response) => void handle(request, response));

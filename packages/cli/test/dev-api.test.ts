@@ -1,0 +1,306 @@
+// qjobs dev answers the QStash REST API as QStash does, driven by the real @upstash/qstash Client (issue 11).
+import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import type { Client } from "@upstash/qstash";
+import { describe, expect, it } from "vitest";
+import type { Destination } from "../../../testkit/destination.js";
+import { ManualClock } from "../src/dev/time.js";
+import { startLocal } from "./dev-support.js";
+
+const auth = { authorization: `Bearer ${DEV_CREDENTIALS.token}` };
+const fail489 = (_delivery: unknown, response: import("node:http").ServerResponse) =>
+  response.writeHead(489, { "upstash-nonretryable-error": "true" }).end("no");
+
+/** Three dead letters: two labelled "billing" (one at /a, one at /b), one labelled "email" at /c. */
+async function withDeadLetters() {
+  const local = await startLocal({ respond: fail489 });
+  const { client, destination, engine } = local;
+  const ids = {
+    a: (await client.publish({ url: `${destination.url}/a`, body: "1", label: "billing" })).messageId,
+    b: (await client.publish({ url: `${destination.url}/b`, body: "2", label: "billing" })).messageId,
+    c: (await client.publish({ url: `${destination.url}/c`, body: "3", label: "email" })).messageId,
+  };
+  await destination.waitFor(3);
+  await engine.idle();
+  return { ...local, ids };
+}
+
+const dlqIds = async (client: Client) =>
+  (await client.dlq.listMessages()).messages.map((message) => message.messageId).sort();
+
+describe("filters that filter: a filter that matches nothing acts on nothing", () => {
+  it("dlq.retry with a messageId that does not exist retries nothing", async () => {
+    const { client, ids, destination } = await withDeadLetters();
+    const result = await client.dlq.retry({ filter: { messageId: "does-not-exist" } });
+    expect(result.responses).toEqual([]);
+    expect(await dlqIds(client)).toEqual(Object.values(ids).sort());
+    expect(destination.deliveries).toHaveLength(3);
+  });
+
+  it("dlq.delete with a label deletes only that label's entries, and one nobody has deletes nothing", async () => {
+    const { client, ids } = await withDeadLetters();
+    expect(await client.dlq.delete({ filter: { label: "nobody" } })).toMatchObject({ deleted: 0 });
+    expect(await dlqIds(client)).toHaveLength(3);
+    expect(await client.dlq.delete({ filter: { label: "billing" } })).toMatchObject({ deleted: 2 });
+    expect(await dlqIds(client)).toEqual([ids.c]);
+  });
+
+  it("dlq.retry by url takes several values (OR), and by dlqIds exactly those", async () => {
+    const { client, destination, ids } = await withDeadLetters();
+    const retried = await client.dlq.retry({ filter: { url: [`${destination.url}/a`, `${destination.url}/c`] } });
+    expect(retried.responses).toHaveLength(2);
+    expect(await dlqIds(client)).toEqual([ids.b]);
+  });
+
+  it("dlq.listMessages filters by responseStatus, label, url and date; dlq.delete({ all: true }) empties it", async () => {
+    const { client, destination } = await withDeadLetters();
+    const list = async (filter: Parameters<Client["dlq"]["listMessages"]>[0]) =>
+      (await client.dlq.listMessages(filter)).messages.length;
+    expect(await list({ filter: { responseStatus: 489 } })).toBe(3);
+    expect(await list({ filter: { responseStatus: 500 } })).toBe(0);
+    expect(await list({ filter: { label: ["email", "billing"] } })).toBe(3);
+    expect(await list({ filter: { url: `${destination.url}/b`, label: "email" } })).toBe(0); // AND across filters
+    expect(await list({ filter: { fromDate: Date.now() + 60_000 } })).toBe(0);
+    expect(await list({ filter: { toDate: Date.now() + 60_000 } })).toBe(3);
+    expect(await client.dlq.delete({ all: true })).toMatchObject({ deleted: 3 });
+    expect(await list({})).toBe(0);
+  });
+
+  it("messages.cancel with a filter cancels the matches only; { all: true } cancels every waiting message", async () => {
+    const { client, destination, engine } = await startLocal();
+    const later = { url: `${destination.url}/later`, body: "{}", delay: 3600 } as const;
+    await client.publish({ ...later, label: "a" });
+    await client.publish({ ...later, label: "b" });
+    await client.publish({ ...later, url: `${destination.url}/other`, label: "b" });
+    expect(await client.messages.cancel({ filter: { label: "nope" } })).toEqual({ cancelled: 0 });
+    expect(engine.messages.size).toBe(3);
+    expect(await client.messages.cancel({ filter: { label: "b", path: "/later" } })).toEqual({ cancelled: 1 });
+    expect(engine.messages.size).toBe(2);
+    expect(await client.messages.cancel({ all: true })).toEqual({ cancelled: 2 });
+    expect(engine.messages.size).toBe(0);
+    const canceled = (await client.logs({ filter: { state: "CANCELED" } })).logs;
+    expect(canceled).toHaveLength(3);
+  });
+
+  it("refuses a query key the endpoint does not take with a 400, instead of acting on everything", async () => {
+    const { server, engine } = await withDeadLetters();
+    for (const [method, path] of [
+      ["GET", "/v2/dlq?host=example.com"],
+      ["DELETE", "/v2/dlq?lable=billing"],
+      ["POST", "/v2/dlq/retry?messageID=x"],
+      ["DELETE", "/v2/messages?cursor=1"],
+      ["GET", "/v2/events?responseStatus=200"],
+    ] as const) {
+      const response = await fetch(`${server.url}${path}`, { method, headers: auth });
+      expect(response.status, path).toBe(400);
+      expect((await response.json()).error, path).toMatch(/takes no "/);
+    }
+    expect(engine.dlq.size).toBe(3);
+  });
+});
+
+describe("the event log", () => {
+  it("filters by state, label, url, host and path, and by messageIds", async () => {
+    const { client, destination, engine } = await startLocal();
+    const first = await client.publish({ url: `${destination.url}/one`, body: "{}", label: ["x", "y"] });
+    await client.publish({ url: `${destination.url}/two`, body: "{}" });
+    await destination.waitFor(2);
+    await engine.idle();
+    const logs = async (request: Parameters<Client["logs"]>[0]) => (await client.logs(request)).logs;
+    expect((await logs({ filter: { state: "DELIVERED" } })).map((log) => log.url).sort()).toEqual([
+      `${destination.url}/one`,
+      `${destination.url}/two`,
+    ]);
+    expect((await logs({ filter: { label: "y" } })).every((log) => log.messageId === first.messageId)).toBe(true);
+    expect(await logs({ filter: { path: "/two", state: "CREATED" } })).toHaveLength(1);
+    expect(await logs({ filter: { host: new URL(destination.url).host } })).toHaveLength(6);
+    expect((await logs({ messageIds: [first.messageId] })).map((log) => log.state)).toEqual([
+      "DELIVERED",
+      "ACTIVE",
+      "CREATED",
+    ]);
+  });
+
+  it("pages newest first with a cursor, without repeating or skipping entries while new ones arrive", async () => {
+    const { client, destination, engine } = await startLocal();
+    for (let i = 0; i < 7; i++) await client.publish({ url: `${destination.url}/p${i}`, body: String(i), delay: 3600 });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let pageIndex = 0; pageIndex < 10; pageIndex++) {
+      const page = await client.logs({ count: 3, cursor });
+      seen.push(...page.logs.map((log) => log.messageId));
+      // A new message between two pages lands at the head, never inside the pages still to come.
+      if (pageIndex === 0) await client.publish({ url: `${destination.url}/late`, body: "x", delay: 3600 });
+      cursor = page.cursor;
+      if (!cursor) break;
+    }
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen).size).toBe(7);
+    expect(engine.events).toHaveLength(8);
+  });
+
+  it("carries what QStash's logs carry: the request, and the response of a failed attempt", async () => {
+    const { client, destination, engine } = await startLocal({
+      respond: (_delivery, response) => response.writeHead(500, { "x-why": "db" }).end("database down"),
+    });
+    await client.publish({ url: `${destination.url}/f`, body: '{"a":1}', retries: 0, headers: { "X-Trace": "t" } });
+    await engine.idle();
+    const logs = (await client.logs()).logs as unknown as Record<string, unknown>[];
+    const created = logs.find((log) => log.state === "CREATED");
+    expect(created).toMatchObject({ method: "POST", body: '{"a":1}', header: { "X-Trace": "t" } });
+    const failed = logs.find((log) => log.state === "FAILED");
+    expect(failed).toMatchObject({
+      responseStatus: 500,
+      responseBody: "database down",
+      responseHeader: { "X-Why": "db" },
+    });
+  });
+});
+
+describe("views as QStash returns them", () => {
+  it("a message: canonical header names, labels, flow control, retry-delay expression, queue; no body when empty", async () => {
+    const { client, destination } = await startLocal();
+    const { messageId } = await client.publish({
+      url: `${destination.url}/v`,
+      headers: { "x-trace-id": "t1" },
+      delay: 3600,
+      label: ["first", "second"],
+      retryDelay: "1000 * retried",
+      flowControl: { key: "tenant-1", parallelism: 2, rate: 10, period: "1m" },
+    });
+    const message = (await client.messages.get(messageId)) as unknown as Record<string, unknown>;
+    expect(message).toMatchObject({
+      header: { "X-Trace-Id": ["t1"] },
+      label: "first",
+      labels: ["first", "second"],
+      retryDelayExpression: "1000 * retried",
+      flowControlKey: "tenant-1",
+      parallelism: 2,
+      rate: 10,
+      period: 60,
+      callerIp: "127.0.0.1",
+    });
+    expect(message).not.toHaveProperty("body");
+  });
+
+  it("honours Upstash-Redact-Fields in views and logs, and still delivers the real values", async () => {
+    const { client, destination, engine } = await startLocal({ respond: fail489 });
+    await client.publish({
+      url: `${destination.url}/secret`,
+      body: "card 4242",
+      headers: { Authorization: "Bearer s3cret", "X-Other": "kept" },
+      redact: { body: true, header: ["Authorization"] },
+    });
+    const [delivery] = await destination.waitFor(1);
+    await engine.idle();
+    expect(delivery?.body.toString()).toBe("card 4242");
+    expect(delivery?.headers.authorization).toBe("Bearer s3cret");
+    const [dead] = (await client.dlq.listMessages()).messages as unknown as Record<string, unknown>[];
+    expect(dead).toMatchObject({ body: "REDACTED", header: { Authorization: ["REDACTED"], "X-Other": ["kept"] } });
+    const created = (await client.logs({ filter: { state: "CREATED" } })).logs[0] as unknown as Record<string, unknown>;
+    expect(created).toMatchObject({ body: "REDACTED", header: { Authorization: "REDACTED" } });
+  });
+});
+
+describe("flow control as an API", () => {
+  it("get, pause, resume, pin and unpin, resetRate, and the global parallelism", async () => {
+    const { client, destination, engine } = await startLocal();
+    const publish = () =>
+      client.publish({ url: `${destination.url}/fc`, body: "{}", flowControl: { key: "k", parallelism: 5 } });
+    await publish();
+    await destination.waitFor(1);
+    await engine.idle();
+    expect(await client.flowControl.get("k")).toMatchObject({
+      flowControlKey: "k",
+      parallelismMax: 5,
+      isPaused: false,
+    });
+
+    await client.flowControl.pause("k");
+    await publish();
+    await engine.settled();
+    expect(destination.deliveries).toHaveLength(1);
+    expect(await client.flowControl.get("k")).toMatchObject({ isPaused: true, waitListSize: 1 });
+    await client.flowControl.resume("k");
+    await destination.waitFor(2);
+
+    await client.flowControl.pin("k", { parallelism: 1 });
+    expect(await client.flowControl.get("k")).toMatchObject({ parallelismMax: 1 });
+    await client.flowControl.unpin("k", { parallelism: true });
+    expect(await client.flowControl.get("k")).toMatchObject({ parallelismMax: 5 });
+    await client.flowControl.resetRate("k");
+    expect(await client.flowControl.getGlobalParallelism()).toEqual({ parallelismMax: 100, parallelismCount: 0 });
+    await expect(client.flowControl.get("unknown-key")).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("a pinned rate holds back deliveries the messages would allow", async () => {
+    const clock = new ManualClock();
+    const { client, destination, engine } = await startLocal({ clock });
+    await client.publish({ url: `${destination.url}/r0`, body: "{}", flowControl: { key: "r", rate: 100 } });
+    await destination.waitFor(1);
+    await engine.idle();
+    await client.flowControl.pin("r", { rate: 1, period: 60 });
+    await client.publish({ url: `${destination.url}/r1`, body: "{}", flowControl: { key: "r", rate: 100 } });
+    await client.publish({ url: `${destination.url}/r2`, body: "{}", flowControl: { key: "r", rate: 100 } });
+    await engine.settled();
+    // The first delivery used this period's one start: the others wait a period each.
+    expect(destination.deliveries).toHaveLength(1);
+    clock.advance(60_000);
+    await destination.waitFor(2);
+    await engine.settled();
+    expect(destination.deliveries).toHaveLength(2);
+    clock.advance(60_000);
+    await destination.waitFor(3);
+  });
+});
+
+describe("URL groups", () => {
+  async function group(destination: Destination, client: Client) {
+    await client.urlGroups.addEndpoints({
+      name: "fanout",
+      endpoints: [{ name: "ok", url: `${destination.url}/ok` }, { url: `${destination.url}/broken` }],
+    });
+  }
+
+  it("creates, lists, gets, removes endpoints from and deletes a group", async () => {
+    const { client, destination } = await startLocal();
+    await group(destination, client);
+    expect((await client.urlGroups.list()).map((g) => g.name)).toEqual(["fanout"]);
+    expect((await client.urlGroups.get("fanout")).endpoints).toEqual([
+      { name: "ok", url: `${destination.url}/ok` },
+      { url: `${destination.url}/broken` },
+    ]);
+    await client.urlGroups.removeEndpoints({ name: "fanout", endpoints: [{ name: "ok" }] });
+    expect((await client.urlGroups.get("fanout")).endpoints).toEqual([{ url: `${destination.url}/broken` }]);
+    await client.urlGroups.delete("fanout");
+    await expect(client.urlGroups.get("fanout")).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("fans a publish out: one message per endpoint, each with its own retries and dead letter", async () => {
+    const { client, destination, engine } = await startLocal({
+      respond: (delivery, response) =>
+        delivery.target === "/broken" ? fail489(delivery, response) : response.writeHead(200).end(),
+    });
+    await group(destination, client);
+    const results = (await client.publish({ urlGroup: "fanout", body: "hello" })) as unknown as {
+      messageId: string;
+      url: string;
+    }[];
+    expect(results.map((result) => result.url).sort()).toEqual([`${destination.url}/broken`, `${destination.url}/ok`]);
+    const deliveries = await destination.waitFor(2);
+    await engine.idle();
+    expect(deliveries.every((delivery) => delivery.headers["upstash-topic-name"] === "fanout")).toBe(true);
+    expect(new Set(deliveries.map((delivery) => delivery.headers["upstash-message-id"])).size).toBe(2);
+    const dead = (await client.dlq.listMessages({ filter: { urlGroup: "fanout" } })).messages;
+    expect(dead.map((message) => message.url)).toEqual([`${destination.url}/broken`]);
+    await expect(client.publish({ urlGroup: "no-such-group", body: "x" })).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe("what it does not implement", () => {
+  it("answers 501 naming it, not a generic 404", async () => {
+    const { server } = await startLocal();
+    const response = await fetch(`${server.url}/v2/notify/some-event`, { method: "POST", headers: auth, body: "{}" });
+    expect(response.status).toBe(501);
+    expect((await response.json()).error).toMatch(/does not implement Upstash Workflow notify/);
+  });
+});
