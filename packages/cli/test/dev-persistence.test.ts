@@ -2,8 +2,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { Client } from "@upstash/qstash";
 import { afterEach, describe, expect, it } from "vitest";
 import { startDestination } from "../../../testkit/destination.js";
 import { until } from "../../../testkit/processes.js";
@@ -12,6 +10,7 @@ import { Engine } from "../src/dev/engine.js";
 import { startServer } from "../src/dev/server.js";
 import { openJournal } from "../src/dev/store.js";
 import { ManualClock } from "../src/dev/time.js";
+import { localClient } from "./dev-support.js";
 import { runCli, spawnCli } from "./support.js";
 
 const folders: string[] = [];
@@ -33,13 +32,7 @@ async function open(dir: string, clock: ManualClock) {
     restore: journal.records,
   });
   const server = await startServer(engine, { port: 0 });
-  const client = new Client({
-    baseUrl: server.url,
-    token: DEV_CREDENTIALS.token,
-    devMode: false,
-    enableTelemetry: false,
-    retry: false,
-  });
+  const client = localClient(server.url);
   return { engine, server, client };
 }
 
@@ -147,13 +140,7 @@ describe("a crash loses nothing", () => {
       const [, url] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
       return {
         cli,
-        client: new Client({
-          baseUrl: url as string,
-          token: DEV_CREDENTIALS.token,
-          devMode: false,
-          enableTelemetry: false,
-          retry: false,
-        }),
+        client: localClient(url as string),
       };
     };
     try {

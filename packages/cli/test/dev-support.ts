@@ -46,14 +46,13 @@ export async function startLocal(
     () => server.close(),
     () => destination.close(),
   );
-  const client = new Client({
-    baseUrl: server.url,
-    token: DEV_CREDENTIALS.token,
-    devMode: false,
-    enableTelemetry: false,
-    retry: false,
-  });
+  const client = localClient(server.url);
   return { engine, server, client, destination };
+}
+
+/** The real SDK Client pointed at a local server, with the development token and no retries of its own. */
+export function localClient(baseUrl: string): Client {
+  return new Client({ baseUrl, token: DEV_CREDENTIALS.token, devMode: false, enableTelemetry: false, retry: false });
 }
 
 /** Verifies a delivery's signature with the real Receiver, against the exact URL it was sent to. */

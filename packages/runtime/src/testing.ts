@@ -1,7 +1,7 @@
 import { deliveryUrl } from "./binding.js";
 import { DEV_CREDENTIALS, processEnv, resolveJobsUrl } from "./env.js";
 import { ConfigurationError } from "./errors.js";
-import { base64UrlEncode, bodyHash } from "./verify.js";
+import { base64UrlEncode, bodyHash, hmacKey } from "./verify.js";
 
 export { DEV_CREDENTIALS };
 
@@ -17,17 +17,6 @@ export interface SignOptions {
 
 const encoder = new TextEncoder();
 const HEADER = base64UrlEncode(encoder.encode('{"alg":"HS256","typ":"JWT"}'));
-const signingKeys = new Map<string, Promise<CryptoKey>>();
-
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = signingKeys.get(secret);
-  if (!key) {
-    // The key is the signing key string's bytes, used as-is (not base64-decoded), as QStash does.
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    signingKeys.set(secret, key);
-  }
-  return key;
-}
 
 /**
  * Signs a delivery the way QStash does (HS256 JWT with iss, sub, exp, nbf, iat, jti and the padded
@@ -48,7 +37,7 @@ export async function signDelivery(options: SignOptions): Promise<string> {
     body: hash + "=".repeat((4 - (hash.length % 4)) % 4),
   };
   const unsigned = `${HEADER}.${base64UrlEncode(encoder.encode(JSON.stringify(claims)))}`;
-  const key = await hmacKey(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey);
+  const key = await hmacKey(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey, "sign");
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(unsigned)));
   return `${unsigned}.${base64UrlEncode(mac)}`;
 }

@@ -36,12 +36,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const hmacKeys = new Map<string, Promise<CryptoKey>>();
 
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = hmacKeys.get(secret);
+/** A signing key as a Web Crypto HMAC key, imported once per key and use. */
+export function hmacKey(secret: string, usage: "sign" | "verify" = "verify"): Promise<CryptoKey> {
+  const cacheKey = `${usage}\n${secret}`;
+  let key = hmacKeys.get(cacheKey);
   if (!key) {
     // The key is the signing key string's bytes, used as-is (not base64-decoded), as QStash does.
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    hmacKeys.set(secret, key);
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
+    hmacKeys.set(cacheKey, key);
   }
   return key;
 }
