@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCron } from "../src/dev/cron.js";
+import { cronProblem, parseCron } from "../src/cron.js";
 import type { AttemptReport } from "../src/dev/engine.js";
 import { formatAttempt } from "../src/dev/log.js";
 import { parseRetryDelay } from "../src/dev/retry-delay.js";
@@ -36,8 +36,22 @@ describe("cron", () => {
     ["*/0 * * * *"],
     ["CRON_TZ=Mars/Olympus 0 0 * * *"],
     ["a b c d e"],
+    ["0 0 L * *"],
+    ["0 0 15W * *"],
+    ["0 0 * * 5#2"],
+    ["@daily"],
   ])("rejects %s", (cron) => {
     expect(() => parseCron(cron)).toThrow(SyntaxError);
+  });
+
+  it("names the field and the rule in what it refuses", () => {
+    expect(cronProblem("61 * * * *")).toMatch(/^minute "61": /);
+    expect(cronProblem("0 0 * * 5#2")).toBe('day of week "5#2": QStash does not take L, W, # or ?');
+    expect(cronProblem("0 0 0 * * *")).toMatch(/has 6 fields; QStash takes 5: .*no seconds/);
+    expect(cronProblem("0 9 * * MON-FRI")).toBeUndefined();
+    expect(cronProblem("0 9 * * *", "Europe/Atlantis")).toMatch(
+      /^timezone "Europe\/Atlantis" is not an IANA time zone/,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
-import { type Cron, parseCron } from "./cron.js";
+import { type Cron, parseCron } from "../cron.js";
 import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
 import { type Filter, type Filterable, matches } from "./filters.js";
