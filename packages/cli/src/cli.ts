@@ -86,9 +86,9 @@ Configuration: qjobs.config.json in the project folder, for example
 
   root
     .command("list")
-    .description("print the discovered jobs: key, file and export")
+    .description("print the discovered jobs: key, file, export, and schedules with their next runs")
     .addOption(cwdOption())
-    .option("--json", 'print [{ "key", "file", "export" }] sorted by key')
+    .option("--json", 'print [{ "key", "file", "export", "schedules" }] sorted by key')
     .action(async (options: { cwd: string; json?: boolean }) => {
       const { list } = await import("./commands/list.js");
       setExitCode(reportList(output, await list({ cwd: options.cwd }), options.json ?? false));

@@ -3,6 +3,7 @@ import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
 import type { ListResult } from "./commands/list.js";
 import type { WatchEvent } from "./commands/watch.js";
+import { nextRuns, parseCron } from "./cron.js";
 import {
   type Colors,
   formatDiagnostic,
@@ -43,21 +44,52 @@ export function reportGenerate(output: Output, result: GenerateResult, check: bo
   return 0;
 }
 
-/** `list`: an aligned table, or JSON; returns the exit code. */
-export function reportList(output: Output, result: ListResult, json: boolean): number {
+/** When a schedule runs next, in UTC: `2026-11-30 08:00`. */
+const runTime = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+
+/** `list`: an aligned table (each job's schedules and their next three runs under it), or JSON; returns the exit code. */
+export function reportList(output: Output, result: ListResult, json: boolean, now = Date.now()): number {
   if (result.diagnostics.length > 0) {
     reportDiagnostics(output, result.diagnostics, "the list would be incomplete");
     return 1;
   }
-  const rows = result.jobs.map((job) => ({ key: job.key, file: job.file, export: job.exportName }));
-  if (json) output.out(JSON.stringify(rows, null, 2));
-  else if (rows.length === 0) output.out("No jobs found.");
-  else {
-    const width = (column: "key" | "file") => Math.max(column.length, ...rows.map((row) => row[column].length));
-    const [keyWidth, fileWidth] = [width("key"), width("file")];
-    output.out(output.color.bold(`${"KEY".padEnd(keyWidth)}  ${"FILE".padEnd(fileWidth)}  EXPORT`));
-    for (const row of rows)
-      output.out(`${row.key.padEnd(keyWidth)}  ${output.color.dim(row.file.padEnd(fileWidth))}  ${row.export}`);
+  if (json) {
+    const rows = result.jobs.map((job) => ({
+      key: job.key,
+      file: job.file,
+      export: job.exportName,
+      schedules: job.schedules.map((schedule) => ({
+        ...(schedule.name !== undefined ? { name: schedule.name } : {}),
+        cron: schedule.cron,
+        timezone: schedule.timezone,
+        payload: schedule.payload ?? null,
+      })),
+    }));
+    output.out(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  if (result.jobs.length === 0) {
+    output.out("No jobs found.");
+    return 0;
+  }
+  const { color } = output;
+  const keyWidth = Math.max(3, ...result.jobs.map((job) => job.key.length));
+  const fileWidth = Math.max(4, ...result.jobs.map((job) => job.file.length));
+  output.out(color.bold(`${"KEY".padEnd(keyWidth)}  ${"FILE".padEnd(fileWidth)}  EXPORT`));
+  for (const job of result.jobs) {
+    output.out(`${job.key.padEnd(keyWidth)}  ${color.dim(job.file.padEnd(fileWidth))}  ${job.exportName}`);
+    for (const schedule of job.schedules) {
+      const cron = parseCron(schedule.timezone ? `CRON_TZ=${schedule.timezone} ${schedule.cron}` : schedule.cron);
+      const label = [
+        schedule.name ? `${schedule.name}:` : "",
+        schedule.cron,
+        color.dim(schedule.timezone ?? "UTC"),
+        schedule.payload !== undefined ? color.dim(JSON.stringify(schedule.payload)) : "",
+      ].filter(Boolean);
+      output.out(
+        `  ${color.cyan("⏱")} ${label.join(" ")}  ${color.dim("next:")} ${nextRuns(cron, 3, now).map(runTime).join(", ")}`,
+      );
+    }
   }
   return 0;
 }

@@ -28,6 +28,18 @@ export interface Diagnostic {
   readonly message: string;
 }
 
+/** A schedule declared on a job (`schedule: ...`), read statically. */
+export interface DeclaredSchedule {
+  /** Identifies it within its job; without one, its position does. */
+  readonly name?: string;
+  /** Five fields, as QStash takes them. */
+  readonly cron: string;
+  /** An IANA zone, or null for UTC. */
+  readonly timezone: string | null;
+  /** The payload each run gets (JSON). */
+  readonly payload?: unknown;
+}
+
 /** A job found in a file: `export <exportName> = createJob(key, ...)`. */
 export interface ExtractedJob {
   readonly key: string;
@@ -35,6 +47,7 @@ export interface ExtractedJob {
   readonly exportName: string;
   readonly line: number;
   readonly column: number;
+  readonly schedules?: readonly DeclaredSchedule[];
 }
 
 /** What one job file holds. */
@@ -50,6 +63,7 @@ export interface RegisteredJob {
   /** Posix path relative to the config's folder. */
   readonly file: string;
   readonly exportName: string;
+  readonly schedules: readonly DeclaredSchedule[];
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

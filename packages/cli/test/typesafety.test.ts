@@ -2,20 +2,10 @@ import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fixturesDir, jobSource, repoRoot, runCli, tempProject } from "./support.js";
+import { fixturesDir, jobSource, runCli, tempProject } from "./support.js";
+import { compilers, tsc } from "./tsc.js";
 
 const exportForms = join(fixturesDir, "export-forms");
-const compilers = {
-  "typescript 5.9": join(repoRoot, "node_modules", "typescript", "bin", "tsc"),
-  "typescript 7": join(exportForms, "node_modules", "typescript-7", "bin", "tsc"),
-};
-
-function tsc(compiler: string, project: string) {
-  const run = spawnSync(process.execPath, [compiler, "-p", join(project, "tsconfig.json"), "--pretty", "false"], {
-    encoding: "utf8",
-  });
-  return { code: run.status, output: run.stdout + run.stderr };
-}
 
 describe("the generated registry types dispatch, checked by real tsc (strict)", () => {
   // usage.ts holds valid calls and, under @ts-expect-error, an unknown key, a wrong payload, a

@@ -19,7 +19,15 @@ export {
   QJobsError,
   RetryAfterError,
 } from "./errors.js";
-export { createJob, isValidJobKey, JOB_KEY_RULE, type JobDefinition, type SchemaJobDefinition } from "./job.js";
+export {
+  createJob,
+  isValidJobKey,
+  JOB_KEY_RULE,
+  type JobDefinition,
+  type JobSchedule,
+  type ScheduleDeclaration,
+  type SchemaJobDefinition,
+} from "./job.js";
 export { dispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";

@@ -13,14 +13,29 @@ export function isValidJobKey(key: string): boolean {
   return KEY_PATTERN.test(key);
 }
 
+/**
+ * One schedule of a job: `{ cron, timezone?, payload?, name? }`, or a bare cron string (UTC, no payload) for a
+ * job that takes none. The payload is type-checked against the job's input; a job that needs one must be given it.
+ */
+export type ScheduleDeclaration<TInput> =
+  | (undefined extends TInput ? string : never)
+  | ({ name?: string; cron: string; timezone?: string } & (undefined extends TInput
+      ? { payload?: TInput }
+      : { payload: TInput }));
+
+/** When a job runs by itself: one schedule or several. `qjobs generate` reads it statically, so use literals. */
+export type JobSchedule<TInput> = ScheduleDeclaration<TInput> | readonly ScheduleDeclaration<TInput>[];
+
 export type JobDefinition<TPayload, TResult> = DispatchOptions & {
   schema?: undefined;
   handler: JobHandler<TPayload, TResult>;
+  schedule?: JobSchedule<NoInfer<TPayload>>;
 };
 
 export type SchemaJobDefinition<TSchema extends StandardSchemaV1, TResult> = DispatchOptions & {
   schema: TSchema;
   handler: JobHandler<StandardSchemaV1.InferOutput<TSchema>, TResult>;
+  schedule?: JobSchedule<NoInfer<StandardSchemaV1.InferInput<TSchema>>>;
 };
 
 /**
@@ -47,12 +62,18 @@ export function createJob(
   key: string,
   definition:
     | JobHandler<unknown, unknown>
-    | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown> }),
+    | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown>; schedule?: unknown }),
 ): Job {
   if (typeof key !== "string" || !isValidJobKey(key)) {
     throw new TypeError(`Invalid job key ${JSON.stringify(key)}: use ${JOB_KEY_RULE}`);
   }
-  const { handler, schema, ...defaults } = typeof definition === "function" ? { handler: definition } : definition;
+  // The schedule is not a dispatch option: `qjobs generate` reads it, and QStash runs it.
+  const {
+    handler,
+    schema,
+    schedule: _schedule,
+    ...defaults
+  } = typeof definition === "function" ? { handler: definition } : definition;
   if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);
 
   const job: Job = {

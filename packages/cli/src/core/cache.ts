@@ -2,10 +2,11 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileExtraction } from "../types.js";
+import { version } from "../version.js";
 import { writeIfChanged } from "./write.js";
 
-/** Bump when extraction changes what it finds, so old caches are ignored. */
-const CACHE_VERSION = 1;
+/** Bump when extraction changes what it finds, so old caches are ignored; a new CLI release ignores them too. */
+const CACHE_VERSION = `3/${version}`;
 const CACHE_FILE = join(".qjobs", "extract-cache.json");
 
 type Entries = Record<string, { hash: string; extraction: FileExtraction }>;
@@ -32,7 +33,7 @@ export class ExtractionCache {
   static async load(root: string): Promise<ExtractionCache> {
     try {
       const stored = JSON.parse(await readFile(join(root, CACHE_FILE), "utf8")) as {
-        version?: number;
+        version?: string;
         entries?: Entries;
       };
       return new ExtractionCache(root, stored.version === CACHE_VERSION && stored.entries ? stored.entries : {});

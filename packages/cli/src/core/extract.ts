@@ -1,5 +1,7 @@
 import { isValidJobKey, JOB_KEY_RULE } from "@qjobs/runtime";
-import type { ExtractedJob, FileExtraction } from "../types.js";
+import { cronProblem } from "../cron.js";
+import type { DeclaredSchedule, ExtractedJob, FileExtraction } from "../types.js";
+import { readLiteral } from "./literals.js";
 import type { TS } from "./parser.js";
 
 type Node = import("ts-morph").ts.Node;
@@ -33,6 +35,35 @@ function createJobBindings(ts: TS, file: SourceFile) {
     }
   }
   return { functions, namespaces };
+}
+
+/**
+ * One declared schedule, checked (cron and zone as QStash takes them, known fields, unique names) and added to
+ * `schedules`; returns what is wrong with it instead, if anything.
+ */
+function addSchedule(value: unknown, schedules: DeclaredSchedule[]): string | undefined {
+  const declaration = typeof value === "string" ? { cron: value } : value;
+  if (!declaration || typeof declaration !== "object" || Array.isArray(declaration)) {
+    return "each schedule is a cron string or { cron, timezone?, payload?, name? }";
+  }
+  const { cron, timezone, payload, name, ...unknown } = declaration as Record<string, unknown>;
+  const extra = Object.keys(unknown).map((field) => `"${field}"`);
+  if (extra.length > 0) return `unknown field ${extra.join(", ")} (allowed: cron, timezone, payload, name)`;
+  if (typeof cron !== "string") return '"cron" must be a string like "0 9 * * 1-5"';
+  if (timezone !== undefined && typeof timezone !== "string") return '"timezone" must be a string like "Europe/Paris"';
+  if (name !== undefined && (typeof name !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(name))) {
+    return '"name" must be 1-64 characters from A-Z a-z 0-9 _ . -';
+  }
+  const invalid = cronProblem(cron, timezone);
+  if (invalid) return invalid.startsWith("timezone") ? invalid : `cron ${invalid}`;
+  if (name !== undefined && schedules.some((other) => other.name === name)) return `the name "${name}" is used twice`;
+  schedules.push({
+    ...(name !== undefined ? { name } : {}),
+    cron,
+    timezone: timezone ?? null,
+    ...(payload !== undefined ? { payload } : {}),
+  });
+  return undefined;
 }
 
 /** Names under which each top-level local is exported: `export { x }`, `export { x as y }`, `export default x`. */
@@ -147,9 +178,11 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       return;
     }
     const at = position(call);
+    const declared = readSchedules(key, call.arguments[1]);
+    const schedules = declared.length > 0 ? { schedules: declared } : {};
     const consumer = consumerOf(ts, call);
     if (ts.isExportAssignment(consumer) && !consumer.isExportEquals) {
-      jobs.push({ key, exportName: "default", ...at });
+      jobs.push({ key, exportName: "default", ...at, ...schedules });
       return;
     }
     const notExported = `job "${key}" is not exported: define it as \`export const name = createJob(...)\` at the top level`;
@@ -174,7 +207,42 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       return;
     }
     // A job exported under several names is registered once, under its first name.
-    jobs.push({ key, exportName: exportNames[0] as string, ...at });
+    jobs.push({ key, exportName: exportNames[0] as string, ...at, ...schedules });
+  }
+
+  /**
+   * A job's `schedule`, read statically: a cron string, `{ cron, timezone?, payload?, name? }`, or an array of
+   * them, as literals (or same-file constants holding literals). Every problem becomes a diagnostic.
+   */
+  function readSchedules(key: string, definition: Node | undefined): DeclaredSchedule[] {
+    if (!definition || !ts.isObjectLiteralExpression(definition)) return [];
+    const property = definition.properties.find(
+      (candidate) =>
+        (ts.isPropertyAssignment(candidate) || ts.isShorthandPropertyAssignment(candidate)) &&
+        (ts.isIdentifier(candidate.name) || ts.isStringLiteral(candidate.name)) &&
+        candidate.name.text === "schedule",
+    );
+    if (!property) return [];
+    const node: Node = ts.isPropertyAssignment(property)
+      ? property.initializer
+      : (property as import("ts-morph").ts.ShorthandPropertyAssignment).name;
+    const literal = readLiteral(ts, file, node);
+    if (!literal.ok) {
+      problems.push({
+        ...position(literal.node),
+        message: `the schedule of job "${key}" must be a literal (a cron string, { cron, timezone?, payload?, name? }, or an array of them): ${literal.why}`,
+      });
+      return [];
+    }
+    const elements = ts.isArrayLiteralExpression(node) ? [...node.elements] : [node];
+    const values = Array.isArray(literal.value) ? literal.value : [literal.value];
+    const schedules: DeclaredSchedule[] = [];
+    for (const [index, value] of values.entries()) {
+      const problem = addSchedule(value, schedules);
+      if (problem)
+        problems.push({ ...position(elements[index] ?? node), message: `schedule of job "${key}": ${problem}` });
+    }
+    return schedules;
   }
 
   visit(file);

@@ -82,7 +82,24 @@ function registerAugmentation(model: RegistryModel, target: RenderTarget): strin
   ];
 }
 
-/** The registry module: a lazy loader per key, and the key → job types for `dispatch`. */
+/** The schedules jobs declare, as data (only when some job declares one). */
+function scheduleTable(model: RegistryModel): string[] {
+  const scheduled = model.jobs.filter((job) => job.schedules.length > 0);
+  if (scheduled.length === 0) return [];
+  return [
+    "",
+    "/** The schedules each job declares, read statically by `qjobs generate`: `qjobs dev` and `qjobs schedules sync` run them. */",
+    "export const schedules = {",
+    ...scheduled.flatMap((job) => [
+      `  ${quote(job.key)}: [`,
+      ...job.schedules.map((schedule) => `    ${JSON.stringify(schedule)},`),
+      "  ],",
+    ]),
+    "} as const;",
+  ];
+}
+
+/** The registry module: a lazy loader per key, the key → job types for `dispatch`, and the declared schedules. */
 export function renderRegistry(model: RegistryModel, target: RenderTarget): string {
   return [
     ...HEADER,
@@ -91,6 +108,7 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
     ...loader(model, target),
     "",
     ...registerAugmentation(model, target),
+    ...scheduleTable(model),
     "",
   ].join("\n");
 }
