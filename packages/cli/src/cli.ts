@@ -2,7 +2,15 @@ import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
 import { UserError } from "./errors.js";
-import { confirmInit, reportDevStarted, reportGenerate, reportInit, reportList, reportWatchEvent } from "./report.js";
+import {
+  confirmInit,
+  reportDevStarted,
+  reportGenerate,
+  reportInit,
+  reportList,
+  reportSchedulesSync,
+  reportWatchEvent,
+} from "./report.js";
 import { type Output, processOutput } from "./terminal.js";
 import { version } from "./version.js";
 
@@ -92,6 +100,27 @@ Configuration: qjobs.config.json in the project folder, for example
     .action(async (options: { cwd: string; json?: boolean }) => {
       const { list } = await import("./commands/list.js");
       setExitCode(reportList(output, await list({ cwd: options.cwd }), options.json ?? false));
+    });
+
+  const schedules = root.command("schedules").description("declared schedules and QStash");
+  schedules
+    .command("sync")
+    .description("make QStash's schedules for the app at QJOBS_URL match the ones the jobs declare")
+    .addOption(cwdOption())
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--json", "print the plan (and what was applied) as JSON")
+    .addHelpText(
+      "after",
+      `
+Uses QSTASH_URL and QSTASH_TOKEN (which QStash) and QJOBS_URL (which app); run it once a deploy is live.
+Each declared schedule gets an id from the app's URL, the job key and the schedule's name (or position), so
+re-running never duplicates, and production, previews and other apps in one QStash account never collide.
+Only schedules qjobs made for this URL are changed or deleted; schedules made by hand are left alone.`,
+    )
+    .action(async (options: { cwd: string; dryRun?: boolean; json?: boolean }) => {
+      const { schedulesSync } = await import("./commands/schedules.js");
+      const result = await schedulesSync({ cwd: options.cwd, dryRun: options.dryRun });
+      setExitCode(reportSchedulesSync(output, result, options.json ?? false));
     });
 
   root

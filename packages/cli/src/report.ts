@@ -2,8 +2,10 @@ import type { DevHandle } from "./commands/dev.js";
 import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
 import type { ListResult } from "./commands/list.js";
+import type { SchedulesSyncResult } from "./commands/schedules.js";
 import type { WatchEvent } from "./commands/watch.js";
 import { nextRuns, parseCron } from "./cron.js";
+import type { PlanStep } from "./schedules/plan.js";
 import {
   type Colors,
   formatDiagnostic,
@@ -182,4 +184,78 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(
     `\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`,
   );
+}
+
+/** A plan step as data, for --json. */
+function stepJson(step: PlanStep) {
+  if (step.action === "delete")
+    return { action: step.action, scheduleId: step.existing.scheduleId, cron: step.existing.cron };
+  const { scheduleId, key, label, cron, destination } = step.wanted;
+  return {
+    action: step.action,
+    scheduleId,
+    key,
+    schedule: label,
+    cron,
+    destination,
+    ...(step.action === "update" ? { changes: step.changes } : {}),
+  };
+}
+
+/** `schedules sync`: the plan (or it as JSON), what was applied, and what failed; returns the exit code. */
+export function reportSchedulesSync(output: Output, result: SchedulesSyncResult, json: boolean): number {
+  if (result.diagnostics.length > 0) {
+    reportDiagnostics(output, result.diagnostics, "nothing was synced");
+    return 1;
+  }
+  const appliedIds = new Set(result.applied.map((step) => stepJson(step).scheduleId));
+  if (json) {
+    output.out(
+      JSON.stringify(
+        {
+          jobsUrl: result.jobsUrl,
+          dryRun: result.dryRun,
+          steps: result.steps.map((step) => ({
+            ...stepJson(step),
+            applied: appliedIds.has(stepJson(step).scheduleId),
+          })),
+          ...(result.failure ? { error: result.failure.message } : {}),
+        },
+        null,
+        2,
+      ),
+    );
+    return result.failure ? 1 : 0;
+  }
+  const { color } = output;
+  output.out(`Schedules for ${color.bold(result.jobsUrl)}:`);
+  if (result.steps.length === 0) output.out(color.dim("  none declared, none at QStash"));
+  for (const step of result.steps) {
+    if (step.action === "delete") {
+      output.out(
+        `  ${color.red("-")} delete ${step.existing.scheduleId} ${color.dim(`(${step.existing.cron}; declared no more)`)}`,
+      );
+      continue;
+    }
+    const what = `${step.wanted.key} ${color.dim(step.wanted.label)}  ${step.wanted.cron}`;
+    if (step.action === "create") output.out(`  ${color.green("+")} create ${what}`);
+    else if (step.action === "update")
+      output.out(`  ${color.yellow("~")} update ${what} ${color.dim(`(${step.changes.join("; ")})`)}`);
+    else output.out(`  ${color.dim("=")} ${color.dim(`unchanged ${step.wanted.key} ${step.wanted.label}`)}`);
+  }
+  const count = (action: PlanStep["action"], steps: readonly PlanStep[]) =>
+    steps.filter((step) => step.action === action).length;
+  const tally = (steps: readonly PlanStep[]) =>
+    `${count("create", steps)} created, ${count("update", steps)} updated, ${count("delete", steps)} deleted`;
+  if (result.dryRun) {
+    output.out(`\nDry run: nothing was changed (${tally(result.steps).replace(/d\b/g, "")} planned).`);
+    return 0;
+  }
+  if (result.failure) {
+    output.err(`\n${output.errColor.red("✗")} QStash refused a step: ${result.failure.message}`);
+    output.err(`Done before it: ${tally(result.applied)}; the rest was not applied. Run qjobs schedules sync again.`);
+    return 1;
+  }
+  output.out(`\n${color.green("✓")} ${tally(result.applied)}, ${count("unchanged", result.steps)} unchanged.`);
+  return 0;
 }

@@ -1,3 +1,4 @@
+export { deliveryUrl } from "./binding.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
   DEV_CREDENTIALS,

@@ -1,0 +1,80 @@
+import { ConfigurationError, deliveryUrl, readDispatchConfig } from "@qjobs/runtime";
+import { loadConfig } from "../core/config.js";
+import { scanProject } from "../core/scan.js";
+import { UserError } from "../errors.js";
+import { type PlanStep, planSync, wantedSchedules } from "../schedules/plan.js";
+import { applyPlan, listSchedules, SyncError } from "../schedules/sync.js";
+import type { Diagnostic } from "../types.js";
+
+export interface SchedulesSyncOptions {
+  cwd: string;
+  /** Print the plan, change nothing. */
+  dryRun?: boolean;
+  /** Where QSTASH_URL, QSTASH_TOKEN and QJOBS_URL come from; `process.env` by default. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface SchedulesSyncResult {
+  readonly jobsUrl: string;
+  readonly diagnostics: readonly Diagnostic[];
+  readonly steps: readonly PlanStep[];
+  readonly dryRun: boolean;
+  /** The steps applied (all of them, unless a QStash error stopped the run). */
+  readonly applied: readonly PlanStep[];
+  /** What failed, when QStash refused a step. */
+  readonly failure?: { step: PlanStep; message: string };
+}
+
+/**
+ * `qjobs schedules sync`: brings the QStash that QSTASH_URL/QSTASH_TOKEN name to the schedules the project
+ * declares for the app at QJOBS_URL. Plans first; changes only the schedules qjobs owns for that URL.
+ */
+export async function schedulesSync(options: SchedulesSyncOptions): Promise<SchedulesSyncResult> {
+  const env = options.env ?? process.env;
+  const config = await loadConfig(options.cwd);
+  let dispatch: ReturnType<typeof readDispatchConfig>;
+  try {
+    dispatch = readDispatchConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigurationError)
+      throw new UserError(error.message.replace("Cannot dispatch jobs", "Cannot sync schedules"));
+    throw error;
+  }
+  const jobsUrl = new URL(dispatch.jobsUrl);
+  const dryRun = options.dryRun ?? false;
+  const empty = { jobsUrl: jobsUrl.href, dryRun, steps: [], applied: [] };
+  const scan = await scanProject(config, { persistCache: true });
+  if (scan.diagnostics.length > 0) return { ...empty, diagnostics: scan.diagnostics };
+
+  const { Client } = await import("@upstash/qstash");
+  const client = new Client({
+    token: dispatch.token,
+    baseUrl: dispatch.qstashUrl,
+    devMode: false,
+    enableTelemetry: false,
+  });
+  const wanted = wantedSchedules(scan.model.jobs, jobsUrl, (key) => deliveryUrl(jobsUrl, key));
+  let steps: PlanStep[];
+  try {
+    steps = planSync(wanted, await listSchedules(client), jobsUrl);
+  } catch (error) {
+    throw new UserError(`Could not list the schedules at QStash: ${(error as Error).message}`);
+  }
+  if (dryRun) return { ...empty, diagnostics: [], steps };
+  const forwardHeaders: Record<string, string> = dispatch.bypassSecret
+    ? { "Upstash-Forward-X-Vercel-Protection-Bypass": dispatch.bypassSecret }
+    : {};
+  try {
+    const applied = await applyPlan(client, steps, { forwardHeaders });
+    return { ...empty, diagnostics: [], steps, applied };
+  } catch (error) {
+    if (!(error instanceof SyncError)) throw error;
+    return {
+      ...empty,
+      diagnostics: [],
+      steps,
+      applied: error.done,
+      failure: { step: error.failed, message: error.message },
+    };
+  }
+}

@@ -1,0 +1,122 @@
+import { createHash } from "node:crypto";
+import type { DeclaredSchedule, RegisteredJob } from "../types.js";
+
+/**
+ * What `qjobs schedules sync` (and `qjobs dev`) want QStash to hold for an app: one QStash schedule per declared
+ * schedule, with an id derived from the app's jobs URL, the job key and the schedule's name or position.
+ * Pure: the plan is computed from data, applying it is sync.ts's.
+ */
+export interface WantedSchedule {
+  scheduleId: string;
+  key: string;
+  /** The schedule's name, or its position in the job's list when it has none. */
+  label: string;
+  destination: string;
+  /** As QStash stores it: `CRON_TZ=Zone expression`, or the bare expression for UTC. */
+  cron: string;
+  body?: string;
+  declared: DeclaredSchedule;
+}
+
+/** A QStash schedule as `schedules.list()` returns it, reduced to what the plan compares. */
+export interface ExistingSchedule {
+  scheduleId: string;
+  destination: string;
+  cron: string;
+  body?: string;
+  isPaused?: boolean;
+}
+
+export type PlanStep =
+  | { action: "create"; wanted: WantedSchedule }
+  | { action: "update"; wanted: WantedSchedule; existing: ExistingSchedule; changes: string[] }
+  | { action: "delete"; existing: ExistingSchedule }
+  | { action: "unchanged"; wanted: WantedSchedule; existing: ExistingSchedule };
+
+/** The part of the id that says which app it belongs to: a short hash of the jobs URL's origin and path. */
+export function appPrefix(jobsUrl: URL): string {
+  const hash = createHash("sha256").update(`${jobsUrl.origin}${jobsUrl.pathname}`).digest("hex").slice(0, 10);
+  return `qjobs.${hash}.`;
+}
+
+/**
+ * Escapes a job key or schedule name into QStash's id alphabet (letters, digits, `-`, `_`, `.`), reversibly
+ * and without a `.`, which separates the id's parts: `a/b` and `a-b` stay apart.
+ */
+export function escapeIdPart(text: string): string {
+  return text.replace(/[_./:]/g, (char) => ({ _: "__", ".": "_d", "/": "_s", ":": "_c" })[char] as string);
+}
+
+/** The QStash schedule id of one declared schedule: app, job, then name (or position). */
+export function scheduleId(jobsUrl: URL, key: string, schedule: DeclaredSchedule, index: number): string {
+  const which = schedule.name !== undefined ? `name-${escapeIdPart(schedule.name)}` : `at-${index}`;
+  return `${appPrefix(jobsUrl)}${escapeIdPart(key)}.${which}`;
+}
+
+/** Every declared schedule of the project, as QStash should hold it for this app. */
+export function wantedSchedules(
+  jobs: readonly RegisteredJob[],
+  jobsUrl: URL,
+  deliveryUrl: (key: string) => string,
+): WantedSchedule[] {
+  return jobs.flatMap((job) =>
+    job.schedules.map((declared, index) => ({
+      scheduleId: scheduleId(jobsUrl, job.key, declared, index),
+      key: job.key,
+      label: declared.name ?? `#${index + 1}`,
+      destination: deliveryUrl(job.key),
+      cron: declared.timezone ? `CRON_TZ=${declared.timezone} ${declared.cron}` : declared.cron,
+      ...(declared.payload !== undefined ? { body: JSON.stringify(declared.payload) } : {}),
+      declared,
+    })),
+  );
+}
+
+/** Whether a QStash schedule is one qjobs made for this app: its id prefix and a destination on this jobs URL. */
+export function isOwned(existing: ExistingSchedule, jobsUrl: URL): boolean {
+  if (!existing.scheduleId.startsWith(appPrefix(jobsUrl))) return false;
+  try {
+    const destination = new URL(existing.destination);
+    return destination.origin === jobsUrl.origin && destination.pathname === jobsUrl.pathname;
+  } catch {
+    return false;
+  }
+}
+
+/** What differs between the wanted and the existing schedule, in words. */
+function changesOf(wanted: WantedSchedule, existing: ExistingSchedule): string[] {
+  const changes: string[] = [];
+  if (wanted.cron !== existing.cron) changes.push(`cron ${existing.cron} → ${wanted.cron}`);
+  if (wanted.destination !== existing.destination)
+    changes.push(`destination ${existing.destination} → ${wanted.destination}`);
+  if ((wanted.body ?? "") !== (existing.body ?? ""))
+    changes.push(`payload ${existing.body || "(none)"} → ${wanted.body ?? "(none)"}`);
+  return changes;
+}
+
+/**
+ * The steps that bring QStash to the declared state: create what is missing, update what differs, delete what
+ * this app owns and no longer declares; schedules made by hand, by other apps or other environments are never
+ * touched. Sorted by id, so the plan reads the same every time.
+ */
+export function planSync(
+  wanted: readonly WantedSchedule[],
+  existing: readonly ExistingSchedule[],
+  jobsUrl: URL,
+): PlanStep[] {
+  const owned = new Map(
+    existing.filter((schedule) => isOwned(schedule, jobsUrl)).map((schedule) => [schedule.scheduleId, schedule]),
+  );
+  const steps: PlanStep[] = wanted.map((schedule) => {
+    const current = owned.get(schedule.scheduleId);
+    if (!current) return { action: "create", wanted: schedule };
+    owned.delete(schedule.scheduleId);
+    const changes = changesOf(schedule, current);
+    return changes.length > 0
+      ? { action: "update", wanted: schedule, existing: current, changes }
+      : { action: "unchanged", wanted: schedule, existing: current };
+  });
+  for (const gone of owned.values()) steps.push({ action: "delete", existing: gone });
+  const idOf = (step: PlanStep) => (step.action === "delete" ? step.existing.scheduleId : step.wanted.scheduleId);
+  return steps.sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
+}

@@ -1,0 +1,65 @@
+import type { Client } from "@upstash/qstash";
+import type { ExistingSchedule, PlanStep, WantedSchedule } from "./plan.js";
+
+/** QStash's schedules, reduced to what the plan compares. */
+export async function listSchedules(client: Client): Promise<ExistingSchedule[]> {
+  return (await client.schedules.list()).map((schedule) => ({
+    scheduleId: schedule.scheduleId,
+    destination: schedule.destination,
+    cron: schedule.cron,
+    ...(schedule.body ? { body: schedule.body } : {}),
+    isPaused: schedule.isPaused,
+  }));
+}
+
+export interface ApplyOptions {
+  /** Headers QStash forwards on each run (Vercel's deployment-protection bypass, say). */
+  forwardHeaders?: Record<string, string>;
+}
+
+async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions): Promise<void> {
+  await client.schedules.create({
+    scheduleId: wanted.scheduleId,
+    destination: wanted.destination,
+    cron: wanted.cron,
+    ...(wanted.body !== undefined ? { body: wanted.body } : {}),
+    headers: { "Content-Type": "application/json", ...options.forwardHeaders },
+  });
+}
+
+/** The steps done before a failure, and the failure: nothing half-applied goes unsaid. */
+export class SyncError extends Error {
+  constructor(
+    readonly done: readonly PlanStep[],
+    readonly failed: PlanStep,
+    cause: unknown,
+  ) {
+    super((cause as Error).message, { cause });
+  }
+}
+
+/**
+ * Applies a plan with the real QStash client, in its order. An update is a full replace at QStash, which
+ * resumes a paused schedule: it is paused again. Throws SyncError saying what was done before a failure.
+ */
+export async function applyPlan(
+  client: Client,
+  steps: readonly PlanStep[],
+  options: ApplyOptions = {},
+): Promise<PlanStep[]> {
+  const done: PlanStep[] = [];
+  for (const step of steps) {
+    try {
+      if (step.action === "create") await put(client, step.wanted, options);
+      else if (step.action === "update") {
+        await put(client, step.wanted, options);
+        if (step.existing.isPaused) await client.schedules.pause({ schedule: step.wanted.scheduleId });
+      } else if (step.action === "delete") await client.schedules.delete(step.existing.scheduleId);
+      else continue;
+    } catch (error) {
+      throw new SyncError(done, step, error);
+    }
+    done.push(step);
+  }
+  return done;
+}

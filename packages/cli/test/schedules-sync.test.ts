@@ -1,0 +1,175 @@
+// `qjobs schedules sync` as a process, against qjobs dev standing in for QStash; the state checked with the SDK.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { describe, expect, it } from "vitest";
+import { startCaptureServer } from "../../../testkit/capture-server.js";
+import { appPrefix, escapeIdPart, scheduleId } from "../src/schedules/plan.js";
+import { startLocal } from "./dev-support.js";
+import { fixturesDir, runCli, tempProject } from "./support.js";
+
+const jobsUrl = "http://127.0.0.1:3000/api/jobs";
+
+async function project() {
+  return tempProject({}, { from: join(fixturesDir, "schedules") });
+}
+
+function sync(dir: string, qstashUrl: string, ...flags: string[]) {
+  return runCli(["schedules", "sync", "--cwd", dir, ...flags], {
+    env: { QSTASH_URL: qstashUrl, QSTASH_TOKEN: DEV_CREDENTIALS.token, QJOBS_URL: jobsUrl },
+  });
+}
+
+type Step = { action: string; scheduleId: string; key?: string; schedule?: string; changes?: string[] };
+const stepsOf = (stdout: string) => (JSON.parse(stdout) as { steps: Step[] }).steps;
+
+describe("qjobs schedules sync", () => {
+  it("plans (--dry-run changes nothing), applies, and plans no change when run again", async () => {
+    const dir = await project();
+    const { server, client } = await startLocal();
+    const dry = await sync(dir, server.url, "--dry-run");
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/\+ create reports\/daily-digest #1 {2}CRON_TZ=Europe\/Paris 0 9 \* \* 1-5/);
+    expect(dry.stdout).toMatch(/Dry run: nothing was changed \(4 create, 0 update, 0 delete planned\)/);
+    expect(await client.schedules.list()).toEqual([]);
+
+    const applied = await sync(dir, server.url);
+    expect(applied.stderr).toBe("");
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/✓ 4 created, 0 updated, 0 deleted, 0 unchanged\./);
+    const schedules = await client.schedules.list();
+    const digest = schedules.find((schedule) => schedule.destination.endsWith("job=reports%2Fdaily-digest"));
+    expect(digest).toMatchObject({
+      destination: `${jobsUrl}?job=reports%2Fdaily-digest`,
+      cron: "CRON_TZ=Europe/Paris 0 9 * * 1-5",
+      body: '{"period":"day"}',
+      isPaused: false,
+    });
+    expect(schedules.map((schedule) => schedule.scheduleId).sort()).toEqual([
+      `${appPrefix(new URL(jobsUrl))}maintenance_scleanup.at-0`,
+      `${appPrefix(new URL(jobsUrl))}reports_sdaily-digest.at-0`,
+      `${appPrefix(new URL(jobsUrl))}reports_sregional.name-eu`,
+      `${appPrefix(new URL(jobsUrl))}reports_sregional.name-us`,
+    ]);
+
+    const again = await sync(dir, server.url, "--json");
+    expect(stepsOf(again.stdout).map((step) => step.action)).toEqual([
+      "unchanged",
+      "unchanged",
+      "unchanged",
+      "unchanged",
+    ]);
+  });
+
+  it("changes only the schedules it owns for this app: not those made by hand, by another app, or to another URL", async () => {
+    const dir = await project();
+    const { server, client } = await startLocal();
+    await sync(dir, server.url);
+    const other = new URL("https://other.example/api/jobs");
+    await client.schedules.create({
+      destination: `${jobsUrl}?job=maintenance%2Fcleanup`,
+      cron: "0 0 * * *",
+      scheduleId: "by-hand",
+    });
+    await client.schedules.create({
+      destination: `${other.href}?job=x`,
+      cron: "0 0 * * *",
+      scheduleId: `${appPrefix(other)}x.at-0`,
+    });
+    const sameIdElsewhere = `${appPrefix(new URL(jobsUrl))}x.at-0`;
+    await client.schedules.create({
+      destination: "https://elsewhere.example/hook",
+      cron: "0 0 * * *",
+      scheduleId: sameIdElsewhere,
+    });
+
+    // The project drops its cleanup schedule: that one, and only that one, goes.
+    const file = join(dir, "src/jobs/cleanup.job.ts");
+    await writeFile(file, (await readFile(file, "utf8")).replace('  schedule: "*/15 * * * *",\n', ""));
+    const run = await sync(dir, server.url, "--json");
+    expect(run.code).toBe(0);
+    const deleted = stepsOf(run.stdout).filter((step) => step.action === "delete");
+    expect(deleted.map((step) => step.scheduleId)).toEqual([`${appPrefix(new URL(jobsUrl))}maintenance_scleanup.at-0`]);
+    const left = (await client.schedules.list()).map((schedule) => schedule.scheduleId);
+    expect(left).toEqual(expect.arrayContaining(["by-hand", `${appPrefix(other)}x.at-0`, sameIdElsewhere]));
+    expect(left).not.toContain(`${appPrefix(new URL(jobsUrl))}maintenance_scleanup.at-0`);
+  });
+
+  it("a renamed schedule is deleted under its old id and created under the new one", async () => {
+    const dir = await project();
+    const { server } = await startLocal();
+    await sync(dir, server.url);
+    const file = join(dir, "src/jobs/digest.job.ts");
+    await writeFile(file, (await readFile(file, "utf8")).replace('name: "eu"', 'name: "europe"'));
+    const steps = stepsOf((await sync(dir, server.url, "--json")).stdout).filter((step) => step.action !== "unchanged");
+    expect(steps.map((step) => [step.action, step.scheduleId.split(".").slice(2).join(".")])).toEqual([
+      ["delete", "reports_sregional.name-eu"],
+      ["create", "reports_sregional.name-europe"],
+    ]);
+  });
+
+  it("an update says what changed, and keeps a paused schedule paused (an overwrite would resume it)", async () => {
+    const dir = await project();
+    const { server, client } = await startLocal();
+    await sync(dir, server.url);
+    const id = scheduleId(
+      new URL(jobsUrl),
+      "reports/daily-digest",
+      { cron: "0 9 * * 1-5", timezone: "Europe/Paris" },
+      0,
+    );
+    await client.schedules.pause({ schedule: id });
+    const file = join(dir, "src/jobs/reports.job.ts");
+    await writeFile(file, (await readFile(file, "utf8")).replace('"0 9 * * 1-5"', '"30 9 * * 1-5"'));
+    const run = await sync(dir, server.url, "--json");
+    const [update] = stepsOf(run.stdout).filter((step) => step.action === "update");
+    expect(update?.changes).toEqual(["cron CRON_TZ=Europe/Paris 0 9 * * 1-5 → CRON_TZ=Europe/Paris 30 9 * * 1-5"]);
+    expect(await client.schedules.get(id)).toMatchObject({ cron: "CRON_TZ=Europe/Paris 30 9 * * 1-5", isPaused: true });
+  });
+
+  it("says what it did and what failed when QStash refuses a step, with exit 1", async () => {
+    const dir = await project();
+    let creates = 0;
+    const qstash = await startCaptureServer((request) => {
+      if (request.method === "GET" && request.target.startsWith("/v2/schedules")) return { status: 200, body: [] };
+      if (request.method === "POST" && request.target.startsWith("/v2/schedules/")) {
+        creates++;
+        return creates === 2
+          ? { status: 412, body: { error: "schedule limit reached" } }
+          : { status: 200, body: { scheduleId: "x" } };
+      }
+      return undefined;
+    });
+    try {
+      const run = await sync(dir, qstash.url);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/QStash refused a step: .*schedule limit reached/);
+      expect(run.stderr).toMatch(/Done before it: 1 created, 0 updated, 0 deleted; the rest was not applied/);
+    } finally {
+      await qstash.close();
+    }
+  });
+
+  it("refuses to run without QJOBS_URL, naming it", async () => {
+    const dir = await project();
+    const run = await runCli(["schedules", "sync", "--cwd", dir], {
+      env: { QSTASH_URL: "http://127.0.0.1:9", QSTASH_TOKEN: "t", QJOBS_URL: "" },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Cannot sync schedules: QJOBS_URL is not set/);
+  });
+});
+
+describe("schedule ids", () => {
+  it("are collision-free: keys and names are escaped reversibly, and each app has its own prefix", () => {
+    const url = new URL(jobsUrl);
+    expect(escapeIdPart("a/b")).not.toBe(escapeIdPart("a-b"));
+    expect(escapeIdPart("a_sb")).not.toBe(escapeIdPart("a/b"));
+    expect(escapeIdPart("a.b:c_d")).toBe("a_db_cc__d");
+    expect(scheduleId(url, "k", { cron: "* * * * *", timezone: null, name: "0" }, 0)).not.toBe(
+      scheduleId(url, "k", { cron: "* * * * *", timezone: null }, 0),
+    );
+    expect(appPrefix(url)).not.toBe(appPrefix(new URL("https://preview-123.vercel.app/api/jobs")));
+    expect(scheduleId(url, "reports/daily", { cron: "* * * * *", timezone: null }, 2)).toMatch(/^[A-Za-z0-9._-]+$/);
+  });
+});
