@@ -149,6 +149,11 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     .option("--state-dir <dir>", "keep messages, dead letters, schedules and logs here across restarts", ".qjobs/dev")
     .option("--fresh", "start with empty state (forget every message, dead letter, schedule and log)")
     .option("--in-memory", "keep no state on disk: a restart forgets everything")
+    .option(
+      "--app-url <url>",
+      "your app's jobs route, for the declared schedules (default: QJOBS_URL, .env.local, .env)",
+    )
+    .option("--no-schedules", "do not register the schedules the jobs declare")
     .addHelpText(
       "after",
       `
@@ -175,6 +180,8 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         stateDir: string;
         fresh?: boolean;
         inMemory?: boolean;
+        appUrl?: string;
+        schedules: boolean;
       }) => {
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -193,6 +200,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           maxDlq: Number(options.maxDlq),
           cwd: options.cwd,
           stateDir: options.inMemory ? false : options.stateDir,
+          schedules: options.schedules ? { appUrl: options.appUrl } : false,
           fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,

@@ -181,6 +181,18 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
   output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
   if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
+  const { schedules } = handle;
+  if (schedules.state === "registered" && schedules.count > 0) {
+    output.out(
+      `Schedules: ${plural(schedules.count, "declared schedule")} registered for ${color.bold(schedules.jobsUrl)}`,
+    );
+  } else if (schedules.state === "no-app-url" && schedules.declared > 0) {
+    output.out(
+      color.yellow(
+        `${plural(schedules.declared, "declared schedule")} not registered: set QJOBS_URL (in .env.local) or pass --app-url`,
+      ),
+    );
+  }
   output.out(
     `\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`,
   );

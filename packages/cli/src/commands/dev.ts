@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { loadConfig } from "../core/config.js";
+import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
 import { writeIfChanged } from "../core/write.js";
 import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
@@ -10,6 +12,7 @@ import { type DevServer, startServer } from "../dev/server.js";
 import { openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
 import { UserError } from "../errors.js";
+import { appJobsUrl, registerSchedules } from "../schedules/local.js";
 
 export interface DevOptions {
   port?: number;
@@ -31,9 +34,20 @@ export interface DevOptions {
   stateDir?: string | false;
   /** Start with empty state (the journal is cleared). */
   fresh?: boolean;
-  /** The project folder, for the default state folder. */
+  /** The project folder: its declared schedules, and the default state folder. */
   cwd?: string;
+  /**
+   * Register the project's declared schedules for the app (`appUrl`, else QJOBS_URL from the environment,
+   * `.env.local` or `.env`); `false` registers none. On by default.
+   */
+  schedules?: false | { appUrl?: string };
 }
+
+/** What `qjobs dev` did with the project's declared schedules. */
+export type DevSchedules =
+  | { readonly state: "registered"; readonly jobsUrl: string; readonly count: number }
+  | { readonly state: "no-app-url"; readonly declared: number }
+  | { readonly state: "off" };
 
 export interface DevHandle {
   readonly server: DevServer;
@@ -42,6 +56,7 @@ export interface DevHandle {
   readonly env: Record<string, string>;
   /** The registry's watcher, with `watch`. */
   readonly watcher?: Watcher;
+  readonly schedules: DevSchedules;
   close(): Promise<void>;
 }
 
@@ -100,10 +115,48 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     }
     throw error;
   }
-  // The watcher loads chokidar and the parser: only when asked for.
-  const watcher = options.watch
+  let schedules: DevSchedules = { state: "off" };
+  let refreshSchedules = async () => {};
+  if (options.schedules !== false) {
+    const cwd = resolve(options.cwd ?? ".");
+    const url = appJobsUrl(cwd, options.schedules?.appUrl);
+    let jobsUrl: URL | undefined;
+    try {
+      jobsUrl = url === undefined ? undefined : new URL(url);
+    } catch {
+      await server.close();
+      throw new UserError(`The app's jobs URL (--app-url or QJOBS_URL) must be an absolute URL, got "${url}"`);
+    }
+    refreshSchedules = async () => {
+      const scan = await scanProject(await loadConfig(cwd), { persistCache: true });
+      if (scan.diagnostics.length > 0) return; // reported by the watcher or generate; the schedules stay as they were
+      if (!jobsUrl) {
+        schedules = {
+          state: "no-app-url",
+          declared: scan.model.jobs.reduce((sum, job) => sum + job.schedules.length, 0),
+        };
+        return;
+      }
+      const steps = registerSchedules(engine, scan.model.jobs, jobsUrl);
+      schedules = {
+        state: "registered",
+        jobsUrl: jobsUrl.href,
+        count: steps.filter((step) => step.action !== "delete").length,
+      };
+    };
+    await refreshSchedules();
+  }
+  // The watcher loads chokidar and the parser: only when asked for. Each new registry re-registers the schedules.
+  const watch = options.watch;
+  const watcher = watch
     ? await import("../core/watcher.js").then(({ watchProject }) =>
-        watchProject(options.watch as DevOptions["watch"] & {}),
+        watchProject({
+          ...watch,
+          onEvent: (event) => {
+            watch.onEvent(event);
+            if (event.type === "generated") void refreshSchedules();
+          },
+        }),
       )
     : undefined;
   return {
@@ -116,6 +169,9 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       QSTASH_NEXT_SIGNING_KEY: credentials.nextSigningKey,
     },
     watcher,
+    get schedules() {
+      return schedules;
+    },
     close: async () => {
       await Promise.all([server.close(), watcher?.close()]);
     },

@@ -725,6 +725,13 @@ export class Engine {
     return true;
   }
 
+  /** Publishes a schedule's message once, now (QStash has no such endpoint; the dashboard's "Trigger now"). */
+  triggerSchedule(scheduleId: string): { messageId: string } | undefined {
+    const schedule = this.schedules.get(scheduleId);
+    if (!schedule) return undefined;
+    return this.publish({ ...schedule.spec, scheduleId });
+  }
+
   pauseSchedule(scheduleId: string, paused: boolean): boolean {
     const schedule = this.schedules.get(scheduleId);
     if (!schedule) return false;

@@ -218,6 +218,11 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
           return schedule ? ok(scheduleView(schedule)) : notFound("schedule");
         }
         if (id && !action && method === "DELETE") return engine.deleteSchedule(id) ? ok() : notFound("schedule");
+        // qjobs dev's own: run a schedule once, now.
+        if (id && action === "trigger" && method === "POST") {
+          const triggered = engine.triggerSchedule(id);
+          return triggered ? ok(triggered) : notFound("schedule");
+        }
         if (id && (action === "pause" || action === "resume") && (method === "PATCH" || method === "POST")) {
           return engine.pauseSchedule(id, action === "pause") ? ok() : notFound("schedule");
         }
