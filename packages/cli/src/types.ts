@@ -48,6 +48,8 @@ export interface ExtractedJob {
   readonly line: number;
   readonly column: number;
   readonly schedules?: readonly DeclaredSchedule[];
+  /** The QStash options the job declares (retries, timeout, flowControl...), as literals. */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 /** What one job file holds. */
@@ -64,6 +66,7 @@ export interface RegisteredJob {
   readonly file: string;
   readonly exportName: string;
   readonly schedules: readonly DeclaredSchedule[];
+  readonly options: Readonly<Record<string, unknown>>;
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

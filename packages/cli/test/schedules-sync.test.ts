@@ -44,6 +44,11 @@ describe("qjobs schedules sync", () => {
       cron: "CRON_TZ=Europe/Paris 0 9 * * 1-5",
       body: '{"period":"day"}',
       isPaused: false,
+      // The job's declared options apply to its schedule.
+      retries: 5,
+      labels: ["reports"],
+      flowControlKey: "reports",
+      parallelism: 1,
     });
     expect(schedules.map((schedule) => schedule.scheduleId).sort()).toEqual([
       `${appPrefix(new URL(jobsUrl))}maintenance_scleanup.at-0`,

@@ -37,6 +37,22 @@ function createJobBindings(ts: TS, file: SourceFile) {
   return { functions, namespaces };
 }
 
+/** The QStash options a job may declare (DispatchOptions): read statically, applied to every dispatch and schedule. */
+const OPTION_NAMES = new Set([
+  "delay",
+  "notBefore",
+  "deduplicationId",
+  "contentBasedDeduplication",
+  "retries",
+  "retryDelay",
+  "timeout",
+  "callback",
+  "failureCallback",
+  "flowControl",
+  "label",
+  "headers",
+]);
+
 /**
  * One declared schedule, checked (cron and zone as QStash takes them, known fields, unique names) and added to
  * `schedules`; returns what is wrong with it instead, if anything.
@@ -178,8 +194,13 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       return;
     }
     const at = position(call);
-    const declared = readSchedules(key, call.arguments[1]);
-    const schedules = declared.length > 0 ? { schedules: declared } : {};
+    const definition = definitionOf(call.arguments[1]);
+    const declared = readSchedules(key, definition);
+    const options = readOptions(key, definition);
+    const schedules = {
+      ...(declared.length > 0 ? { schedules: declared } : {}),
+      ...(Object.keys(options).length > 0 ? { options } : {}),
+    };
     const consumer = consumerOf(ts, call);
     if (ts.isExportAssignment(consumer) && !consumer.isExportEquals) {
       jobs.push({ key, exportName: "default", ...at, ...schedules });
@@ -208,6 +229,68 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     }
     // A job exported under several names is registered once, under its first name.
     jobs.push({ key, exportName: exportNames[0] as string, ...at, ...schedules });
+  }
+
+  /**
+   * The object literal that defines a job: written inline, or a top-level const of this file. A handler (a
+   * function, or a name this file does not define, which is taken for an imported handler) has no options.
+   */
+  function definitionOf(argument: Node | undefined): Node | undefined {
+    let node = argument;
+    for (let depth = 0; node && ts.isIdentifier(node) && depth < 4; depth++) {
+      const name: string = node.text;
+      const statement = file.statements.find(
+        (candidate) =>
+          ts.isVariableStatement(candidate) &&
+          candidate.declarationList.declarations.some(
+            (declaration) => ts.isIdentifier(declaration.name) && declaration.name.text === name,
+          ),
+      ) as import("ts-morph").ts.VariableStatement | undefined;
+      node = statement?.declarationList.declarations.find(
+        (declaration) => ts.isIdentifier(declaration.name) && declaration.name.text === name,
+      )?.initializer;
+    }
+    while (node && (ts.isAsExpression(node) || ts.isSatisfiesExpression(node) || ts.isParenthesizedExpression(node))) {
+      node = node.expression;
+    }
+    return node;
+  }
+
+  /**
+   * A job's declared QStash options (retries, timeout, flow control...), read statically so that every way of
+   * dispatching (and its schedules) applies them without importing the job: each must be a literal, or a
+   * same-file constant holding one; anything else is a diagnostic, never an option silently dropped.
+   */
+  function readOptions(key: string, definition: Node | undefined): Record<string, unknown> {
+    if (!definition || !ts.isObjectLiteralExpression(definition)) return {};
+    const options: Record<string, unknown> = {};
+    for (const property of definition.properties) {
+      if (ts.isSpreadAssignment(property)) {
+        problems.push({
+          ...position(property),
+          message: `the options of job "${key}" cannot be spread in: write them out, as literals`,
+        });
+        continue;
+      }
+      if (!property.name || !(ts.isIdentifier(property.name) || ts.isStringLiteral(property.name))) continue;
+      const name = property.name.text;
+      if (!OPTION_NAMES.has(name)) continue;
+      const node = ts.isPropertyAssignment(property)
+        ? property.initializer
+        : ts.isShorthandPropertyAssignment(property)
+          ? property.name
+          : property;
+      const literal = readLiteral(ts, file, node);
+      if (!literal.ok) {
+        problems.push({
+          ...position(literal.node),
+          message: `option "${name}" of job "${key}" must be a literal (or a same-file constant holding one), so that every dispatch applies it: ${literal.why}`,
+        });
+        continue;
+      }
+      if (literal.value !== undefined) options[name] = literal.value;
+    }
+    return options;
   }
 
   /**

@@ -32,7 +32,13 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
         continue;
       }
       firstByKey.set(job.key, { file, job });
-      jobs.push({ key: job.key, file, exportName: job.exportName, schedules: job.schedules ?? [] });
+      jobs.push({
+        key: job.key,
+        file,
+        exportName: job.exportName,
+        schedules: job.schedules ?? [],
+        options: job.options ?? {},
+      });
     }
   }
   jobs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -3,9 +3,17 @@ import { join } from "node:path";
 import { parseEnv } from "node:util";
 import { deliveryUrl } from "@qjobs/runtime";
 import type { Engine } from "../dev/engine.js";
-import type { MessageSpec } from "../dev/message.js";
+import { type MessageSpec, parsePublish } from "../dev/message.js";
 import type { RegisteredJob } from "../types.js";
-import { type ExistingSchedule, type PlanStep, planSync, wantedSchedules } from "./plan.js";
+import {
+  type ExistingSchedule,
+  type PlanStep,
+  planSync,
+  type ScheduleOptions,
+  type ScheduleSettings,
+  type WantedSchedule,
+  wantedSchedules,
+} from "./plan.js";
 
 /**
  * The app's jobs URL for `qjobs dev`: `--app-url`, else QJOBS_URL from the environment, else from the project's
@@ -25,17 +33,58 @@ export function appJobsUrl(cwd: string, explicit?: string, env: NodeJS.ProcessEn
   return undefined;
 }
 
-/** A declared schedule's message, as `qjobs dev` publishes it on each tick. */
-function specOf(destination: string, body: string | undefined): MessageSpec {
+/** The Upstash-* headers a publish with these options carries (what the SDK would send). */
+function optionHeaders(options: ScheduleOptions): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const duration = (value: number | string) => (typeof value === "number" ? `${value}s` : value);
+  if (options.retries !== undefined) headers["upstash-retries"] = String(options.retries);
+  if (options.delay !== undefined) headers["upstash-delay"] = duration(options.delay);
+  if (options.timeout !== undefined) headers["upstash-timeout"] = duration(options.timeout);
+  if (options.retryDelay) headers["upstash-retry-delay"] = options.retryDelay;
+  if (options.callback) headers["upstash-callback"] = options.callback;
+  if (options.failureCallback) headers["upstash-failure-callback"] = options.failureCallback;
+  if (options.label) headers["upstash-label"] = options.label;
+  const flow = options.flowControl;
+  if (flow) {
+    headers["upstash-flow-control-key"] = flow.key;
+    headers["upstash-flow-control-value"] = [
+      flow.parallelism !== undefined ? `parallelism=${flow.parallelism}` : "",
+      flow.rate !== undefined ? `rate=${flow.rate}` : "",
+      flow.period !== undefined ? `period=${duration(flow.period)}` : "",
+    ]
+      .filter(Boolean)
+      .join(",");
+  }
+  for (const [name, value] of Object.entries(options.headers ?? {}))
+    headers[`upstash-forward-${name.toLowerCase()}`] = value;
+  return headers;
+}
+
+/** A declared schedule's message, as `qjobs dev` publishes it on each tick: read like any publish. */
+function specOf(wanted: WantedSchedule): MessageSpec {
+  return parsePublish(wanted.destination, optionHeaders(wanted.options), Buffer.from(wanted.body ?? ""), "127.0.0.1");
+}
+
+/** A registered schedule's settings, as QStash's view of it tells them. */
+function settingsOfSpec(spec: MessageSpec): ScheduleSettings {
+  const flow = spec.flowControl;
   return {
-    url: destination,
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: Buffer.from(body ?? ""),
-    delayMs: 0,
-    maxRetries: 3,
-    labels: [],
-    callerIp: "127.0.0.1",
+    retries: spec.maxRetries,
+    delay: spec.delayMs / 1000,
+    ...(spec.callback ? { callback: spec.callback.url } : {}),
+    ...(spec.failureCallback ? { failureCallback: spec.failureCallback.url } : {}),
+    labels: spec.labels,
+    ...(flow
+      ? {
+          flow: {
+            key: flow.key,
+            ...(flow.parallelism !== undefined ? { parallelism: flow.parallelism } : {}),
+            ...(flow.rate !== undefined ? { rate: flow.rate } : {}),
+            period: flow.periodMs / 1000,
+          },
+        }
+      : {}),
+    ...(spec.retryDelay ? { retryDelay: spec.retryDelay } : {}),
   };
 }
 
@@ -50,6 +99,7 @@ export function registerSchedules(engine: Engine, jobs: readonly RegisteredJob[]
     cron: schedule.cron.source,
     ...(schedule.spec.body.length > 0 ? { body: schedule.spec.body.toString("utf8") } : {}),
     isPaused: schedule.isPaused,
+    settings: settingsOfSpec(schedule.spec),
   }));
   const steps = planSync(
     wantedSchedules(jobs, jobsUrl, (key) => deliveryUrl(jobsUrl, key)),
@@ -59,11 +109,7 @@ export function registerSchedules(engine: Engine, jobs: readonly RegisteredJob[]
   for (const step of steps) {
     if (step.action === "delete") engine.deleteSchedule(step.existing.scheduleId);
     else if (step.action !== "unchanged") {
-      engine.createSchedule(
-        step.wanted.cron,
-        specOf(step.wanted.destination, step.wanted.body),
-        step.wanted.scheduleId,
-      );
+      engine.createSchedule(step.wanted.cron, specOf(step.wanted), step.wanted.scheduleId);
       if (step.action === "update" && step.existing.isPaused) engine.pauseSchedule(step.wanted.scheduleId, true);
     }
   }

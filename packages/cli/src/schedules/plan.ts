@@ -16,6 +16,81 @@ export interface WantedSchedule {
   cron: string;
   body?: string;
   declared: DeclaredSchedule;
+  /** The job's declared options that apply to a schedule. */
+  options: ScheduleOptions;
+}
+
+/** The declared options a schedule carries (a job's DispatchOptions, less what only a single message has). */
+export interface ScheduleOptions {
+  delay?: number | string;
+  retries?: number;
+  retryDelay?: string;
+  timeout?: number | string;
+  callback?: string;
+  failureCallback?: string;
+  flowControl?: { key: string; parallelism?: number; rate?: number; period?: number | string };
+  label?: string;
+  headers?: Record<string, string>;
+}
+
+const SCHEDULE_OPTIONS = [
+  "delay",
+  "retries",
+  "retryDelay",
+  "timeout",
+  "callback",
+  "failureCallback",
+  "flowControl",
+  "label",
+  "headers",
+];
+
+/**
+ * A schedule's settings as QStash returns them, normalised so that what was declared and what QStash holds
+ * compare equal when they mean the same (`timeout` is not returned by QStash, so it cannot be compared).
+ */
+export interface ScheduleSettings {
+  retries: number;
+  /** Seconds. */
+  delay: number;
+  callback?: string;
+  failureCallback?: string;
+  labels: string[];
+  flow?: { key: string; parallelism?: number; rate?: number; period: number };
+  retryDelay?: string;
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** A QStash duration (seconds, or "10s", "5m", "2h", "1d") in seconds. */
+export function seconds(value: number | string | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value === "number") return value;
+  const match = /^(\d+)([smhd])?$/.exec(value.trim());
+  return match ? Number(match[1]) * (UNIT_SECONDS[match[2] ?? "s"] as number) : Number.NaN;
+}
+
+/** What QStash would hold for these declared options. */
+export function settingsOf(options: ScheduleOptions): ScheduleSettings {
+  const flow = options.flowControl;
+  return {
+    retries: options.retries ?? 3,
+    delay: seconds(options.delay),
+    ...(options.callback ? { callback: options.callback } : {}),
+    ...(options.failureCallback ? { failureCallback: options.failureCallback } : {}),
+    labels: options.label ? options.label.split(",").map((label) => label.trim()) : [],
+    ...(flow
+      ? {
+          flow: {
+            key: flow.key,
+            ...(flow.parallelism !== undefined ? { parallelism: flow.parallelism } : {}),
+            ...(flow.rate !== undefined ? { rate: flow.rate } : {}),
+            period: flow.period === undefined ? 1 : seconds(flow.period),
+          },
+        }
+      : {}),
+    ...(options.retryDelay ? { retryDelay: options.retryDelay } : {}),
+  };
 }
 
 /** A QStash schedule as `schedules.list()` returns it, reduced to what the plan compares. */
@@ -25,6 +100,8 @@ export interface ExistingSchedule {
   cron: string;
   body?: string;
   isPaused?: boolean;
+  /** Its settings, when the source tells them (to compare with what the job declares). */
+  settings?: ScheduleSettings;
 }
 
 export type PlanStep =
@@ -68,6 +145,9 @@ export function wantedSchedules(
       cron: declared.timezone ? `CRON_TZ=${declared.timezone} ${declared.cron}` : declared.cron,
       ...(declared.payload !== undefined ? { body: JSON.stringify(declared.payload) } : {}),
       declared,
+      options: Object.fromEntries(
+        Object.entries(job.options).filter(([name]) => SCHEDULE_OPTIONS.includes(name)),
+      ) as ScheduleOptions,
     })),
   );
 }
@@ -91,6 +171,14 @@ function changesOf(wanted: WantedSchedule, existing: ExistingSchedule): string[]
     changes.push(`destination ${existing.destination} → ${wanted.destination}`);
   if ((wanted.body ?? "") !== (existing.body ?? ""))
     changes.push(`payload ${existing.body || "(none)"} → ${wanted.body ?? "(none)"}`);
+  if (existing.settings) {
+    const want = settingsOf(wanted.options) as unknown as Record<string, unknown>;
+    const have = existing.settings as unknown as Record<string, unknown>;
+    for (const name of ["retries", "delay", "callback", "failureCallback", "labels", "flow", "retryDelay"]) {
+      const [from, to] = [JSON.stringify(have[name]), JSON.stringify(want[name])];
+      if (from !== to) changes.push(`${name} ${from ?? "(none)"} → ${to ?? "(none)"}`);
+    }
+  }
   return changes;
 }
 

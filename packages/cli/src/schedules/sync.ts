@@ -1,5 +1,5 @@
 import type { Client } from "@upstash/qstash";
-import type { ExistingSchedule, PlanStep, WantedSchedule } from "./plan.js";
+import { type ExistingSchedule, type PlanStep, seconds, type WantedSchedule } from "./plan.js";
 
 /** QStash's schedules, reduced to what the plan compares. */
 export async function listSchedules(client: Client): Promise<ExistingSchedule[]> {
@@ -9,6 +9,24 @@ export async function listSchedules(client: Client): Promise<ExistingSchedule[]>
     cron: schedule.cron,
     ...(schedule.body ? { body: schedule.body } : {}),
     isPaused: schedule.isPaused,
+    settings: {
+      retries: schedule.retries,
+      delay: seconds(schedule.delay),
+      ...(schedule.callback ? { callback: schedule.callback } : {}),
+      ...(schedule.failureCallback ? { failureCallback: schedule.failureCallback } : {}),
+      labels: schedule.labels ?? (schedule.label ? [schedule.label] : []),
+      ...(schedule.flowControlKey
+        ? {
+            flow: {
+              key: schedule.flowControlKey,
+              ...(schedule.parallelism ? { parallelism: schedule.parallelism } : {}),
+              ...((schedule.rate ?? schedule.ratePerSecond) ? { rate: schedule.rate ?? schedule.ratePerSecond } : {}),
+              period: schedule.period ?? 1,
+            },
+          }
+        : {}),
+      ...(schedule.retryDelayExpression ? { retryDelay: String(schedule.retryDelayExpression) } : {}),
+    },
   }));
 }
 
@@ -18,12 +36,27 @@ export interface ApplyOptions {
 }
 
 async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions): Promise<void> {
+  const { headers, retryDelay, delay, timeout, flowControl, ...rest } = wanted.options;
+  const flow = flowControl && {
+    ...flowControl,
+    period: flowControl.period === undefined ? undefined : seconds(flowControl.period),
+  };
   await client.schedules.create({
+    ...rest,
+    ...(delay !== undefined ? { delay: seconds(delay) } : {}),
+    ...(timeout !== undefined ? { timeout: seconds(timeout) } : {}),
+    ...(flow ? { flowControl: flow as Parameters<Client["schedules"]["create"]>[0]["flowControl"] } : {}),
     scheduleId: wanted.scheduleId,
     destination: wanted.destination,
     cron: wanted.cron,
     ...(wanted.body !== undefined ? { body: wanted.body } : {}),
-    headers: { "Content-Type": "application/json", ...options.forwardHeaders },
+    // The SDK forwards headers that are not QStash's own (Upstash-Forward-*); the retry delay has no option of its own.
+    headers: {
+      ...headers,
+      "Content-Type": "application/json",
+      ...(retryDelay ? { "Upstash-Retry-Delay": retryDelay } : {}),
+      ...options.forwardHeaders,
+    },
   });
 }
 
