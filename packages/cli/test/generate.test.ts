@@ -52,10 +52,10 @@ describe("qjobs generate on the export-forms fixture", () => {
     expect(result.parsed).toBe(1);
     expect(result.files).toEqual([
       { path: "src/qjobs.gen.ts", status: "written" },
-      { path: "src/app/api/jobs/route.ts", status: "unchanged" },
+      { path: "src/app/api/jobs/route.ts", status: "written" },
     ]);
-    expect(await read(dir, "src/qjobs.gen.ts")).toContain(
-      '    case "reports:weekly":\n      return import("./jobs/reports.job.js").then((m) => m.default);',
+    expect(await read(dir, "src/app/api/jobs/route.ts")).toContain(
+      '    case "reports:weekly":\n      return import("../../../jobs/reports.job.js").then((m) => m.default);',
     );
   });
 
@@ -140,10 +140,10 @@ describe("discovery", () => {
     });
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.code).toBe(0);
-    const registry = await read(dir, "lib/registry.gen.ts");
-    expect([...registry.matchAll(/^ {4}case "(\w)":/gm)].map((m) => m[1])).toEqual(["a", "b", "d", "e"]);
-    expect(registry).toContain('return import("../jobs/a.job")');
-    expect(await read(dir, "server/jobs.ts")).toContain('import { loadJob } from "../lib/registry.gen";');
+    const route = await read(dir, "server/jobs.ts");
+    expect([...route.matchAll(/^ {4}case "(\w)":/gm)].map((m) => m[1])).toEqual(["a", "b", "d", "e"]);
+    expect(route).toContain('return import("../jobs/a.job")');
+    expect(await read(dir, "lib/registry.gen.ts")).toContain('"a": typeof import("../jobs/a.job").job;');
   });
 
   it("uses the defaults without a config, with the route under app/ when there is no src/app/", async () => {
@@ -152,7 +152,7 @@ describe("discovery", () => {
       "app/page.tsx": "export default function Page() { return null; }\n",
     });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
-    expect(await read(dir, "app/api/jobs/route.ts")).toContain('import { loadJob } from "../../../src/qjobs.gen";');
+    expect(await read(dir, "app/api/jobs/route.ts")).toContain('return import("../../../src/a.job")');
   });
 
   it("writes an empty but valid registry when there are no jobs yet", async () => {
@@ -160,7 +160,12 @@ describe("discovery", () => {
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("0 jobs from 0 files");
-    expect(await read(dir, "src/qjobs.gen.ts")).toMatch(/switch \(key\) \{\n {4}default:\n {6}return undefined;/);
+    expect(await read(dir, "src/app/api/jobs/route.ts")).toMatch(
+      /switch \(key\) \{\n {4}default:\n {6}return undefined;/,
+    );
+    expect(await read(dir, "src/qjobs.gen.ts")).toContain(
+      "const declaredOptions: Record<string, DispatchOptions> = {\n};",
+    );
   });
 });
 

@@ -33,7 +33,8 @@ describe("qjobs init", () => {
     expect(await read(dir, "src/app/api/jobs/route.ts")).toContain(
       `export const POST = createRouteHandler(loadJob, { routePath: "/api/jobs" });`,
     );
-    expect(await read(dir, "src/qjobs.gen.ts")).toContain('case "hello":');
+    expect(await read(dir, "src/qjobs.gen.ts")).toContain('"hello": typeof import(');
+    expect(await read(dir, "src/app/api/jobs/route.ts")).toContain('case "hello":');
     const pkg = JSON.parse(await read(dir, "package.json"));
     expect(pkg.dependencies["@qjobs/runtime"]).toBeDefined();
     expect(pkg.devDependencies["@qjobs/cli"]).toBeDefined();
@@ -134,7 +135,7 @@ describe("qjobs init", () => {
     expect((await runCli(["init", "--cwd", dir])).code).toBe(0);
     expect(JSON.parse(await read(dir, "package.json")).scripts.prebuild).toBe("echo mine");
     expect(JSON.parse(await read(dir, "qjobs.config.json")).registry).toBe("src/jobs.gen.ts"); // kept, and used
-    expect(await read(dir, "src/jobs.gen.ts")).toContain('case "pay":');
+    expect(await read(dir, "src/jobs.gen.ts")).toContain('"pay": typeof import(');
     await expect(read(dir, "src/jobs/hello.job.ts")).rejects.toThrow(/ENOENT/); // the project has jobs already
     const env = await read(dir, ".env.example");
     expect(env.startsWith("QSTASH_URL=https://qstash.example\nOTHER=1\n")).toBe(true);

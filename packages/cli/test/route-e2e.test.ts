@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { dispatch, type RouteHandler } from "@qjobs/runtime";
+import type { RegistryDispatch, RouteHandler } from "@qjobs/runtime";
+import { createDeliveryRequest } from "@qjobs/runtime/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
 import { signLikeQStash } from "../../../testkit/qstash-signature.js";
@@ -36,12 +37,15 @@ export const ${name} = createJob(${JSON.stringify(key)}, async (payload: ${paylo
   );
   expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
   const { POST } = (await import(pathToFileURL(join(dir, "src/app/api/jobs/route.ts")).href)) as { POST: RouteHandler };
+  const { dispatch } = (await import(pathToFileURL(join(dir, "src/qjobs.gen.ts")).href)) as RegistryDispatch;
   const state = () =>
     ((globalThis as Record<string, unknown>)[global] as { loaded: string[]; ran: unknown[] } | undefined) ?? {
       loaded: [],
       ran: [],
     };
-  return { POST, state };
+  /** Dispatches with the project's registry, then turns the publish into the delivery QStash would make of it. */
+  const deliver = (...args: Parameters<RegistryDispatch["dispatch"]>) => dispatchAndDeliver(() => dispatch(...args));
+  return { POST, state, deliver };
 }
 
 beforeAll(async () => {
@@ -57,11 +61,11 @@ afterAll(async () => {
 });
 
 /** Dispatches through the real Client, then turns what it published into the delivery QStash would make of it. */
-async function dispatchAndDeliver(...args: Parameters<typeof dispatch>): Promise<Request> {
+async function dispatchAndDeliver(publish: () => Promise<unknown>): Promise<Request> {
   const index = qstash.requests.length;
-  await dispatch(...args);
+  await publish();
   const published = qstash.requests[index];
-  if (!published) throw new Error(`nothing was published for ${args[0]}`);
+  if (!published) throw new Error("nothing was published");
   const destination = published.target.slice("/v2/publish/".length);
   const body = published.body.toString("utf8");
   return new Request(destination, {
@@ -82,25 +86,25 @@ async function dispatchAndDeliver(...args: Parameters<typeof dispatch>): Promise
 
 describe("a generated route serves signed deliveries end to end", () => {
   it("loads nothing until a delivery arrives, then only the delivered job's module", async () => {
-    const { POST, state } = await generatedRoute();
+    const { POST, state, deliver } = await generatedRoute();
     expect(state().loaded).toEqual([]);
-    const response = await POST(await dispatchAndDeliver("alpha", { n: 41 }));
+    const response = await POST(await deliver("alpha", { n: 41 }));
     expect(response.status).toBe(200);
     expect(state().loaded).toEqual(["alpha"]);
     expect(state().ran).toEqual([{ key: "alpha", payload: { n: 41 }, retried: 0 }]);
   });
 
   it("routes a key with a slash, and a job without payload", async () => {
-    const { POST, state } = await generatedRoute();
-    expect((await POST(await dispatchAndDeliver("team/beta", { s: "hi" }))).status).toBe(200);
-    expect((await POST(await dispatchAndDeliver("gamma"))).status).toBe(200);
+    const { POST, state, deliver } = await generatedRoute();
+    expect((await POST(await deliver("team/beta", { s: "hi" }))).status).toBe(200);
+    expect((await POST(await deliver("gamma"))).status).toBe(200);
     expect(state().loaded.sort()).toEqual(["beta", "gamma"]);
     expect(state().ran).toContainEqual({ key: "team/beta", payload: { s: "hi" }, retried: 0 });
   });
 
   it("refuses the same delivery with a tampered body, running nothing", async () => {
-    const { POST, state } = await generatedRoute();
-    const delivery = await dispatchAndDeliver("alpha", { n: 1 });
+    const { POST, state, deliver } = await generatedRoute();
+    const delivery = await deliver("alpha", { n: 1 });
     const tampered = new Request(delivery.url, { method: "POST", headers: delivery.headers, body: '{"n":1000}' });
     expect((await POST(tampered)).status).toBe(401);
     expect(state().ran).toEqual([]);
@@ -113,11 +117,13 @@ describe("a large registry", () => {
     const files = Object.fromEntries(keys.map((key, i) => [`src/jobs/j${i}.job.ts`, jobSource(`j${i}`, key)]));
     const dir = await tempProject({ ...files, "src/app/.keep": "" }, { inRepo: true });
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
-    const { loadJob } = (await import(pathToFileURL(join(dir, "src/qjobs.gen.ts")).href)) as {
-      loadJob: (key: string) => Promise<{ key: string }> | undefined;
+    const { POST } = (await import(pathToFileURL(join(dir, "src/app/api/jobs/route.ts")).href)) as {
+      POST: RouteHandler;
     };
-    for (const key of keys) expect((await loadJob(key))?.key).toBe(key);
+    const deliver = async (key: string) =>
+      POST(await createDeliveryRequest({ key, signingKey: signingKeys.QSTASH_CURRENT_SIGNING_KEY }));
+    for (const key of keys) expect((await deliver(key)).status, key).toBe(200);
     for (const unknown of ["", "group-0", "group-9/job.1", "zzz", "group-3/job.1000"])
-      expect(loadJob(unknown)).toBeUndefined();
+      expect((await deliver(unknown)).status, unknown).toBe(404);
   });
 });

@@ -22,7 +22,7 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     const dir = await tempProject({}, { from: exportForms, inRepo: true });
     await writeFile(
       join(dir, "src/misuse.ts"),
-      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("welcome-email", { userId: 42 });\nexport {};\n',
+      'import { dispatch } from "./qjobs.gen.js";\nawait dispatch("welcome-email", { userId: 42 });\nexport {};\n',
     );
     const result = tsc(compilers["typescript 5.9"], dir);
     expect(result.code).toBe(2);
@@ -39,7 +39,7 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     );
     await writeFile(
       join(dir, "src/use-new.ts"),
-      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("added", { n: 1 });\nexport {};\n',
+      'import { dispatch } from "./qjobs.gen.js";\nawait dispatch("added", { n: 1 });\nexport {};\n',
     );
     expect(tsc(compilers["typescript 5.9"], dir).output).toMatch(/use-new\.ts.*"added"/);
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);

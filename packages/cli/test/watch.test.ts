@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { type WatchEvent, watch } from "../src/commands/watch.js";
 import { jobSource as job, spawnCli, tempProject } from "./support.js";
 
-const keysIn = (registry: string) =>
-  [...registry.matchAll(/^ {4}case "([^"]+)":/gm)].map((match) => match[1] as string);
+/** The job keys a registry holds: one line each in its table of declared options. */
+const keysIn = (registry: string) => [...registry.matchAll(/^ {2}"([^"]+)": \{/gm)].map((match) => match[1] as string);
 
 /** `qjobs watch` as a process in a new project, once it says it is watching. */
 async function startWatch(files: Record<string, string>) {
@@ -36,7 +36,9 @@ describe("qjobs watch", () => {
     expect(await w.registry()).toEqual(["alpha"]);
 
     await writeFile(join(w.dir, "src/jobs/b.job.ts"), job("b", "beta"));
-    await w.lines(/src\/jobs\/b\.job\.ts added \+beta → 2 jobs, src\/qjobs\.gen\.ts written/);
+    await w.lines(
+      /src\/jobs\/b\.job\.ts added \+beta → 2 jobs, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/,
+    );
     expect(await w.registry()).toEqual(["alpha", "beta"]);
 
     await writeFile(join(w.dir, "src/jobs/b.job.ts"), job("b", "gamma"));

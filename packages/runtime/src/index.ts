@@ -29,7 +29,7 @@ export {
   type ScheduleDeclaration,
   type SchemaJobDefinition,
 } from "./job.js";
-export { dispatch } from "./publish.js";
+export { createDispatch, dispatch, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
 export type {

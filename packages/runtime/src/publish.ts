@@ -1,8 +1,8 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
-import { DispatchError, PayloadTooLargeError } from "./errors.js";
-import type { DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
+import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
+import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
 const BATCH_SIZE = 100;
@@ -91,8 +91,13 @@ async function withDispatchErrors<T>(
 }
 
 /** Publishes one message for `key`; the payload must already be valid. */
-export async function publishJob(key: string, payload: unknown, options: DispatchOptions): Promise<DispatchResult> {
-  const config = readDispatchConfig();
+export async function publishJob(
+  key: string,
+  payload: unknown,
+  options: DispatchOptions,
+  routePath?: string,
+): Promise<DispatchResult> {
+  const config = readDispatchConfig(undefined, routePath);
   const client = await qstashClient(config);
   const request = toPublishRequest(config, deliveryUrl(config.jobsUrl, key), serialize(key, config, payload), options);
   const response = await withDispatchErrors(key, () => client.publish(request));
@@ -106,9 +111,10 @@ export async function publishJobs(
   key: string,
   payloads: readonly unknown[],
   options: DispatchOptions,
+  routePath?: string,
 ): Promise<{ messageId: string }[]> {
   if (payloads.length === 0) return [];
-  const config = readDispatchConfig();
+  const config = readDispatchConfig(undefined, routePath);
   const client = await qstashClient(config);
   const url = deliveryUrl(config.jobsUrl, key);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
@@ -124,16 +130,54 @@ export async function publishJobs(
   return results;
 }
 
+/** What the generated registry exports: `dispatch` and `dispatchMany` by key, applying each job's declared options. */
+export interface RegistryDispatch {
+  /**
+   * Publishes one message for job `key` without importing its code (so a caller never bundles a handler's
+   * dependencies), with the job's declared options under the call's own. The payload is type-checked by tsc
+   * and validated by the job's schema on delivery.
+   */
+  dispatch<TKey extends JobKey>(key: TKey, ...args: DispatchArgs<JobInput<TKey>>): Promise<DispatchResult>;
+  /** One message per payload, through QStash's batch endpoint; ids come back in order. */
+  dispatchMany<TKey extends JobKey>(
+    key: TKey,
+    payloads: readonly JobInput<TKey>[],
+    options?: DispatchOptions,
+  ): Promise<{ messageId: string }[]>;
+}
+
 /**
- * Dispatches a job by key without importing its code, so a caller never bundles a handler's
- * dependencies. Typed by the generated registry. The job's schema and defaults live in its module,
- * so they are not applied here; the route still validates the payload on delivery.
+ * Builds the registry's `dispatch` over each job's declared options, which `qjobs generate` reads from the job
+ * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL.
+ */
+export function createDispatch(
+  declared: Readonly<Record<string, DispatchOptions>>,
+  config: { routePath?: string } = {},
+): RegistryDispatch {
+  const optionsOf = (key: string, options: DispatchOptions | undefined) => {
+    if (!Object.hasOwn(declared, key)) throw new TypeError(`Unknown job "${key}": run \`qjobs generate\` if it is new`);
+    return mergeOptions(declared[key] as DispatchOptions, options);
+  };
+  return {
+    dispatch: async (key, ...[payload, options]) => publishJob(key, payload, optionsOf(key, options), config.routePath),
+    dispatchMany: async (key, payloads, options) =>
+      publishJobs(key, payloads, optionsOf(key, options), config.routePath),
+  };
+}
+
+/**
+ * @deprecated Import `dispatch` from your generated registry (`qjobs.gen.ts`): it applies each job's declared
+ * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. This one refuses, so that no
+ * dispatch silently drops them.
  */
 export function dispatch<TKey extends JobKey>(
   key: TKey,
-  ...[payload, options]: undefined extends JobInput<TKey>
-    ? [payload?: JobInput<TKey>, options?: DispatchOptions]
-    : [payload: JobInput<TKey>, options?: DispatchOptions]
+  ..._args: DispatchArgs<JobInput<TKey>>
 ): Promise<DispatchResult> {
-  return publishJob(key, payload, options ?? {});
+  return Promise.reject(
+    new QJobsError(
+      "dispatch_moved",
+      `dispatch("${key}") from @qjobs/runtime would drop the job's declared options: import { dispatch } from your generated registry instead (e.g. import { dispatch } from "@/qjobs.gen").`,
+    ),
+  );
 }

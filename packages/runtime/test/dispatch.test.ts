@@ -3,6 +3,7 @@ import { z } from "zod";
 import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
 import {
   ConfigurationError,
+  createDispatch,
   createJob,
   DEV_CREDENTIALS,
   DispatchError,
@@ -180,11 +181,62 @@ describe("job.dispatchMany uses the batch endpoint", () => {
   });
 });
 
-describe("dispatch(key) publishes without the job's code", () => {
-  it("sends the same message as job.dispatch", async () => {
-    await dispatch("welcome-email", { userId: "u_1" }, { delay: 5 });
-    expect(qstash.requests[0]).toMatchObject({ target: `/v2/publish/${jobsUrl}?job=welcome-email` });
-    expect(qstash.requests[0]?.headers["upstash-delay"]).toBe("5s");
+describe("the registry's dispatch(key) applies each job's declared options, without the job's code", () => {
+  // What a generated registry holds: each job's declared options, read statically by qjobs generate.
+  const { dispatch: byKey, dispatchMany: manyByKey } = createDispatch({
+    "welcome-email": {},
+    "images/resize": {
+      retries: 5,
+      timeout: "30s",
+      label: "media",
+      flowControl: { key: "img", parallelism: 2 },
+      headers: { "X-Team": "media" },
+    },
+  });
+
+  it("publishes with the declared options: retries, timeout, flow control, label, headers", async () => {
+    await byKey("images/resize", { url: "https://x.dev/a.png", width: 10 });
+    expect(qstash.requests[0]?.target).toBe(`/v2/publish/${jobsUrl}?job=images%2Fresize`);
+    expect(qstash.requests[0]?.headers).toMatchObject({
+      "upstash-retries": "5",
+      "upstash-timeout": "30s",
+      "upstash-label": "media",
+      "upstash-flow-control-key": "img",
+      "upstash-flow-control-value": "parallelism=2",
+      "upstash-forward-x-team": "media",
+    });
+  });
+
+  it("puts the call's options on top of the declared ones", async () => {
+    await byKey("images/resize", { url: "https://x.dev/a.png", width: 10 }, { retries: 1, delay: 5 });
+    expect(qstash.requests[0]?.headers).toMatchObject({
+      "upstash-retries": "1",
+      "upstash-delay": "5s",
+      "upstash-label": "media",
+    });
+  });
+
+  it("sends the declared options with every message of dispatchMany", async () => {
+    await manyByKey("images/resize", [
+      { url: "https://x.dev/a.png", width: 1 },
+      { url: "https://x.dev/b.png", width: 2 },
+    ]);
+    const entries = JSON.parse(String(qstash.requests[0]?.body)) as { headers: Record<string, string> }[];
+    const retries = (headers: Record<string, string>) =>
+      Object.entries(headers).find(([name]) => name.toLowerCase() === "upstash-retries")?.[1];
+    expect(entries.map((entry) => retries(entry.headers))).toEqual(["5", "5"]);
+  });
+
+  it("refuses a key the registry does not know, publishing nothing", async () => {
+    await expect(byKey("no-such-job" as "welcome-email", { userId: "u" })).rejects.toThrow(/Unknown job "no-such-job"/);
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("@qjobs/runtime's own dispatch(key) refuses, naming the import to use, so no declared option is ever dropped", async () => {
+    const error = await dispatch("welcome-email", { userId: "u_1" }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "dispatch_moved" });
+    expect((error as Error).message).toMatch(/import \{ dispatch \} from your generated registry/);
+    expect(qstash.requests).toEqual([]);
   });
 });
 

@@ -93,7 +93,8 @@ const exampleJob = `import { createJob } from "@qjobs/runtime";
 /**
  * An example job. Dispatch it from server code:
  *   await hello.dispatch({ name: "world" });
- * or, without importing this file: await dispatch("hello", { name: "world" });
+ * or, without importing this file (nor its dependencies), with the registry's typed dispatch:
+ *   import { dispatch } from "<your qjobs.gen.ts>"; await dispatch("hello", { name: "world" });
  */
 export const hello = createJob("hello", async (payload: { name: string }, ctx) => {
   console.log(\`Hello, \${payload.name}! (message \${ctx.messageId}, attempt \${ctx.retried + 1})\`);
@@ -293,7 +294,7 @@ function nextStepsFor(
   }
   steps.push({
     why: "dispatch the example from server code:",
-    code: ['await dispatch("hello", { name: "world" }); // import { dispatch } from "@qjobs/runtime"'],
+    code: [`await dispatch("hello", { name: "world" }); // import { dispatch } from your registry, ${config.registry}`],
   });
   return steps;
 }

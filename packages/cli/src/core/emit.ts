@@ -7,7 +7,7 @@ import { readIfExists, writeIfChanged } from "./write.js";
 function renderFiles(config: Config, model: RegistryModel): [path: string, content: string][] {
   return [
     [config.registry, renderRegistry(model, config)],
-    [config.route, renderRoute(config)],
+    [config.route, renderRoute(model, config)],
   ];
 }
 

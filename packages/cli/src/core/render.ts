@@ -32,7 +32,7 @@ function switchOver(jobs: readonly RegisteredJob[], target: RenderTarget): strin
     "  switch (key) {",
     ...jobs.flatMap((job) => [
       `    case ${quote(job.key)}:`,
-      `      return import(${quote(importSpecifier(target.registry, job.file, target.importExtension))}).then((m) => m${member(job.exportName)});`,
+      `      return import(${quote(importSpecifier(target.route, job.file, target.importExtension))}).then((m) => m${member(job.exportName)});`,
     ]),
     "    default:",
     "      return undefined;",
@@ -40,11 +40,12 @@ function switchOver(jobs: readonly RegisteredJob[], target: RenderTarget): strin
   ];
 }
 
+/** The lazy loader of every job: it lives in the route, the only module that imports job code. */
 function loader(model: RegistryModel, target: RenderTarget): string[] {
   const signature = "(key: string): Promise<AnyJob> | undefined";
   const doc = "/** Loads the job for a key, importing only its module, when a delivery needs it. */";
   if (model.jobs.length <= CHUNK_SIZE)
-    return [doc, `export function loadJob${signature} {`, ...switchOver(model.jobs, target), "}"];
+    return [doc, `function loadJob${signature} {`, ...switchOver(model.jobs, target), "}"];
   const chunks: RegisteredJob[][] = [];
   for (let start = 0; start < model.jobs.length; start += CHUNK_SIZE)
     chunks.push(model.jobs.slice(start, start + CHUNK_SIZE));
@@ -55,7 +56,7 @@ function loader(model: RegistryModel, target: RenderTarget): string[] {
   });
   return [
     doc,
-    `export function loadJob${signature} {`,
+    `function loadJob${signature} {`,
     ...dispatch,
     "}",
     ...chunks.flatMap((chunk, index) => [
@@ -99,13 +100,30 @@ function scheduleTable(model: RegistryModel): string[] {
   ];
 }
 
-/** The registry module: a lazy loader per key, the key → job types for `dispatch`, and the declared schedules. */
+/** Each job's declared QStash options, which the registry's `dispatch` applies under the call's own. */
+function declaredOptions(model: RegistryModel): string[] {
+  return [
+    "/** Each job's declared QStash options, read statically by `qjobs generate`: `dispatch` applies them. */",
+    "const declaredOptions: Record<string, DispatchOptions> = {",
+    ...model.jobs.map((job) => `  ${quote(job.key)}: ${JSON.stringify(job.options)},`),
+    "};",
+  ];
+}
+
+/**
+ * The registry module: the typed `dispatch` (which imports no job code, so any file may import it), each job's
+ * declared options and schedules, and the key → job types.
+ */
 export function renderRegistry(model: RegistryModel, target: RenderTarget): string {
+  const routePath = appRoutePath(target.route);
   return [
     ...HEADER,
-    'import type { AnyJob } from "@qjobs/runtime";',
+    'import { createDispatch, type DispatchOptions } from "@qjobs/runtime";',
     "",
-    ...loader(model, target),
+    ...declaredOptions(model),
+    "",
+    "/** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */",
+    `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${routePath ? `, { routePath: ${quote(routePath)} }` : ""});`,
     "",
     ...registerAugmentation(model, target),
     ...scheduleTable(model),
@@ -126,13 +144,14 @@ function appRoutePath(routeFile: string): string | undefined {
   return `/${segments.join("/")}`;
 }
 
-/** The route module: `POST` verifies and runs deliveries of every registered job. */
-export function renderRoute(target: RenderTarget): string {
+/** The route module: `POST` verifies and runs deliveries of every registered job, loading only that job's module. */
+export function renderRoute(model: RegistryModel, target: RenderTarget): string {
   const routePath = appRoutePath(target.route);
   return [
     ...HEADER,
-    'import { createRouteHandler } from "@qjobs/runtime";',
-    `import { loadJob } from ${quote(importSpecifier(target.route, target.registry, target.importExtension))};`,
+    'import { type AnyJob, createRouteHandler } from "@qjobs/runtime";',
+    "",
+    ...loader(model, target),
     "",
     "/** QStash delivers every job here: the signature is verified, then only that job's module is loaded. */",
     // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
