@@ -25,6 +25,9 @@ export function reportGenerate(output: Output, result: GenerateResult, check: bo
     reportDiagnostics(output, result.diagnostics, check ? "fix them, then run qjobs generate" : "nothing was written");
     return 1;
   }
+  for (const warning of result.warnings) {
+    output.err(`${formatDiagnostic(warning, output.errColor)} ${output.errColor.yellow("(warning)")}`);
+  }
   const took = color.dim(`in ${formatDuration(result.durationMs)}`);
   const jobs = plural(result.model.jobs.length, "job");
   if (check) {

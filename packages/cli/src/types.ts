@@ -15,6 +15,10 @@ export interface Config {
    * `""` (extensionless, what bundlers such as Next.js's Turbopack resolve). Read from the tsconfig unless set.
    */
   readonly importExtension: ".js" | "";
+  /** Exported by the route as its segment option: how long the platform lets a delivery run, in seconds. */
+  readonly maxDuration?: number;
+  /** Exported by the route as its segment option: where it runs (Next.js). */
+  readonly runtime?: "nodejs" | "edge";
 }
 
 /** A problem in a job file, reported like a compiler's: `file:line:column: message`. */
@@ -62,6 +66,9 @@ export interface FileExtraction {
 /** A job in the registry. */
 export interface RegisteredJob {
   readonly key: string;
+  /** Where its createJob call is (1-based), for diagnostics about the job. */
+  readonly line: number;
+  readonly column: number;
   /** Posix path relative to the config's folder. */
   readonly file: string;
   readonly exportName: string;

@@ -237,3 +237,35 @@ describe("configuration errors name the file and the field", () => {
     expect(run.stderr).toContain("No such folder: /no/such/folder");
   });
 });
+
+describe("the route's segment options (issue 13)", () => {
+  it("exports maxDuration and runtime from the config, and warns when a job's timeout is longer", async () => {
+    const dir = await tempProject({
+      "qjobs.config.json": JSON.stringify({ maxDuration: 60, runtime: "nodejs" }),
+      "src/app/.keep": "",
+      "src/jobs/slow.job.ts":
+        'import { createJob } from "@qjobs/runtime";\nexport const slow = createJob("slow", { timeout: "10m", handler: async () => {} });\n',
+      "src/jobs/quick.job.ts":
+        'import { createJob } from "@qjobs/runtime";\nexport const quick = createJob("quick", { timeout: 30, handler: async () => {} });\n',
+    });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      'src/jobs/slow.job.ts:2:21: job "slow" declares timeout "10m" (600 s), longer than the route\'s maxDuration of 60 s: the platform would stop it first and QStash would retry it (warning)\n',
+    );
+    const route = await read(dir, "src/app/api/jobs/route.ts");
+    expect(route).toContain('export const maxDuration = 60;\nexport const runtime = "nodejs";');
+  });
+
+  it("refuses a maxDuration or runtime it cannot use, naming the field", async () => {
+    for (const [field, value, message] of [
+      ["maxDuration", "1m", /"maxDuration" must be a whole number of seconds/],
+      ["runtime", "deno", /"runtime" must be "nodejs" or "edge"/],
+    ] as const) {
+      const dir = await tempProject({ "qjobs.config.json": JSON.stringify({ [field]: value }) });
+      const run = await runCli(["generate", "--cwd", dir]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(message);
+    }
+  });
+});

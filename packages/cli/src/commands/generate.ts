@@ -1,5 +1,6 @@
 import { loadConfig } from "../core/config.js";
 import { emitFiles } from "../core/emit.js";
+import { timeoutWarnings } from "../core/model.js";
 import { scanProject } from "../core/scan.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 
@@ -14,6 +15,8 @@ export interface GenerateResult {
   readonly model: RegistryModel;
   /** Problems in job files; when there are any, nothing was written. */
   readonly diagnostics: readonly Diagnostic[];
+  /** Things that work but will not do what the job says (written anyway). */
+  readonly warnings: readonly Diagnostic[];
   /** The generated files and what happened to each (empty when there were diagnostics). */
   readonly files: readonly GeneratedFile[];
   readonly jobFiles: number;
@@ -32,6 +35,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     config,
     model: scan.model,
     diagnostics: scan.diagnostics,
+    warnings: scan.diagnostics.length > 0 ? [] : timeoutWarnings(scan.model, config),
     files,
     jobFiles: scan.files.length,
     parsed: scan.parsed,

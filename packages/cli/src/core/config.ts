@@ -8,7 +8,7 @@ import { staticBase } from "./discover.js";
 
 export const CONFIG_FILE = "qjobs.config.json";
 
-const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension"] as const;
+const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension", "maxDuration", "runtime"] as const;
 
 /**
  * Where a project keeps its code: `src` when it has one, or when it has neither `app/` nor `pages/` at its
@@ -169,7 +169,7 @@ export async function loadConfig(cwd: string): Promise<Config> {
   const unknown = Object.keys(fields).filter((name) => !(FIELDS as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new UserError(
-      `${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: jobs, registry, route, importExtension)`,
+      `${CONFIG_FILE}: unknown field ${unknown.map((name) => `"${name}"`).join(", ")} (allowed: ${FIELDS.slice(1).join(", ")})`,
     );
   }
   const defaults = defaultConfig(root);
@@ -196,5 +196,26 @@ export async function loadConfig(cwd: string): Promise<Config> {
       `${CONFIG_FILE}: "importExtension" must be ".js" or "" (no extension), got ${JSON.stringify(fields.importExtension)}`,
     );
   }
-  return { root, workspaceRoot: defaults.workspaceRoot, jobs, registry, route, importExtension };
+  const { maxDuration, runtime } = fields;
+  if (
+    maxDuration !== undefined &&
+    !(typeof maxDuration === "number" && Number.isInteger(maxDuration) && maxDuration > 0)
+  ) {
+    throw new UserError(
+      `${CONFIG_FILE}: "maxDuration" must be a whole number of seconds > 0, got ${JSON.stringify(maxDuration)}`,
+    );
+  }
+  if (runtime !== undefined && runtime !== "nodejs" && runtime !== "edge") {
+    throw new UserError(`${CONFIG_FILE}: "runtime" must be "nodejs" or "edge", got ${JSON.stringify(runtime)}`);
+  }
+  return {
+    root,
+    workspaceRoot: defaults.workspaceRoot,
+    jobs,
+    registry,
+    route,
+    importExtension,
+    ...(maxDuration !== undefined ? { maxDuration } : {}),
+    ...(runtime !== undefined ? { runtime } : {}),
+  };
 }

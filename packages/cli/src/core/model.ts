@@ -1,4 +1,5 @@
-import type { Diagnostic, ExtractedJob, FileExtraction, RegisteredJob, RegistryModel } from "../types.js";
+import { seconds } from "../duration.js";
+import type { Config, Diagnostic, ExtractedJob, FileExtraction, RegisteredJob, RegistryModel } from "../types.js";
 
 /** Diagnostics sorted like a compiler's output: by file, then position. */
 function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
@@ -34,6 +35,8 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
       firstByKey.set(job.key, { file, job });
       jobs.push({
         key: job.key,
+        line: job.line,
+        column: job.column,
         file,
         exportName: job.exportName,
         schedules: job.schedules ?? [],
@@ -43,4 +46,27 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
   }
   jobs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return { model: { jobs }, diagnostics: sortDiagnostics(diagnostics) };
+}
+
+/**
+ * Jobs whose declared `timeout` is longer than the route's `maxDuration`: the platform would stop the delivery
+ * first, and QStash would retry it into the dead-letter queue. Warnings, not errors: the files are still written.
+ */
+export function timeoutWarnings(model: RegistryModel, config: Pick<Config, "maxDuration">): Diagnostic[] {
+  const limit = config.maxDuration;
+  if (limit === undefined) return [];
+  return model.jobs.flatMap((job) => {
+    const timeout = job.options.timeout;
+    if (typeof timeout !== "number" && typeof timeout !== "string") return [];
+    const wanted = seconds(timeout);
+    if (!(wanted > limit)) return [];
+    return [
+      {
+        file: job.file,
+        line: job.line,
+        column: job.column,
+        message: `job "${job.key}" declares timeout ${JSON.stringify(timeout)} (${wanted} s), longer than the route's maxDuration of ${limit} s: the platform would stop it first and QStash would retry it`,
+      },
+    ];
+  });
 }

@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import type { Config, RegisteredJob, RegistryModel } from "../types.js";
 
 /** What rendering needs to know of the config. */
-export type RenderTarget = Pick<Config, "registry" | "route" | "importExtension">;
+export type RenderTarget = Pick<Config, "registry" | "route" | "importExtension" | "maxDuration" | "runtime">;
 
 const HEADER = [
   "/* eslint-disable */",
@@ -144,6 +144,16 @@ function appRoutePath(routeFile: string): string | undefined {
   return `/${segments.join("/")}`;
 }
 
+/** The route's segment options (Next.js reads them from the route file): from `maxDuration` and `runtime` in the config. */
+function segmentOptions(target: RenderTarget): string[] {
+  const lines: string[] = [];
+  if (target.maxDuration !== undefined) lines.push(`export const maxDuration = ${target.maxDuration};`);
+  if (target.runtime !== undefined) lines.push(`export const runtime = ${quote(target.runtime)};`);
+  return lines.length > 0
+    ? ["", "/** How long and where the platform runs a delivery (qjobs.config.json). */", ...lines]
+    : [];
+}
+
 /** The route module: `POST` verifies and runs deliveries of every registered job, loading only that job's module. */
 export function renderRoute(model: RegistryModel, target: RenderTarget): string {
   const routePath = appRoutePath(target.route);
@@ -158,6 +168,7 @@ export function renderRoute(model: RegistryModel, target: RenderTarget): string 
     routePath
       ? `export const POST = createRouteHandler(loadJob, { routePath: ${quote(routePath)} });`
       : "export const POST = createRouteHandler(loadJob);",
+    ...segmentOptions(target),
     "",
   ].join("\n");
 }

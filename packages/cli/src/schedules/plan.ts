@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { seconds } from "../duration.js";
 import type { DeclaredSchedule, RegisteredJob } from "../types.js";
+
+export { seconds };
 
 /**
  * What `qjobs schedules sync` (and `qjobs dev`) want QStash to hold for an app: one QStash schedule per declared
@@ -58,16 +61,6 @@ export interface ScheduleSettings {
   labels: string[];
   flow?: { key: string; parallelism?: number; rate?: number; period: number };
   retryDelay?: string;
-}
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** A QStash duration (seconds, or "10s", "5m", "2h", "1d") in seconds. */
-export function seconds(value: number | string | undefined): number {
-  if (value === undefined) return 0;
-  if (typeof value === "number") return value;
-  const match = /^(\d+)([smhd])?$/.exec(value.trim());
-  return match ? Number(match[1]) * (UNIT_SECONDS[match[2] ?? "s"] as number) : Number.NaN;
 }
 
 /** What QStash would hold for these declared options. */
