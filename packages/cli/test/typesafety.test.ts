@@ -46,3 +46,64 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     expect(tsc(compilers["typescript 5.9"], dir)).toEqual({ code: 0, output: "" });
   });
 });
+
+describe("payload types never lie: what JSON cannot carry does not compile (issue 13)", () => {
+  const job = (name: string, body: string) =>
+    `import { createJob } from "@qjobs/runtime";\nimport { z } from "zod";\nvoid z;\n${body.replace("NAME", `"refused/${name}"`)}\n`;
+  const refused: Record<string, [source: string, names: string]> = {
+    date: ["export const j = createJob(NAME, async (payload: { at: Date }) => void payload);", "payload.at is a Date"],
+    map: [
+      "export const j = createJob(NAME, async (payload: { byId: Map<string, number> }) => void payload);",
+      "payload.byId is a Map",
+    ],
+    set: [
+      "export const j = createJob(NAME, async (payload: { tags: Set<string> }) => void payload);",
+      "payload.tags is a Set",
+    ],
+    bigint: [
+      "export const j = createJob(NAME, async (payload: { cents: bigint }) => void payload);",
+      "payload.cents is a bigint",
+    ],
+    holes: [
+      "export const j = createJob(NAME, async (payload: { ids: (string | undefined)[] }) => void payload);",
+      "payload.ids[] may hold undefined",
+    ],
+    instance: [
+      'class Money { constructor(readonly cents: number) {} format() { return ""; } }\nexport const j = createJob(NAME, async (payload: { price: Money }) => void payload);',
+      "payload.price.format is a function",
+    ],
+    nested: [
+      "interface Order { lines: { at: Date }[] }\nexport const j = createJob(NAME, { handler: async (payload: Order) => void payload });",
+      "payload.lines[].at is a Date",
+    ],
+    schema: [
+      "export const j = createJob(NAME, { schema: z.object({ at: z.date() }), handler: async () => {} });",
+      "payload.at is a Date",
+    ],
+  };
+  const accepted =
+    'interface Signup { email: string; plan?: "free" | "pro"; tags: string[]; meta: { source: string | null } }\n' +
+    "export const iface = createJob(NAME, async (payload: Signup) => void payload);\n" +
+    'export const coerced = createJob("accepted/coerced", { schema: z.object({ at: z.coerce.date() }), handler: async ({ at }) => void at.getTime() });';
+
+  it.each(Object.entries(compilers))(
+    "%s refuses each one, naming the field, and accepts interfaces and coercing schemas",
+    async (name, compiler) => {
+      const files = Object.fromEntries(
+        Object.entries(refused).map(([file, [source]]) => [`src/refused/${file}.ts`, job(file, source)]),
+      );
+      const dir = await tempProject(
+        { ...files, "src/accepted.ts": job("iface", accepted) },
+        { from: exportForms, inRepo: true },
+      );
+      const result = tsc(compiler, dir);
+      expect(result.code).not.toBe(0);
+      for (const [file, [, issue]] of Object.entries(refused)) {
+        expect(result.output, file).toMatch(new RegExp(`src/refused/${file}\\.ts\\(`));
+        // TypeScript 7 words overload errors differently; the issue's text is checked with 5.9.
+        if (name === "typescript 5.9") expect(result.output, file).toContain(issue);
+      }
+      expect(result.output).not.toMatch(/src\/accepted\.ts/);
+    },
+  );
+});

@@ -46,6 +46,7 @@ export type {
   JobKey,
   JobLoader,
   JobLoaders,
+  JsonIssues,
   Register,
 } from "./types.js";
 export { type SignatureClaims, SignatureError, type VerifyOptions, verifySignature } from "./verify.js";

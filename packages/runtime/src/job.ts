@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { mergeOptions, publishJob, publishJobs } from "./publish.js";
 import { validatePayload } from "./schema.js";
-import type { DispatchArgs, DispatchOptions, Job, JobContext, JobHandler } from "./types.js";
+import type { DispatchArgs, DispatchOptions, Job, JobContext, JobHandler, JsonPayloadCheck } from "./types.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 
@@ -28,13 +28,15 @@ export type JobSchedule<TInput> = ScheduleDeclaration<TInput> | readonly Schedul
 
 export type JobDefinition<TPayload, TResult> = DispatchOptions & {
   schema?: undefined;
-  handler: JobHandler<TPayload, TResult>;
+  handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>;
   schedule?: JobSchedule<NoInfer<TPayload>>;
 };
 
 export type SchemaJobDefinition<TSchema extends StandardSchemaV1, TResult> = DispatchOptions & {
   schema: TSchema;
-  handler: JobHandler<StandardSchemaV1.InferOutput<TSchema>, TResult>;
+  /** The schema's input is what travels: it must be JSON too (`z.date()` is refused, `z.coerce.date()` is fine). */
+  handler: JobHandler<StandardSchemaV1.InferOutput<TSchema>, TResult> &
+    JsonPayloadCheck<StandardSchemaV1.InferInput<TSchema>>;
   schedule?: JobSchedule<NoInfer<StandardSchemaV1.InferInput<TSchema>>>;
 };
 
@@ -48,7 +50,7 @@ export type SchemaJobDefinition<TSchema extends StandardSchemaV1, TResult> = Dis
  */
 export function createJob<TPayload = undefined, TResult = unknown>(
   key: string,
-  handler: JobHandler<TPayload, TResult>,
+  handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>,
 ): Job<TPayload, TPayload, TResult>;
 export function createJob<TSchema extends StandardSchemaV1, TResult = unknown>(
   key: string,

@@ -106,3 +106,50 @@ export type JobKey = Extract<keyof RegisteredJobs, string>;
 
 // biome-ignore lint/suspicious/noExplicitAny: only the input is inferred; the payload and result may be anything.
 export type JobInput<TKey extends JobKey> = RegisteredJobs[TKey] extends Job<infer TInput, any, any> ? TInput : never;
+
+type JsonPrimitive = string | number | boolean | null;
+
+/**
+ * The places in a payload type that JSON cannot carry, as `"payload.at is a Date"`-like strings; never when
+ * the type is JSON-safe. A payload travels as JSON, so a Date arrives as a string, a Map as `{}`, a bigint
+ * not at all: the types refuse them instead of lying. Mapped over keys, so interfaces work as well as type
+ * aliases (an interface is not assignable to an index-signature JSON type). `any` and `unknown` pass.
+ */
+export type JsonIssues<T, Path extends string = "payload", Depth extends unknown[] = []> = Depth["length"] extends 10
+  ? never
+  : 0 extends 1 & T
+    ? never
+    : unknown extends T
+      ? never
+      : T extends JsonPrimitive | undefined
+        ? never
+        : T extends bigint
+          ? `${Path} is a bigint`
+          : T extends symbol
+            ? `${Path} is a symbol`
+            : T extends Date
+              ? `${Path} is a Date (send a string or a number)`
+              : T extends ReadonlyMap<unknown, unknown>
+                ? `${Path} is a Map (send an object or an array)`
+                : T extends ReadonlySet<unknown>
+                  ? `${Path} is a Set (send an array)`
+                  : T extends (...args: never[]) => unknown
+                    ? `${Path} is a function`
+                    : T extends readonly (infer E)[]
+                      ?
+                          | (undefined extends E ? `${Path}[] may hold undefined (JSON turns it into null)` : never)
+                          | JsonIssues<Exclude<E, undefined>, `${Path}[]`, [...Depth, 1]>
+                      : T extends object
+                        ? {
+                            [K in keyof T & string]-?: JsonIssues<
+                              Exclude<T[K], undefined>,
+                              `${Path}.${K}`,
+                              [...Depth, 1]
+                            >;
+                          }[keyof T & string]
+                        : never;
+
+/** Nothing when a payload type is JSON-safe; otherwise a requirement no handler meets, naming what is not. */
+export type JsonPayloadCheck<T> = [JsonIssues<T>] extends [never]
+  ? unknown
+  : { "a payload travels as JSON, which cannot carry": JsonIssues<T> };
