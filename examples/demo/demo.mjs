@@ -81,7 +81,13 @@ try {
       if (printed.has(run)) continue;
       printed.add(run);
       const mark =
-        run.outcome === "done" ? color.green("✓") : run.outcome === "failed" ? color.yellow("↻") : color.red("✗");
+        run.outcome === "done"
+          ? color.green("✓")
+          : run.outcome === "failed"
+            ? color.yellow("↻")
+            : run.outcome === "hook"
+              ? color.cyan("⚑")
+              : color.red("✗");
       say("app", `${mark} ${run.key} (attempt ${run.attempt}): ${run.detail}`);
     }
   };
@@ -111,6 +117,7 @@ try {
       () => count("crm/sync-contacts", "failed") === 1 && count("crm/sync-contacts", "done") === 1,
     ],
     ["billing/charge-card gave up without retrying", () => count("billing/charge-card", "gave up") === 1],
+    ["billing/charge-card's onFailure ran once", () => count("billing/charge-card", "hook") === 1],
     [
       "send-reminder ran after its delay",
       () => runs.some((run) => run.key === "send-reminder" && Number(run.detail.match(/([\d.]+) s/)?.[1]) >= 2),

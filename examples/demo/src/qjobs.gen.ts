@@ -13,7 +13,7 @@ const declaredOptions: Record<string, DispatchOptions> = {
 };
 
 /** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */
-export const { dispatch, dispatchMany } = createDispatch(declaredOptions);
+export const { dispatch, dispatchMany } = createDispatch(declaredOptions, { failureHooks: ["billing/charge-card"] });
 
 declare module "@qjobs/runtime" {
   interface Register {

@@ -2,7 +2,7 @@
 export interface Run {
   key: string;
   attempt: number;
-  outcome: "done" | "failed" | "gave up";
+  outcome: "done" | "failed" | "gave up" | "hook";
   detail: string;
   at: number;
 }

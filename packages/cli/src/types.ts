@@ -54,6 +54,8 @@ export interface ExtractedJob {
   readonly schedules?: readonly DeclaredSchedule[];
   /** The QStash options the job declares (retries, timeout, flowControl...), as literals. */
   readonly options?: Readonly<Record<string, unknown>>;
+  /** Whether it declares an onFailure hook. */
+  readonly failureHook?: boolean;
 }
 
 /** What one job file holds. */
@@ -74,6 +76,8 @@ export interface RegisteredJob {
   readonly exportName: string;
   readonly schedules: readonly DeclaredSchedule[];
   readonly options: Readonly<Record<string, unknown>>;
+  /** Whether it declares an onFailure hook: its messages' failure callback goes to the route. */
+  readonly failureHook: boolean;
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

@@ -269,3 +269,18 @@ describe("the route's segment options (issue 13)", () => {
     }
   });
 });
+
+describe("onFailure in the registry (issue 13)", () => {
+  it("tells the registry's dispatch which jobs have a hook, so their failure callback reaches the route", async () => {
+    const dir = await tempProject({
+      "src/app/.keep": "",
+      "src/jobs/charge.job.ts":
+        'import { createJob } from "@qjobs/runtime";\nexport const charge = createJob("billing/charge", { handler: async () => {}, onFailure: async () => {} });\n',
+      "src/jobs/plain.job.ts": jobSource("plain", "plain"),
+    });
+    expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
+    expect(await read(dir, "src/qjobs.gen.ts")).toContain(
+      'createDispatch(declaredOptions, { routePath: "/api/jobs", failureHooks: ["billing/charge"] });',
+    );
+  });
+});

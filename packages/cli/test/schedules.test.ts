@@ -41,6 +41,8 @@ describe("schedules read statically by qjobs generate", () => {
     "missing-payload": `schema, schedule: { cron: "0 9 * * *" }`,
     "bare-cron": `schema, schedule: "0 9 * * *"`,
     "handler-typed": `schedule: [{ cron: "0 9 * * *", payload: { to: 42 } }], handler: async (payload: { to: string }) => void payload`,
+    // onFailure gets the job's payload: a hook typed for another payload does not compile.
+    "on-failure": `handler: async (payload: { to: string }) => void payload, onFailure: async (payload: { other: number } | undefined) => void payload`,
   };
   it.each(Object.entries(compilers))(
     "%s refuses a schedule whose payload does not fit the job",

@@ -1,7 +1,15 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { mergeOptions, publishJob, publishJobs } from "./publish.js";
 import { validatePayload } from "./schema.js";
-import type { DispatchArgs, DispatchOptions, Job, JobContext, JobHandler, JsonPayloadCheck } from "./types.js";
+import type {
+  DispatchArgs,
+  DispatchOptions,
+  FailureHook,
+  Job,
+  JobContext,
+  JobHandler,
+  JsonPayloadCheck,
+} from "./types.js";
 
 const KEY_PATTERN = /^[A-Za-z0-9._:/-]{1,128}$/;
 
@@ -28,12 +36,16 @@ export type JobSchedule<TInput> = ScheduleDeclaration<TInput> | readonly Schedul
 
 export type JobDefinition<TPayload, TResult> = DispatchOptions & {
   schema?: undefined;
+  /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
+  onFailure?: FailureHook<NoInfer<TPayload>>;
   handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>;
   schedule?: JobSchedule<NoInfer<TPayload>>;
 };
 
 export type SchemaJobDefinition<TSchema extends StandardSchemaV1, TResult> = DispatchOptions & {
   schema: TSchema;
+  /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
+  onFailure?: FailureHook<NoInfer<StandardSchemaV1.InferOutput<TSchema>>>;
   /** The schema's input is what travels: it must be JSON too (`z.date()` is refused, `z.coerce.date()` is fine). */
   handler: JobHandler<StandardSchemaV1.InferOutput<TSchema>, TResult> &
     JsonPayloadCheck<StandardSchemaV1.InferInput<TSchema>>;
@@ -64,7 +76,12 @@ export function createJob(
   key: string,
   definition:
     | JobHandler<unknown, unknown>
-    | (DispatchOptions & { schema?: StandardSchemaV1; handler: JobHandler<unknown, unknown>; schedule?: unknown }),
+    | (DispatchOptions & {
+        schema?: StandardSchemaV1;
+        handler: JobHandler<unknown, unknown>;
+        schedule?: unknown;
+        onFailure?: FailureHook<unknown>;
+      }),
 ): Job {
   if (typeof key !== "string" || !isValidJobKey(key)) {
     throw new TypeError(`Invalid job key ${JSON.stringify(key)}: use ${JOB_KEY_RULE}`);
@@ -74,22 +91,32 @@ export function createJob(
     handler,
     schema,
     schedule: _schedule,
+    onFailure,
     ...defaults
   } = typeof definition === "function" ? { handler: definition } : definition;
   if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);
+  if (onFailure !== undefined && typeof onFailure !== "function")
+    throw new TypeError(`Job "${key}": onFailure must be a function`);
+  if (onFailure && defaults.failureCallback) {
+    throw new TypeError(
+      `Job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback; keep one`,
+    );
+  }
+  const hook = { failureHook: Boolean(onFailure) };
 
   const job: Job = {
     key,
     schema,
     defaults: Object.freeze(defaults),
     handler,
+    ...(onFailure ? { onFailure: onFailure as FailureHook<unknown> } : {}),
     async dispatch(...[payload, options]: DispatchArgs<unknown>) {
       await validatePayload(key, schema, payload);
-      return publishJob(key, payload, mergeOptions(defaults, options));
+      return publishJob(key, payload, mergeOptions(defaults, options), undefined, hook);
     },
     async dispatchMany(payloads, options) {
       for (const payload of payloads) await validatePayload(key, schema, payload);
-      return publishJobs(key, payloads, mergeOptions(defaults, options));
+      return publishJobs(key, payloads, mergeOptions(defaults, options), undefined, hook);
     },
     async run(payload, ctx) {
       const value = await validatePayload(key, schema, payload);

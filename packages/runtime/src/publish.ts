@@ -39,20 +39,39 @@ type UrlPublishRequest = PublishRequest<string> & { url: string };
 // Vercel's deployment protection lets QStash through with this header, which QStash forwards on delivery.
 const BYPASS_HEADER = "x-vercel-protection-bypass";
 
+/** How many times QStash retries delivering a failure callback to the hook (QStash's default is the message's). */
+const FAILURE_CALLBACK_RETRIES = 3;
+
+/** Whether the job has an `onFailure` hook, which its messages' failure callback must reach. */
+export interface PublishHook {
+  failureHook?: boolean;
+}
+
 function toPublishRequest(
   config: DispatchConfig,
-  url: string,
+  key: string,
   body: string | undefined,
   options: DispatchOptions,
+  hook: PublishHook,
 ): UrlPublishRequest {
   const { notBefore, headers, ...rest } = options;
   return {
     ...rest,
-    url,
+    url: deliveryUrl(config.jobsUrl, key),
+    // The failure callback goes to the same route, verified like any delivery, where the job's onFailure runs.
+    ...(hook.failureHook ? { failureCallback: deliveryUrl(config.jobsUrl, key, "failure") } : {}),
     body,
     headers: {
       ...headers,
       ...(config.bypassSecret ? { [BYPASS_HEADER]: config.bypassSecret } : {}),
+      ...(hook.failureHook
+        ? {
+            "Upstash-Failure-Callback-Retries": String(FAILURE_CALLBACK_RETRIES),
+            ...(config.bypassSecret
+              ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: config.bypassSecret }
+              : {}),
+          }
+        : {}),
       "Content-Type": "application/json",
     },
     notBefore: notBefore instanceof Date ? Math.floor(notBefore.getTime() / 1000) : notBefore,
@@ -96,10 +115,11 @@ export async function publishJob(
   payload: unknown,
   options: DispatchOptions,
   routePath?: string,
+  hook: PublishHook = {},
 ): Promise<DispatchResult> {
   const config = readDispatchConfig(undefined, routePath);
   const client = await qstashClient(config);
-  const request = toPublishRequest(config, deliveryUrl(config.jobsUrl, key), serialize(key, config, payload), options);
+  const request = toPublishRequest(config, key, serialize(key, config, payload), options, hook);
   const response = await withDispatchErrors(key, () => client.publish(request));
   return response.deduplicated
     ? { messageId: response.messageId, deduplicated: true }
@@ -112,18 +132,18 @@ export async function publishJobs(
   payloads: readonly unknown[],
   options: DispatchOptions,
   routePath?: string,
+  hook: PublishHook = {},
 ): Promise<{ messageId: string }[]> {
   if (payloads.length === 0) return [];
   const config = readDispatchConfig(undefined, routePath);
   const client = await qstashClient(config);
-  const url = deliveryUrl(config.jobsUrl, key);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
   const bodies = payloads.map((payload) => serialize(key, config, payload));
   const results: { messageId: string }[] = [];
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
     const requests = bodies
       .slice(start, start + BATCH_SIZE)
-      .map((body) => toPublishRequest(config, url, body, options));
+      .map((body) => toPublishRequest(config, key, body, options, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     for (const response of responses) results.push({ messageId: (response as { messageId: string }).messageId });
   }
@@ -152,16 +172,20 @@ export interface RegistryDispatch {
  */
 export function createDispatch(
   declared: Readonly<Record<string, DispatchOptions>>,
-  config: { routePath?: string } = {},
+  config: { routePath?: string; failureHooks?: readonly string[] } = {},
 ): RegistryDispatch {
+  // The jobs with an onFailure hook: their messages' failure callback goes to the route.
+  const hooked = new Set(config.failureHooks);
+  const hook = (key: string) => ({ failureHook: hooked.has(key) });
   const optionsOf = (key: string, options: DispatchOptions | undefined) => {
     if (!Object.hasOwn(declared, key)) throw new TypeError(`Unknown job "${key}": run \`qjobs generate\` if it is new`);
     return mergeOptions(declared[key] as DispatchOptions, options);
   };
   return {
-    dispatch: async (key, ...[payload, options]) => publishJob(key, payload, optionsOf(key, options), config.routePath),
+    dispatch: async (key, ...[payload, options]) =>
+      publishJob(key, payload, optionsOf(key, options), config.routePath, hook(key)),
     dispatchMany: async (key, payloads, options) =>
-      publishJobs(key, payloads, optionsOf(key, options), config.routePath),
+      publishJobs(key, payloads, optionsOf(key, options), config.routePath, hook(key)),
   };
 }
 

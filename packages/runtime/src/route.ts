@@ -9,7 +9,7 @@ import {
 } from "./errors.js";
 import type { ReplayGuard } from "./replay.js";
 import { validatePayload } from "./schema.js";
-import type { AnyJob, JobContext, JobLoader, JobLoaders } from "./types.js";
+import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
 import { type SignatureClaims, SignatureError, verifySignature } from "./verify.js";
 
 export interface RouteOptions {
@@ -65,10 +65,10 @@ function failure(
   return Response.json({ error }, { status, headers });
 }
 
-/** The `job` parameters of the URL the request arrived at (they must agree with the signed URL's). */
-function requestedKeys(url: string): string[] {
+/** A qjobs parameter of the URL the request arrived at, every value (they must agree with the signed URL's). */
+function requested(url: string, name: "job" | "hook"): string[] {
   try {
-    return new URL(url).searchParams.getAll("job");
+    return new URL(url).searchParams.getAll(name);
   } catch {
     return [];
   }
@@ -126,6 +126,70 @@ function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobC
     headers,
     claims,
   };
+}
+
+/** Base64 (as QStash's callbacks carry bodies) to bytes, with Web APIs only. */
+function base64Bytes(text: unknown): Uint8Array {
+  if (typeof text !== "string" || text === "") return new Uint8Array(0);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+const lenient = new TextDecoder();
+
+/**
+ * A failure callback, QStash's last word on a message (signed and bound to this app like any delivery):
+ * runs the job's onFailure with the original payload, validated again, and what failed. A job without a hook
+ * (since removed, say) answers 200, so QStash does not retry the callback forever.
+ */
+async function runFailureHook(
+  job: AnyJob,
+  key: string,
+  body: Uint8Array,
+  ctx: JobContext,
+  logger: Pick<Console, "error" | "warn">,
+): Promise<Response> {
+  if (!job.onFailure) return Response.json({ ok: true, hook: "none" });
+  let callback: Record<string, unknown>;
+  try {
+    callback = JSON.parse(utf8.decode(body)) as Record<string, unknown>;
+  } catch {
+    return failure(NON_RETRYABLE_STATUS, "invalid_json", `The failure callback of job "${key}" is not JSON`);
+  }
+  const source = base64Bytes(callback.sourceBody);
+  let payload: unknown;
+  let rawPayload: unknown;
+  let reason: JobFailure["reason"] = "failed";
+  try {
+    rawPayload = parseBody(source);
+    payload = await validatePayload(key, job.schema, rawPayload);
+  } catch {
+    reason = "invalid_payload";
+    rawPayload ??= lenient.decode(source);
+  }
+  const number = (value: unknown) => (typeof value === "number" ? value : 0);
+  const info: JobFailure = {
+    reason,
+    status: number(callback.status),
+    body: lenient.decode(base64Bytes(callback.body)),
+    retried: number(callback.retried),
+    maxRetries: number(callback.maxRetries),
+    sourceMessageId: typeof callback.sourceMessageId === "string" ? callback.sourceMessageId : "",
+    ...(typeof callback.dlqId === "string" ? { dlqId: callback.dlqId } : {}),
+    ...(reason === "invalid_payload" ? { rawPayload } : {}),
+  };
+  try {
+    await job.onFailure(reason === "failed" ? payload : undefined, info, ctx);
+    return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
+  } catch (error) {
+    logger.error(
+      `[qjobs] The onFailure hook of job "${key}" (${quoteForLog(info.sourceMessageId, 64)}) failed:`,
+      error,
+    );
+    return failure(500, "job_failed", `The onFailure hook of job "${key}" failed; QStash will retry it`);
+  }
 }
 
 /**
@@ -215,8 +279,11 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     }
     const target = signedTarget(claims.sub, setup.config.urls);
     if (!target) return refuse(`it was signed for ${quoteForLog(claims.sub)}, which is not this app's jobs URL`);
-    const requested = requestedKeys(request.url);
-    if (requested.length > 1 || (requested[0] ?? null) !== target.key) return refuse("it was issued for another job");
+    const keys = requested(request.url, "job");
+    if (keys.length > 1 || (keys[0] ?? null) !== target.key) return refuse("it was issued for another job");
+    const hooks = requested(request.url, "hook");
+    if (hooks.length > 1 || (hooks[0] ?? null) !== target.hook)
+      return refuse("it was issued for another hook of the job");
     if (options.replayGuard) {
       if (typeof claims.jti !== "string" || !(await options.replayGuard.claim(claims.jti, claims.exp))) {
         return refuse("this signature was used before (a replayed delivery)", "replayed_signature");
@@ -243,6 +310,10 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       return failure(500, "registry_stale", `The registry entry for "${key}" is stale`);
     }
 
+    const ctx = contextOf(key, request.headers, claims);
+    if (target.hook === "failure") return runFailureHook(job, key, body, ctx, logger);
+    if (target.hook !== null) return failure(404, "unknown_job", `Unknown hook ${quoteForLog(target.hook)}`);
+
     let payload: unknown;
     try {
       payload = await validatePayload(key, job.schema, parseBody(body));
@@ -253,7 +324,6 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       return failure(NON_RETRYABLE_STATUS, "invalid_json", `The body of job "${key}" is not JSON`);
     }
 
-    const ctx = contextOf(key, request.headers, claims);
     try {
       await job.handler(payload, ctx);
       return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });

@@ -74,3 +74,54 @@ export async function createDeliveryRequest(options: DeliveryRequestOptions): Pr
     },
   });
 }
+
+export interface FailureCallbackRequestOptions extends Omit<SignOptions, "url" | "body"> {
+  /** The jobs route's URL; default: the app's jobs URL (`QJOBS_URL`). */
+  routeUrl?: string;
+  key: string;
+  /** The payload the failed message carried (its body, as published). */
+  payload?: unknown;
+  /** The last attempt's status and response body. */
+  status?: number;
+  responseBody?: string;
+  retried?: number;
+  maxRetries?: number;
+  sourceMessageId?: string;
+  dlqId?: string;
+}
+
+const base64 = (text: string) => btoa(String.fromCharCode(...encoder.encode(text)));
+
+/** A signed POST exactly like QStash's failure callback for a message of job `key`: what runs its onFailure. */
+export async function createFailureCallbackRequest(options: FailureCallbackRequestOptions): Promise<Request> {
+  const routeUrl = options.routeUrl ?? resolveJobsUrl(processEnv())?.href;
+  if (!routeUrl)
+    throw new ConfigurationError("createFailureCallbackRequest needs a routeUrl, or QJOBS_URL set", ["QJOBS_URL"]);
+  const url = deliveryUrl(routeUrl, options.key, "failure");
+  const sourceMessageId = options.sourceMessageId ?? `msg_${crypto.randomUUID().replace(/-/g, "")}`;
+  const body = JSON.stringify({
+    status: options.status ?? 500,
+    header: { "Content-Type": ["application/json"] },
+    body: base64(options.responseBody ?? ""),
+    retried: options.retried ?? 3,
+    maxRetries: options.maxRetries ?? 3,
+    ...(options.dlqId ? { dlqId: options.dlqId } : {}),
+    sourceMessageId,
+    url: deliveryUrl(routeUrl, options.key),
+    method: "POST",
+    sourceHeader: { "Content-Type": ["application/json"] },
+    sourceBody: base64(options.payload === undefined ? "" : JSON.stringify(options.payload)),
+  });
+  const signature = await signDelivery({ ...options, url, body });
+  return new Request(url, {
+    method: "POST",
+    body,
+    headers: {
+      "Content-Type": "application/json",
+      "Upstash-Signature": signature,
+      "Upstash-Message-Id": `msg_${crypto.randomUUID().replace(/-/g, "")}`,
+      "Upstash-Retried": "0",
+      "User-Agent": "Upstash-QStash",
+    },
+  });
+}

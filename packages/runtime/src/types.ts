@@ -65,6 +65,38 @@ export interface JobContext {
 
 export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext) => TResult | Promise<TResult>;
 
+/** Why and how a message failed for good, as QStash's failure callback tells it. */
+export interface JobFailure {
+  /**
+   * `"failed"`: the handler failed (retries exhausted, or a 489 / NonRetryableError).
+   * `"invalid_payload"`: the payload itself was the failure (not JSON, or refused by the schema); it is in
+   * `rawPayload`, and the hook's payload is undefined.
+   */
+  readonly reason: "failed" | "invalid_payload";
+  /** The last attempt's HTTP status (0 when there was no answer). */
+  readonly status: number;
+  /** The last attempt's response body, as text (QStash may cut it short). */
+  readonly body: string;
+  readonly retried: number;
+  readonly maxRetries: number;
+  /** The id the failed deliveries carried (`ctx.messageId` in the handler): deduplicate hooks on it. */
+  readonly sourceMessageId: string;
+  /** The message's id in QStash's dead-letter queue. */
+  readonly dlqId?: string;
+  /** With reason "invalid_payload": the payload as it was published. */
+  readonly rawPayload?: unknown;
+}
+
+/**
+ * A job's failure hook: the payload as the handler would have had it (undefined when the payload itself was
+ * the failure: see `failure.reason`), the failure, and the hook delivery's own context.
+ */
+export type FailureHook<TPayload> = (
+  payload: TPayload | undefined,
+  failure: JobFailure,
+  ctx: JobContext,
+) => unknown | Promise<unknown>;
+
 /** Arguments of a dispatch: the payload may be left out when the job takes none. */
 export type DispatchArgs<TInput> = undefined extends TInput
   ? [payload?: TInput, options?: DispatchOptions]
@@ -82,6 +114,8 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
   /** Run the handler here and now (validating through the schema), for tests and scripts. */
   run(payload: TInput, ctx?: Partial<JobContext>): Promise<Awaited<TResult>>;
   readonly handler: JobHandler<TPayload, TResult>;
+  /** Runs once when QStash gives up on one of this job's messages (see `createJob`'s `onFailure`). */
+  readonly onFailure?: FailureHook<TPayload>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any is what makes every job assignable here.

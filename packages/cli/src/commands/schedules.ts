@@ -53,7 +53,7 @@ export async function schedulesSync(options: SchedulesSyncOptions): Promise<Sche
     devMode: false,
     enableTelemetry: false,
   });
-  const wanted = wantedSchedules(scan.model.jobs, jobsUrl, (key) => deliveryUrl(jobsUrl, key));
+  const wanted = wantedSchedules(scan.model.jobs, jobsUrl, (key, hook) => deliveryUrl(jobsUrl, key, hook));
   let steps: PlanStep[];
   try {
     steps = planSync(wanted, await listSchedules(client), jobsUrl);

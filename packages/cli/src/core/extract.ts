@@ -197,9 +197,17 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     const definition = definitionOf(call.arguments[1]);
     const declared = readSchedules(key, definition);
     const options = readOptions(key, definition);
+    const failureHook = hasProperty(definition, "onFailure");
+    if (failureHook && options.failureCallback !== undefined) {
+      problems.push({
+        ...position(call),
+        message: `job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback per message; keep one`,
+      });
+    }
     const schedules = {
       ...(declared.length > 0 ? { schedules: declared } : {}),
       ...(Object.keys(options).length > 0 ? { options } : {}),
+      ...(failureHook ? { failureHook: true } : {}),
     };
     const consumer = consumerOf(ts, call);
     if (ts.isExportAssignment(consumer) && !consumer.isExportEquals) {
@@ -254,6 +262,17 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       node = node.expression;
     }
     return node;
+  }
+
+  /** Whether a job's definition object declares a property (written inline or as a shorthand). */
+  function hasProperty(definition: Node | undefined, name: string): boolean {
+    if (!definition || !ts.isObjectLiteralExpression(definition)) return false;
+    return definition.properties.some(
+      (property) =>
+        property.name !== undefined &&
+        (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name)) &&
+        property.name.text === name,
+    );
   }
 
   /**

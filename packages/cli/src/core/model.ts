@@ -41,6 +41,7 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
         exportName: job.exportName,
         schedules: job.schedules ?? [],
         options: job.options ?? {},
+        failureHook: job.failureHook ?? false,
       });
     }
   }

@@ -110,6 +110,16 @@ function declaredOptions(model: RegistryModel): string[] {
   ];
 }
 
+/** createDispatch's second argument: the route's path, and the jobs whose failure callback runs their onFailure. */
+function dispatchConfig(model: RegistryModel, routePath: string | undefined): string {
+  const hooks = model.jobs.filter((job) => job.failureHook).map((job) => quote(job.key));
+  const fields = [
+    ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
+    ...(hooks.length > 0 ? [`failureHooks: [${hooks.join(", ")}]`] : []),
+  ];
+  return fields.length > 0 ? `, { ${fields.join(", ")} }` : "";
+}
+
 /**
  * The registry module: the typed `dispatch` (which imports no job code, so any file may import it), each job's
  * declared options and schedules, and the key → job types.
@@ -123,7 +133,7 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
     ...declaredOptions(model),
     "",
     "/** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */",
-    `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${routePath ? `, { routePath: ${quote(routePath)} }` : ""});`,
+    `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${dispatchConfig(model, routePath)});`,
     "",
     ...registerAugmentation(model, target),
     ...scheduleTable(model),

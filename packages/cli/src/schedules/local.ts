@@ -102,7 +102,7 @@ export function registerSchedules(engine: Engine, jobs: readonly RegisteredJob[]
     settings: settingsOfSpec(schedule.spec),
   }));
   const steps = planSync(
-    wantedSchedules(jobs, jobsUrl, (key) => deliveryUrl(jobsUrl, key)),
+    wantedSchedules(jobs, jobsUrl, (key, hook) => deliveryUrl(jobsUrl, key, hook)),
     existing,
     jobsUrl,
   );

@@ -127,8 +127,9 @@ export function scheduleId(jobsUrl: URL, key: string, schedule: DeclaredSchedule
 export function wantedSchedules(
   jobs: readonly RegisteredJob[],
   jobsUrl: URL,
-  deliveryUrl: (key: string) => string,
+  deliveryUrl: (key: string, hook?: string) => string,
 ): WantedSchedule[] {
+  const hookUrl = (key: string) => deliveryUrl(key, "failure");
   return jobs.flatMap((job) =>
     job.schedules.map((declared, index) => ({
       scheduleId: scheduleId(jobsUrl, job.key, declared, index),
@@ -138,9 +139,13 @@ export function wantedSchedules(
       cron: declared.timezone ? `CRON_TZ=${declared.timezone} ${declared.cron}` : declared.cron,
       ...(declared.payload !== undefined ? { body: JSON.stringify(declared.payload) } : {}),
       declared,
-      options: Object.fromEntries(
-        Object.entries(job.options).filter(([name]) => SCHEDULE_OPTIONS.includes(name)),
-      ) as ScheduleOptions,
+      options: {
+        ...(Object.fromEntries(
+          Object.entries(job.options).filter(([name]) => SCHEDULE_OPTIONS.includes(name)),
+        ) as ScheduleOptions),
+        // A job's onFailure hook hears about failed scheduled runs too.
+        ...(job.failureHook ? { failureCallback: hookUrl(job.key) } : {}),
+      },
     })),
   );
 }
