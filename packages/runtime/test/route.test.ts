@@ -326,3 +326,27 @@ describe("the route fails closed", () => {
     }
   });
 });
+
+describe("payload types hold on a real delivery (issue 13)", () => {
+  it("a schema that coerces gets the handler the Date its type says, from the string JSON carries", async () => {
+    let seen: unknown;
+    const stamped = createJob("stamped", {
+      schema: z.object({ at: z.coerce.date() }),
+      handler: async ({ at }) => {
+        seen = at;
+      },
+    });
+    const handler = createRouteHandler({ stamped: async () => stamped }, { env: keys, logger });
+    const response = await handler(
+      await createDeliveryRequest({
+        routeUrl,
+        key: "stamped",
+        payload: { at: "2030-01-01T09:00:00.000Z" },
+        signingKey: keys.QSTASH_CURRENT_SIGNING_KEY,
+      }),
+    );
+    expect(response.status).toBe(200);
+    expect(seen).toBeInstanceOf(Date);
+    expect((seen as Date).toISOString()).toBe("2030-01-01T09:00:00.000Z");
+  });
+});
