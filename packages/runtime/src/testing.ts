@@ -61,6 +61,16 @@ export async function createDeliveryRequest(options: DeliveryRequestOptions): Pr
     typeof options.body === "string" || options.body === undefined
       ? (options.body ?? (options.payload === undefined ? "" : JSON.stringify(options.payload)))
       : new Uint8Array(options.body);
+  return signedRequest(url, body, options, { messageId: options.messageId, retried: options.retried });
+}
+
+/** A POST to `url` signed over exactly `body`, with the headers QStash sends. */
+async function signedRequest(
+  url: string,
+  body: string | Uint8Array<ArrayBuffer>,
+  options: Omit<SignOptions, "url" | "body">,
+  delivery: { messageId?: string; retried?: number } = {},
+): Promise<Request> {
   const signature = await signDelivery({ ...options, url, body });
   return new Request(url, {
     method: "POST",
@@ -68,8 +78,8 @@ export async function createDeliveryRequest(options: DeliveryRequestOptions): Pr
     headers: {
       "Content-Type": "application/json",
       "Upstash-Signature": signature,
-      "Upstash-Message-Id": options.messageId ?? `msg_${crypto.randomUUID().replace(/-/g, "")}`,
-      "Upstash-Retried": String(options.retried ?? 0),
+      "Upstash-Message-Id": delivery.messageId ?? `msg_${crypto.randomUUID().replace(/-/g, "")}`,
+      "Upstash-Retried": String(delivery.retried ?? 0),
       "User-Agent": "Upstash-QStash",
     },
   });
@@ -112,16 +122,5 @@ export async function createFailureCallbackRequest(options: FailureCallbackReque
     sourceHeader: { "Content-Type": ["application/json"] },
     sourceBody: base64(options.payload === undefined ? "" : JSON.stringify(options.payload)),
   });
-  const signature = await signDelivery({ ...options, url, body });
-  return new Request(url, {
-    method: "POST",
-    body,
-    headers: {
-      "Content-Type": "application/json",
-      "Upstash-Signature": signature,
-      "Upstash-Message-Id": `msg_${crypto.randomUUID().replace(/-/g, "")}`,
-      "Upstash-Retried": "0",
-      "User-Agent": "Upstash-QStash",
-    },
-  });
+  return signedRequest(url, body, options);
 }

@@ -1,5 +1,6 @@
 import { isValidJobKey, JOB_KEY_RULE } from "@qjobs/runtime";
 import { cronProblem } from "../cron.js";
+import { OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, ExtractedJob, FileExtraction } from "../types.js";
 import { readLiteral } from "./literals.js";
 import type { TS } from "./parser.js";
@@ -36,22 +37,6 @@ function createJobBindings(ts: TS, file: SourceFile) {
   }
   return { functions, namespaces };
 }
-
-/** The QStash options a job may declare (DispatchOptions): read statically, applied to every dispatch and schedule. */
-const OPTION_NAMES = new Set([
-  "delay",
-  "notBefore",
-  "deduplicationId",
-  "contentBasedDeduplication",
-  "retries",
-  "retryDelay",
-  "timeout",
-  "callback",
-  "failureCallback",
-  "flowControl",
-  "label",
-  "headers",
-]);
 
 /**
  * One declared schedule, checked (cron and zone as QStash takes them, known fields, unique names) and added to
@@ -293,7 +278,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       }
       if (!property.name || !(ts.isIdentifier(property.name) || ts.isStringLiteral(property.name))) continue;
       const name = property.name.text;
-      if (!OPTION_NAMES.has(name)) continue;
+      if (!OPTION_NAMES.includes(name)) continue;
       const node = ts.isPropertyAssignment(property)
         ? property.initializer
         : ts.isShorthandPropertyAssignment(property)

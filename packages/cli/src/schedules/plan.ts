@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { seconds } from "../duration.js";
+import { SCHEDULE_OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, RegisteredJob } from "../types.js";
 
 export { seconds };
@@ -35,18 +36,6 @@ export interface ScheduleOptions {
   label?: string;
   headers?: Record<string, string>;
 }
-
-const SCHEDULE_OPTIONS = [
-  "delay",
-  "retries",
-  "retryDelay",
-  "timeout",
-  "callback",
-  "failureCallback",
-  "flowControl",
-  "label",
-  "headers",
-];
 
 /**
  * A schedule's settings as QStash returns them, normalised so that what was declared and what QStash holds
@@ -141,7 +130,7 @@ export function wantedSchedules(
       declared,
       options: {
         ...(Object.fromEntries(
-          Object.entries(job.options).filter(([name]) => SCHEDULE_OPTIONS.includes(name)),
+          Object.entries(job.options).filter(([name]) => SCHEDULE_OPTION_NAMES.includes(name)),
         ) as ScheduleOptions),
         // A job's onFailure hook hears about failed scheduled runs too.
         ...(job.failureHook ? { failureCallback: hookUrl(job.key) } : {}),
