@@ -45,6 +45,7 @@ Examples:
   $ qjobs dev --watch         the local QStash server, regenerating as you edit jobs
   $ qjobs generate --check    in CI: fail when the generated files are stale
   $ qjobs list --json         the jobs, as JSON
+  $ qjobs schedules sync      after a deploy: make QStash's schedules match the declared ones
 
 Configuration: qjobs.config.json in the project folder, for example
   { "jobs": ["src/**/*.job.ts"], "registry": "src/qjobs.gen.ts", "route": "src/app/api/jobs/route.ts" }`,

@@ -68,3 +68,17 @@ describe("qjobs --help and --version", () => {
     expect(run.stderr).toMatch(/Did you mean generate\?/);
   });
 });
+
+describe("output piped into a reader that stops early", () => {
+  it("ends quietly, as `qjobs dev --help | head -1` needs, instead of crashing on EPIPE", async () => {
+    const { spawn } = await import("node:child_process");
+    const { cliBin } = await import("../../../testkit/cli.js");
+    const child = spawn(process.execPath, [cliBin, "dev", "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.stdout.destroy(); // the reader is gone before the CLI writes a line: every write meets a closed pipe
+    const code = await new Promise((resolve) => child.once("close", resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
+  });
+});
