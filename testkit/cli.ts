@@ -17,6 +17,9 @@ export interface CliRun {
   stderr: string;
 }
 
+/** Children of `runCli` still running. */
+const running = new Set<ChildProcess>();
+
 /**
  * `qjobs dev` keeps its state in a folder it locks: each one a test starts gets a temporary folder of its own
  * (removed when it exits), unless the test names one.
@@ -40,6 +43,9 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
       env: cliEnv(options.env),
       stdio: ["ignore", "pipe", "pipe"],
     });
+    // A command that should have ended but hangs is killed after the test (which then fails on its timeout).
+    running.add(child);
+    child.once("exit", () => running.delete(child));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -69,6 +75,9 @@ export interface SpawnedCli {
 
 const spawned = { test: new Set<SpawnedCli>(), file: new Set<SpawnedCli>() };
 afterEach(() => Promise.all([...spawned.test].map((cli) => cli.stop())));
+afterEach(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
 afterAll(() => Promise.all([...spawned.file].map((cli) => cli.stop())));
 
 /**

@@ -39,6 +39,13 @@ describe("qjobs dev as a process", () => {
     expect(run.stderr).toContain(`Port ${port} is in use`);
   });
 
+  it("stops with the config's error, instead of hanging with its server open", async () => {
+    const dir = await tempProject({ "qjobs.config.json": "{ nope" });
+    const run = await runCli(["dev", "--port", "0", "--cwd", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/qjobs\.config\.json is not valid JSON/);
+  });
+
   it("--watch also runs the watcher, in the same process", async () => {
     const dir = await tempProject({ "src/app/.keep": "", "src/jobs/a.job.ts": jobSource("a", "alpha") });
     const cli = spawnCli(["dev", "--watch", "--port", "0", "--cwd", dir]);

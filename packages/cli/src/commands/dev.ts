@@ -144,7 +144,12 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
         count: steps.filter((step) => step.action !== "delete").length,
       };
     };
-    await refreshSchedules();
+    try {
+      await refreshSchedules();
+    } catch (error) {
+      await server.close(); // a server left listening would keep the process alive after the error
+      throw error;
+    }
   }
   // The watcher loads chokidar and the parser: only when asked for. Each new registry re-registers the schedules.
   const watch = options.watch;
@@ -154,7 +159,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
           ...watch,
           onEvent: (event) => {
             watch.onEvent(event);
-            if (event.type === "generated") void refreshSchedules();
+            if (event.type !== "generated") return;
+            // Never an unhandled rejection: that would end qjobs dev and every message with it.
+            refreshSchedules().catch((error: unknown) =>
+              watch.onEvent({
+                type: "failed",
+                message: `could not register the schedules: ${(error as Error).message}`,
+              }),
+            );
           },
         }),
       )
