@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from "vitest";
 
 export interface CapturedRequest {
   method: string;
@@ -56,5 +57,41 @@ export async function startCaptureServer(
     url: `http://127.0.0.1:${port}`,
     requests,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * A capture server for a test file, with what publishing reads pointed at it before each test (QSTASH_URL,
+ * a token, QJOBS_URL, and any `env`), its requests cleared, and the environment restored after.
+ */
+export function useCaptureQStash(options: {
+  jobsUrl: string;
+  env?: Record<string, string>;
+  answer?: Parameters<typeof startCaptureServer>[0];
+}): Pick<CaptureServer, "url" | "requests"> {
+  let server: CaptureServer | undefined;
+  const current = () => {
+    if (!server) throw new Error("the capture server starts in beforeAll");
+    return server;
+  };
+  beforeAll(async () => {
+    server = await startCaptureServer(options.answer);
+  });
+  afterAll(() => server?.close());
+  beforeEach(() => {
+    current().requests.length = 0;
+    vi.stubEnv("QSTASH_TOKEN", "test-token");
+    vi.stubEnv("QSTASH_URL", current().url);
+    vi.stubEnv("QJOBS_URL", options.jobsUrl);
+    for (const [name, value] of Object.entries(options.env ?? {})) vi.stubEnv(name, value);
+  });
+  afterEach(() => vi.unstubAllEnvs());
+  return {
+    get url() {
+      return current().url;
+    },
+    get requests() {
+      return current().requests;
+    },
   };
 }

@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { edgeBundleOptions } from "../../../testkit/edge-bundle.js";
 import { runCli, tempProject } from "./support.js";
 
 describe("the registry's dispatch bundles without any job module", () => {
@@ -21,16 +22,9 @@ describe("the registry's dispatch bundles without any job module", () => {
     );
     expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
     const { metafile } = await build({
+      ...edgeBundleOptions,
       entryPoints: [join(dir, "src/app/action.ts")],
-      bundle: true,
       write: false,
-      format: "esm",
-      platform: "neutral",
-      mainFields: ["module", "main"],
-      conditions: ["worker", "browser"],
-      external: ["node:*"],
-      metafile: true,
-      logLevel: "silent",
     });
     const inputs = Object.keys(metafile.inputs);
     expect(inputs.some((input) => input.endsWith("qjobs.gen.ts"))).toBe(true);

@@ -2,8 +2,8 @@
 // crashed the route or grew the process before the fix.
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { useCaptureQStash } from "../../../testkit/capture-server.js";
 import { signLikeQStash } from "../../../testkit/qstash-signature.js";
 import {
   ConfigurationError,
@@ -368,19 +368,7 @@ describe("attack: a body bomb", () => {
   });
 
   describe("at dispatch", () => {
-    let qstash: CaptureServer;
-    beforeAll(async () => {
-      qstash = await startCaptureServer();
-    });
-    afterAll(() => qstash.close());
-    beforeEach(() => {
-      qstash.requests.length = 0;
-      vi.stubEnv("QSTASH_TOKEN", "test-token");
-      vi.stubEnv("QSTASH_URL", qstash.url);
-      vi.stubEnv("QJOBS_URL", appUrl);
-      vi.stubEnv("QJOBS_MAX_BODY_BYTES", String(128 * 1024));
-    });
-    afterEach(() => vi.unstubAllEnvs());
+    const qstash = useCaptureQStash({ jobsUrl: appUrl, env: { QJOBS_MAX_BODY_BYTES: String(128 * 1024) } });
 
     it("is refused before publishing: a payload the route (or its failure callback) could not take", async () => {
       const error = await refund.dispatch({ blob: "x".repeat(100 * 1024) }).catch((caught: unknown) => caught);

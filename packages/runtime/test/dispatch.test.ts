@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
+import { startCaptureServer, useCaptureQStash } from "../../../testkit/capture-server.js";
 import {
   ConfigurationError,
   createDispatch,
@@ -11,24 +11,15 @@ import {
   InvalidPayloadError,
 } from "../src/index.js";
 
-let qstash: CaptureServer;
 const jobsUrl = "https://app.example.com/api/jobs";
-
-beforeAll(async () => {
-  qstash = await startCaptureServer((request) =>
+const qstash = useCaptureQStash({
+  jobsUrl,
+  answer: (request) =>
     request.headers["upstash-deduplication-id"] === "seen"
       ? { status: 202, body: { messageId: "msg_earlier", deduplicated: true } }
       : request.target.includes("job=refused")
         ? { status: 400, body: { error: "invalid destination url" } }
         : undefined,
-  );
-});
-afterAll(() => qstash.close());
-beforeEach(() => {
-  qstash.requests.length = 0;
-  vi.stubEnv("QSTASH_TOKEN", "test-token");
-  vi.stubEnv("QSTASH_URL", qstash.url);
-  vi.stubEnv("QJOBS_URL", jobsUrl);
 });
 afterEach(() => vi.unstubAllEnvs());
 

@@ -4,6 +4,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { edgeBundleOptions } from "../../../testkit/edge-bundle.js";
 
 const runtimeEntry = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 let dir: string;
@@ -20,17 +21,10 @@ beforeAll(async () => {
      export const POST = createRouteHandler({ "edge-job": async () => job });`,
   );
   ({ metafile } = await build({
+    ...edgeBundleOptions,
     entryPoints: [entry],
     outdir: join(dir, "out"),
-    bundle: true,
     splitting: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["worker", "browser"],
-    external: ["node:*"],
-    metafile: true,
-    logLevel: "silent",
   }));
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));

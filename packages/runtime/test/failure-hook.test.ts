@@ -1,7 +1,7 @@
 // onFailure: a hook that runs once when QStash gives up on a message, through its failure callback (issue 13).
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
+import { useCaptureQStash } from "../../../testkit/capture-server.js";
 import { signLikeQStash } from "../../../testkit/qstash-signature.js";
 import { createDispatch, createJob, createRouteHandler, type JobFailure } from "../src/index.js";
 import { createDeliveryRequest, createFailureCallbackRequest } from "../src/testing.js";
@@ -132,17 +132,7 @@ describe("attack: a forged failure callback", () => {
 });
 
 describe("dispatch points a hooked job's failure callback at the route", () => {
-  let qstash: CaptureServer;
-  beforeAll(async () => {
-    qstash = await startCaptureServer();
-  });
-  afterAll(() => qstash.close());
-  beforeEach(() => {
-    qstash.requests.length = 0;
-    vi.stubEnv("QSTASH_TOKEN", "test-token");
-    vi.stubEnv("QSTASH_URL", qstash.url);
-    vi.stubEnv("QJOBS_URL", routeUrl);
-  });
+  const qstash = useCaptureQStash({ jobsUrl: routeUrl });
 
   it("from job.dispatch and from the registry's dispatch, with the callback's own retries", async () => {
     await charge.dispatch({ orderId: "o", cents: 1 });
@@ -153,7 +143,6 @@ describe("dispatch points a hooked job's failure callback at the route", () => {
       expect(request.headers["upstash-failure-callback-retries"]).toBe("3");
     }
     expect(qstash.requests).toHaveLength(2);
-    vi.unstubAllEnvs();
   });
 
   it("refuses a job that declares both onFailure and failureCallback", () => {
