@@ -1,9 +1,11 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
+import { DEFAULT_DASHBOARD_PORT } from "./dashboard/defaults.js";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
 import { UserError } from "./errors.js";
 import {
   confirmInit,
+  reportDashboardStarted,
   reportDevStarted,
   reportGenerate,
   reportInit,
@@ -46,6 +48,7 @@ Examples:
   $ qjobs generate --check    in CI: fail when the generated files are stale
   $ qjobs list --json         the jobs, as JSON
   $ qjobs schedules sync      after a deploy: make QStash's schedules match the declared ones
+  $ qjobs dashboard           see and steer production's jobs (QSTASH_TOKEN), by job key
 
 Configuration: qjobs.config.json in the project folder, for example
   { "jobs": ["src/**/*.job.ts"], "registry": "src/qjobs.gen.ts", "route": "src/app/api/jobs/route.ts" }`,
@@ -152,7 +155,7 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     .option("--in-memory", "keep no state on disk: a restart forgets everything")
     .option(
       "--app-url <url>",
-      "your app's jobs route, for the declared schedules (default: QJOBS_URL, .env.local, .env)",
+      "your app's jobs route, for the schedules and the dashboard (default: QJOBS_URL, .env.local, .env)",
     )
     .option("--no-schedules", "do not register the schedules the jobs declare")
     .addHelpText(
@@ -201,7 +204,8 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           maxDlq: Number(options.maxDlq),
           cwd: options.cwd,
           stateDir: options.inMemory ? false : options.stateDir,
-          schedules: options.schedules ? { appUrl: options.appUrl } : false,
+          appUrl: options.appUrl,
+          schedules: options.schedules,
           fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
@@ -212,6 +216,32 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         output.out(color.dim("qjobs dev stopped."));
       },
     );
+
+  root
+    .command("dashboard")
+    .description("see and steer the jobs of the QStash that QSTASH_URL/QSTASH_TOKEN name (e.g. production), by job key")
+    .addOption(cwdOption())
+    .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(String(DEFAULT_DASHBOARD_PORT)))
+    .option("--app-url <url>", "your app's jobs route (default: QJOBS_URL, .env.local, .env)")
+    .addHelpText(
+      "after",
+      `
+It reads QSTASH_TOKEN (and QSTASH_URL, default https://qstash.upstash.io) from the environment or the
+project's .env.local or .env. The CLI holds the token and forwards only the calls the page makes; the
+page never sees it. Open the address it prints: it holds a secret made for this launch.
+(qjobs dev serves the same dashboard for the local server at its own address.)`,
+    )
+    .action(async (options: { cwd: string; port: string; appUrl?: string }) => {
+      const port = Number(options.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UserError(`--port must be a port number, got "${options.port}"`);
+      const { dashboard } = await import("./commands/dashboard.js");
+      const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.appUrl });
+      reportDashboardStarted(output, handle);
+      await untilStopped();
+      await handle.close();
+      output.out(output.color.dim("qjobs dashboard stopped."));
+    });
 
   return root;
 }

@@ -1,3 +1,4 @@
+import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
@@ -180,7 +181,8 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
 /** `dev`'s banner: where it runs and the variables an app needs. */
 export function reportDevStarted(output: Output, handle: DevHandle, retryScale: number): void {
   const { color } = output;
-  output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}\n`);
+  output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}`);
+  output.out(`  Dashboard: ${color.bold(color.cyan(handle.dashboardUrl))}\n`);
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
   output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
   if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
@@ -199,6 +201,16 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(
     `\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`,
   );
+}
+
+export function reportDashboardStarted(output: Output, handle: DashboardHandle): void {
+  const { color } = output;
+  output.out(`${color.green("✓")} qjobs dashboard for ${color.bold(handle.qstash)}`);
+  output.out(`  Open ${color.bold(color.cyan(handle.url))}`);
+  output.out(color.dim("  (the address holds a secret made for this launch; the page never sees your token)"));
+  if (!handle.jobsUrl)
+    output.out(color.yellow("  QJOBS_URL is not set: messages are not tied to jobs and nothing can be dispatched"));
+  output.out(color.dim("Ctrl-C stops."));
 }
 
 /** A plan step as data, for --json. */

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
@@ -5,7 +6,9 @@ import { loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
 import { writeIfChanged } from "../core/write.js";
-import { DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
+import { projectView } from "../dashboard/project.js";
+import { dashboardHandler } from "../dashboard/server.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
 import { type DevServer, startServer } from "../dev/server.js";
@@ -36,11 +39,10 @@ export interface DevOptions {
   fresh?: boolean;
   /** The project folder: its declared schedules, and the default state folder. */
   cwd?: string;
-  /**
-   * Register the project's declared schedules for the app (`appUrl`, else QJOBS_URL from the environment,
-   * `.env.local` or `.env`); `false` registers none. On by default.
-   */
-  schedules?: false | { appUrl?: string };
+  /** The app's jobs route: default QJOBS_URL from the environment, `.env.local` or `.env`. */
+  appUrl?: string;
+  /** Register the project's declared schedules for the app; `false` registers none. On by default. */
+  schedules?: boolean;
 }
 
 /** What `qjobs dev` did with the project's declared schedules. */
@@ -57,12 +59,24 @@ export interface DevHandle {
   /** The registry's watcher, with `watch`. */
   readonly watcher?: Watcher;
   readonly schedules: DevSchedules;
+  /** The dashboard's address (with its secret when the token is not the public one). */
+  readonly dashboardUrl: string;
   close(): Promise<void>;
 }
 
 /** The `.qjobs/` folder ignores itself, so the state never shows up in git, even before `qjobs init`. */
 async function ignoreStateFolder(folder: string): Promise<void> {
   if (!existsSync(join(folder, ".gitignore"))) await writeIfChanged(join(folder, ".gitignore"), "*\n");
+}
+
+/** The app's jobs route as a URL, or a user error saying what it must be. */
+export function parseAppUrl(url: string | undefined): URL | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url);
+  } catch {
+    throw new UserError(`The app's jobs URL (--app-url or QJOBS_URL) must be an absolute URL, got "${url}"`);
+  }
 }
 
 /** `qjobs dev`: the local QStash-compatible server. */
@@ -83,11 +97,11 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     if (value !== undefined && !(Number.isInteger(value) && value > 0))
       throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
+  const cwd = resolve(options.cwd ?? ".");
+  const jobsUrl = parseAppUrl(appJobsUrl(cwd, options.appUrl));
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
-  const stateDir =
-    options.stateDir === false ? undefined : resolve(options.cwd ?? ".", options.stateDir ?? join(".qjobs", "dev"));
-  if (stateDir?.startsWith(resolve(options.cwd ?? ".", ".qjobs")))
-    await ignoreStateFolder(resolve(options.cwd ?? ".", ".qjobs"));
+  const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
+  if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) await ignoreStateFolder(resolve(cwd, ".qjobs"));
   const journal = stateDir ? openJournal(stateDir, { fresh: options.fresh }) : undefined;
   const engine = new Engine({
     store: journal?.store,
@@ -99,6 +113,16 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     signingKey: credentials.currentSigningKey,
     maxDlq: options.maxDlq,
   });
+  // With a token of the user's own, the page (which holds no token) is behind a secret too.
+  const secret = credentials.token === DEV_CREDENTIALS.token ? undefined : randomBytes(16).toString("base64url");
+  const pages = dashboardHandler({
+    title: "qjobs dev",
+    upstream: () => ({ url: server.url, token: credentials.token }),
+    secret,
+    jobsUrl,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url }),
+  });
   const port = options.port ?? DEFAULT_PORT;
   let server: DevServer;
   try {
@@ -107,6 +131,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       token: credentials.token,
       keys: { current: credentials.currentSigningKey, next: credentials.nextSigningKey },
       maxBodyBytes: options.maxBodyBytes,
+      pages,
     });
   } catch (error) {
     engine.stop();
@@ -118,15 +143,6 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   let schedules: DevSchedules = { state: "off" };
   let refreshSchedules = async () => {};
   if (options.schedules !== false) {
-    const cwd = resolve(options.cwd ?? ".");
-    const url = appJobsUrl(cwd, options.schedules?.appUrl);
-    let jobsUrl: URL | undefined;
-    try {
-      jobsUrl = url === undefined ? undefined : new URL(url);
-    } catch {
-      await server.close();
-      throw new UserError(`The app's jobs URL (--app-url or QJOBS_URL) must be an absolute URL, got "${url}"`);
-    }
     refreshSchedules = async () => {
       const scan = await scanProject(await loadConfig(cwd), { persistCache: true });
       if (scan.diagnostics.length > 0) return; // reported by the watcher or generate; the schedules stay as they were
@@ -184,6 +200,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     get schedules() {
       return schedules;
     },
+    dashboardUrl: `${server.url}/${secret ? `${secret}/` : ""}`,
     close: async () => {
       await Promise.all([server.close(), watcher?.close()]);
     },

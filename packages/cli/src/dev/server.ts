@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DEV_CREDENTIALS, isLoopbackUrl } from "@qjobs/runtime";
+import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import type { PageHandler } from "../dashboard/server.js";
+import { crossSiteRefusal, readBody } from "../local-http.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./defaults.js";
 import { flatHeaders } from "./deliver.js";
 import { type Engine, NotFound } from "./engine.js";
@@ -315,55 +317,6 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
   };
 }
 
-/**
- * Why a request might come from a web page or through a DNS-rebinding name, or undefined when it may be
- * served. Ports do not make a site (a page on localhost:3000 is same-site with localhost:8080), so the
- * Origin must be this server's own; scripts and the SDK send no Origin and keep working.
- */
-function crossSiteRefusal(headers: Record<string, string>): string | undefined {
-  const host = headers.host ?? "";
-  let hostUrl: URL | undefined;
-  try {
-    hostUrl = new URL(`http://${host}`);
-  } catch {
-    hostUrl = undefined;
-  }
-  if (!hostUrl || !isLoopbackUrl(hostUrl))
-    return `Host ${JSON.stringify(host.slice(0, 100))} is not a loopback address (DNS rebinding?)`;
-  const origin = headers.origin;
-  if (origin !== undefined && origin !== `http://${host}`)
-    return `Origin ${JSON.stringify(origin.slice(0, 100))} is not this server's`;
-  const site = headers["sec-fetch-site"];
-  if (site !== undefined && site !== "same-origin" && site !== "none")
-    return `Sec-Fetch-Site ${JSON.stringify(site.slice(0, 20))}: a request from another site`;
-  return undefined;
-}
-
-/**
- * A request's body, or undefined once it is larger than `limit` (by its Content-Length, or as it streams
- * in): the rest is then let through into nothing, never kept.
- */
-function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  if (Number(request.headers["content-length"] ?? 0) > limit) {
-    request.resume();
-    return Promise.resolve(undefined);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      request.off("data", onData);
-      request.resume();
-      resolve(undefined);
-    };
-    request.on("data", onData);
-    request.once("end", () => resolve(Buffer.concat(chunks)));
-    request.once("error", reject);
-  });
-}
-
 export interface DevServer {
   readonly url: string;
   readonly port: number;
@@ -379,6 +332,8 @@ export async function startServer(
     token?: string;
     keys?: { current: string; next: string };
     maxBodyBytes?: number;
+    /** Serves what is not QStash's API (`/v2/...`): the dashboard. */
+    pages?: PageHandler;
   },
 ): Promise<DevServer> {
   const token = options.token ?? DEV_CREDENTIALS.token;
@@ -403,6 +358,9 @@ export async function startServer(
     // Refusals come before reading a byte of the body.
     const crossSite = crossSiteRefusal(headers);
     if (crossSite) return send({ status: 403, body: { error: `Forbidden: ${crossSite}` } });
+    // A page that fails half-way can only drop its connection: the API and the process go on.
+    if (options.pages && !url.pathname.startsWith("/v2/"))
+      return options.pages(request, response).catch(() => response.destroy());
     const bearer = headers.authorization?.replace(/^Bearer\s+/i, "") ?? url.searchParams.get("qstash_token");
     if (bearer !== token)
       return send({

@@ -1,68 +1,26 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parseEnv } from "node:util";
 import { deliveryUrl } from "@qjobs/runtime";
 import type { Engine } from "../dev/engine.js";
 import { type MessageSpec, parsePublish } from "../dev/message.js";
+import { projectEnv } from "../env-files.js";
+import { publishHeaders } from "../publish-headers.js";
 import type { RegisteredJob } from "../types.js";
 import {
   type ExistingSchedule,
   type PlanStep,
   planSync,
-  type ScheduleOptions,
   type ScheduleSettings,
   type WantedSchedule,
   wantedSchedules,
 } from "./plan.js";
 
-/**
- * The app's jobs URL for `qjobs dev`: `--app-url`, else QJOBS_URL from the environment, else from the project's
- * `.env.local` or `.env` (read with Node's own parseEnv: the dotenv format needs no library here).
- */
+/** The app's jobs URL for `qjobs dev` and the dashboard: `--app-url`, else QJOBS_URL (see projectEnv). */
 export function appJobsUrl(cwd: string, explicit?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (explicit) return explicit;
-  if (env.QJOBS_URL) return env.QJOBS_URL;
-  for (const file of [".env.local", ".env"]) {
-    try {
-      const value = parseEnv(readFileSync(join(cwd, file), "utf8")).QJOBS_URL;
-      if (value) return value;
-    } catch {
-      // no such file
-    }
-  }
-  return undefined;
-}
-
-/** The Upstash-* headers a publish with these options carries (what the SDK would send). */
-function optionHeaders(options: ScheduleOptions): Record<string, string> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  const duration = (value: number | string) => (typeof value === "number" ? `${value}s` : value);
-  if (options.retries !== undefined) headers["upstash-retries"] = String(options.retries);
-  if (options.delay !== undefined) headers["upstash-delay"] = duration(options.delay);
-  if (options.timeout !== undefined) headers["upstash-timeout"] = duration(options.timeout);
-  if (options.retryDelay) headers["upstash-retry-delay"] = options.retryDelay;
-  if (options.callback) headers["upstash-callback"] = options.callback;
-  if (options.failureCallback) headers["upstash-failure-callback"] = options.failureCallback;
-  if (options.label) headers["upstash-label"] = options.label;
-  const flow = options.flowControl;
-  if (flow) {
-    headers["upstash-flow-control-key"] = flow.key;
-    headers["upstash-flow-control-value"] = [
-      flow.parallelism !== undefined ? `parallelism=${flow.parallelism}` : "",
-      flow.rate !== undefined ? `rate=${flow.rate}` : "",
-      flow.period !== undefined ? `period=${duration(flow.period)}` : "",
-    ]
-      .filter(Boolean)
-      .join(",");
-  }
-  for (const [name, value] of Object.entries(options.headers ?? {}))
-    headers[`upstash-forward-${name.toLowerCase()}`] = value;
-  return headers;
+  return explicit || projectEnv(cwd, "QJOBS_URL", env);
 }
 
 /** A declared schedule's message, as `qjobs dev` publishes it on each tick: read like any publish. */
 function specOf(wanted: WantedSchedule): MessageSpec {
-  return parsePublish(wanted.destination, optionHeaders(wanted.options), Buffer.from(wanted.body ?? ""), "127.0.0.1");
+  return parsePublish(wanted.destination, publishHeaders(wanted.options), Buffer.from(wanted.body ?? ""), "127.0.0.1");
 }
 
 /** A registered schedule's settings, as QStash's view of it tells them. */

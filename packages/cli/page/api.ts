@@ -1,0 +1,97 @@
+import type { ProjectView } from "../src/dashboard/view.js";
+import type { LogEntry } from "./history.js";
+
+// The page's only ways out: its own server's project view, and QStash's REST API through the CLI, which adds
+// the token (src/dashboard/endpoints.ts lists the calls). Paths are relative: the page's address may start
+// with a secret.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | readonly string[] | undefined>;
+
+async function call<T>(
+  method: string,
+  path: string,
+  init: { query?: Query; body?: string; headers?: Record<string, string> } = {},
+): Promise<T> {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(init.query ?? {})) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) search.append(name, String(item));
+  }
+  const query = search.size > 0 ? `?${search}` : "";
+  const response = await fetch(`api/qstash${path}${query}`, {
+    method,
+    ...(init.headers ? { headers: init.headers } : {}),
+    ...(init.body !== undefined ? { body: init.body } : {}),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? text;
+    } catch {}
+    throw new ApiError(response.status, `${response.status}: ${message || response.statusText}`);
+  }
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+const id = encodeURIComponent;
+
+export interface DlqMessage {
+  dlqId: string;
+  messageId: string;
+  url: string;
+  body?: string;
+  createdAt: number;
+  responseStatus?: number;
+  responseBody?: string;
+  error?: string;
+}
+
+export interface RegisteredSchedule {
+  scheduleId: string;
+  cron: string;
+  destination: string;
+  body?: string;
+  header?: Record<string, string | string[]>;
+  retries?: number;
+  callback?: string;
+  failureCallback?: string;
+  labels?: string[];
+  flowControlKey?: string;
+  parallelism?: number;
+  rate?: number;
+  period?: number;
+  retryDelayExpression?: string;
+  isPaused?: boolean;
+  nextScheduleTime?: number;
+  lastScheduleTime?: number;
+}
+
+export const qstash = {
+  events: (query: Query) => call<{ events: LogEntry[]; cursor?: string }>("GET", "/v2/events", { query }),
+  dlq: (query: Query) => call<{ messages: DlqMessage[]; cursor?: string }>("GET", "/v2/dlq", { query }),
+  retryDead: (dlqId: string) => call<{ messageId: string }>("POST", `/v2/dlq/retry/${id(dlqId)}`),
+  deleteDead: (dlqId: string) => call<void>("DELETE", `/v2/dlq/${id(dlqId)}`),
+  cancel: (messageId: string) => call<void>("DELETE", `/v2/messages/${id(messageId)}`),
+  // QStash reads the destination raw, its own query string included (`?job=key`), as the SDK sends it.
+  publish: (destination: string, body: string, headers: Record<string, string>) =>
+    call<{ messageId: string }>("POST", `/v2/publish/${destination}`, { body, headers }),
+  schedules: () => call<RegisteredSchedule[]>("GET", "/v2/schedules"),
+  pause: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/pause`),
+  resume: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/resume`),
+};
+
+export async function loadProject(): Promise<ProjectView> {
+  const response = await fetch("api/project");
+  if (!response.ok) throw new ApiError(response.status, `the project could not be read (${response.status})`);
+  return (await response.json()) as ProjectView;
+}

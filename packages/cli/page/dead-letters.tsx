@@ -1,0 +1,147 @@
+import { useState } from "preact/hooks";
+import type { ProjectView } from "../src/dashboard/view.js";
+import { type DlqMessage, qstash } from "./api.js";
+import { jobOf } from "./history.js";
+import { confirmAction, Notice, Section, Time, usePoll } from "./ui.js";
+
+const PAGE = 50;
+
+export function DeadLettersView({ project, query }: { project: ProjectView; query: URLSearchParams }) {
+  const job = query.get("job") ?? "";
+  const destination = project.jobs.find((candidate) => candidate.key === job)?.publish?.destination;
+  const [cursors, setCursors] = useState<string[]>([]);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [notice, setNotice] = useState<{ text: string; error?: boolean }>();
+  const cursor = cursors[cursors.length - 1];
+  const page = usePoll(() => qstash.dlq({ url: destination, count: PAGE, cursor }), [destination, cursor], 2000);
+  const messages = page.data?.messages ?? [];
+
+  /** Runs one action on each dead letter, then says what happened to how many. */
+  const each = async (dead: readonly DlqMessage[], verb: "Retried" | "Deleted") => {
+    const results = await Promise.allSettled(
+      dead.map((entry) => (verb === "Retried" ? qstash.retryDead(entry.dlqId) : qstash.deleteDead(entry.dlqId))),
+    );
+    const failed = results.filter((result) => result.status === "rejected") as PromiseRejectedResult[];
+    setNotice(
+      failed.length > 0
+        ? {
+            text: `${verb} ${dead.length - failed.length}; ${failed.length} failed: ${(failed[0]?.reason as Error | undefined)?.message}`,
+            error: true,
+          }
+        : { text: `${verb} ${dead.length} ${dead.length === 1 ? "message" : "messages"}` },
+    );
+    setSelected(new Set());
+    page.reload();
+  };
+  const remove = async (dead: readonly DlqMessage[]) => {
+    const what = dead.length === 1 ? `dead letter ${dead[0]?.messageId}` : `${dead.length} dead letters`;
+    if (await confirmAction(`Delete ${what}? It cannot be retried afterwards.`, "Delete")) await each(dead, "Deleted");
+  };
+  const chosen = messages.filter((entry) => selected.has(entry.dlqId));
+  const toggle = (dlqId: string) => {
+    const next = new Set(selected);
+    if (!next.delete(dlqId)) next.add(dlqId);
+    setSelected(next);
+  };
+
+  return (
+    <Section title="Dead letters">
+      <div class="toolbar">
+        <label>
+          Job{" "}
+          <select
+            value={job}
+            onChange={(event) => {
+              const value = (event.target as HTMLSelectElement).value;
+              setCursors([]);
+              location.hash = value ? `#/dlq?job=${encodeURIComponent(value)}` : "#/dlq";
+            }}
+          >
+            <option value="">all jobs</option>
+            {project.jobs.map((candidate) => (
+              <option key={candidate.key} value={candidate.key}>
+                {candidate.key}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" disabled={chosen.length === 0} onClick={() => each(chosen, "Retried")}>
+          Retry selected
+        </button>
+        <button type="button" class="danger" disabled={chosen.length === 0} onClick={() => remove(chosen)}>
+          Delete selected
+        </button>
+      </div>
+      <Notice notice={notice} />
+      {page.error && <p class="error">Could not read the dead-letter queue: {page.error}</p>}
+      <table class="list">
+        <thead>
+          <tr>
+            <th scope="col">
+              <span class="visually-hidden">Selected</span>
+            </th>
+            <th scope="col">Published</th>
+            <th scope="col">Job</th>
+            <th scope="col">Status</th>
+            <th scope="col">Last answer</th>
+            <th scope="col">Message</th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {messages.map((entry) => {
+            const owner = jobOf(entry.url, project.jobsUrl);
+            return (
+              <tr key={entry.dlqId} aria-label={`Dead letter ${entry.messageId}`}>
+                <td>
+                  <input
+                    type="checkbox"
+                    aria-label={`Select ${entry.messageId}`}
+                    checked={selected.has(entry.dlqId)}
+                    onChange={() => toggle(entry.dlqId)}
+                  />
+                </td>
+                <td>
+                  <Time at={entry.createdAt} />
+                </td>
+                <td>{owner ? owner.key : <span class="muted">{entry.url}</span>}</td>
+                <td>{entry.responseStatus || "no answer"}</td>
+                <td>
+                  <code class="clip">{entry.error ?? entry.responseBody ?? ""}</code>
+                </td>
+                <td>
+                  <a href={`#/messages/${encodeURIComponent(entry.messageId)}`}>{entry.messageId}</a>
+                </td>
+                <td class="row-actions">
+                  <button type="button" onClick={() => each([entry], "Retried")}>
+                    Retry
+                  </button>
+                  <button type="button" class="danger" onClick={() => remove([entry])}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {!page.loading && messages.length === 0 && (
+        <p class="muted">The dead-letter queue is empty{job ? " for this job" : ""}.</p>
+      )}
+      <div class="pager">
+        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
+          Newer
+        </button>
+        <button
+          type="button"
+          disabled={!page.data?.cursor}
+          onClick={() => page.data?.cursor && setCursors([...cursors, page.data.cursor])}
+        >
+          Older
+        </button>
+      </div>
+    </Section>
+  );
+}

@@ -1,0 +1,198 @@
+// Message views built from QStash's logs: QStash has no endpoint that lists messages, so a message is the
+// story its log entries tell (newest first, as /v2/events returns them). Pure, so it is tested without a page.
+
+/** A log entry as `GET /v2/events` returns it (headers are lists of values in QStash, strings in older servers). */
+export interface LogEntry {
+  time: number;
+  state: string;
+  messageId: string;
+  url: string;
+  header?: Record<string, string | string[]>;
+  body?: string;
+  nextDeliveryTime?: number;
+  error?: string;
+  responseStatus?: number;
+  responseBody?: string;
+  scheduleId?: string;
+}
+
+export const MESSAGE_STATES = ["delivered", "retrying", "failed", "dlq", "scheduled", "cancelled"] as const;
+export type MessageState = (typeof MESSAGE_STATES)[number] | "active";
+
+/** What a message's latest log entry says it is. */
+export function stateOf(logState: string): MessageState {
+  switch (logState) {
+    case "DELIVERED":
+      return "delivered";
+    case "ERROR":
+    case "RETRY":
+      return "retrying";
+    case "FAILED":
+      return "failed";
+    case "CANCELED":
+    case "CANCELLED":
+    case "CANCEL_REQUESTED":
+      return "cancelled";
+    case "ACTIVE":
+    case "IN_PROGRESS":
+      return "active";
+    default:
+      return "scheduled";
+  }
+}
+
+/** The log state a filter pages through: every message has one CREATED entry, so "all" pages by it. */
+export function pagingState(state: MessageState | undefined): string | undefined {
+  return state === undefined || state === "scheduled"
+    ? "CREATED"
+    : { delivered: "DELIVERED", retrying: "RETRY", failed: "FAILED", cancelled: "CANCELED", active: "ACTIVE" }[
+        state as Exclude<MessageState, "scheduled" | "dlq">
+      ];
+}
+
+/** The job (and hook) a delivery URL names, when it is the app's jobs route. */
+export function jobOf(url: string, jobsUrl: string | undefined): { key: string; hook?: string } | undefined {
+  if (!jobsUrl) return undefined;
+  try {
+    const target = new URL(url);
+    const route = new URL(jobsUrl);
+    if (target.origin !== route.origin || target.pathname !== route.pathname) return undefined;
+    const key = target.searchParams.get("job");
+    if (!key) return undefined;
+    const hook = target.searchParams.get("hook");
+    return hook ? { key, hook } : { key };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface MessageSummary {
+  messageId: string;
+  url: string;
+  state: MessageState;
+  /** When its latest entry happened. */
+  time: number;
+  /** The status of its latest answer, if any. */
+  status?: number;
+}
+
+/** One summary per message, from entries newest first: the first entry seen of a message is its latest. */
+export function summarize(entries: readonly LogEntry[]): Map<string, MessageSummary> {
+  const messages = new Map<string, MessageSummary>();
+  for (const entry of entries) {
+    const known = messages.get(entry.messageId);
+    if (!known) {
+      messages.set(entry.messageId, {
+        messageId: entry.messageId,
+        url: entry.url,
+        state: stateOf(entry.state),
+        time: entry.time,
+        ...(entry.responseStatus ? { status: entry.responseStatus } : {}),
+      });
+    } else if (known.status === undefined && entry.responseStatus) known.status = entry.responseStatus;
+  }
+  return messages;
+}
+
+export interface Attempt {
+  startedAt: number;
+  /** Undefined while it runs. */
+  endedAt?: number;
+  status?: number;
+  outcome: "delivered" | "error" | "failed" | "running";
+  responseBody?: string;
+  error?: string;
+}
+
+/** Every delivery attempt of one message: an ACTIVE entry and the DELIVERED, ERROR or FAILED one after it. */
+export function attemptsOf(entries: readonly LogEntry[]): Attempt[] {
+  const attempts: Attempt[] = [];
+  let running: Attempt | undefined;
+  for (const entry of [...entries].sort((a, b) => a.time - b.time)) {
+    if (entry.state === "ACTIVE" || entry.state === "IN_PROGRESS") {
+      running = { startedAt: entry.time, outcome: "running" };
+      attempts.push(running);
+      continue;
+    }
+    const outcome = ({ DELIVERED: "delivered", ERROR: "error", FAILED: "failed" } as const)[
+      entry.state as "DELIVERED" | "ERROR" | "FAILED"
+    ];
+    if (!outcome) continue;
+    // A FAILED entry right after an ERROR one ends the same attempt (QStash logs both when retries run out).
+    const attempt = running ?? (outcome === "failed" ? attempts[attempts.length - 1] : undefined);
+    const ended: Attempt = {
+      startedAt: attempt?.startedAt ?? entry.time,
+      endedAt: entry.time,
+      outcome,
+      ...(entry.responseStatus ? { status: entry.responseStatus } : {}),
+      ...(entry.responseBody !== undefined ? { responseBody: entry.responseBody } : {}),
+      ...(entry.error ? { error: entry.error } : {}),
+    };
+    if (attempt) Object.assign(attempt, ended);
+    else attempts.push(ended);
+    running = undefined;
+  }
+  return attempts;
+}
+
+export type Outcome = "delivered" | "retrying" | "failed";
+export type Counts = Record<Outcome, number>;
+
+/** Per job: its messages by latest state, over the entries given (newest first). */
+export function countsByJob(entries: readonly LogEntry[], jobsUrl: string | undefined): Map<string, Counts> {
+  const counts = new Map<string, Counts>();
+  for (const message of summarize(entries).values()) {
+    const job = jobOf(message.url, jobsUrl);
+    if (!job || job.hook || !(message.state in { delivered: 1, retrying: 1, failed: 1 })) continue;
+    const own = counts.get(job.key) ?? { delivered: 0, retrying: 0, failed: 0 };
+    own[message.state as Outcome]++;
+    counts.set(job.key, own);
+  }
+  return counts;
+}
+
+export interface Bucket {
+  from: number;
+  counts: Counts;
+}
+
+/** Per job: delivery outcomes (DELIVERED, ERROR, FAILED entries) in `buckets` equal slices of [from, to]. */
+export function outcomesOverTime(
+  entries: readonly LogEntry[],
+  jobsUrl: string | undefined,
+  range: { from: number; to: number; buckets: number },
+): Map<string, Bucket[]> {
+  const width = Math.max(1, (range.to - range.from) / range.buckets);
+  const byJob = new Map<string, Bucket[]>();
+  for (const entry of entries) {
+    const outcome = ({ DELIVERED: "delivered", ERROR: "retrying", FAILED: "failed" } as const)[
+      entry.state as "DELIVERED" | "ERROR" | "FAILED"
+    ];
+    const job = outcome && jobOf(entry.url, jobsUrl);
+    if (!job || job.hook || entry.time < range.from || entry.time > range.to) continue;
+    let buckets = byJob.get(job.key);
+    if (!buckets) {
+      buckets = Array.from({ length: range.buckets }, (_, index) => ({
+        from: range.from + index * width,
+        counts: { delivered: 0, retrying: 0, failed: 0 },
+      }));
+      byJob.set(job.key, buckets);
+    }
+    const index = Math.min(range.buckets - 1, Math.floor((entry.time - range.from) / width));
+    (buckets[index] as Bucket).counts[outcome]++;
+  }
+  return byJob;
+}
+
+/** A header's value whether QStash lists it (`["a"]`) or gives it as text. */
+export const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(", ") : value);
+
+/** A body shown as pretty JSON when it is JSON, else as it is. */
+export function prettyBody(body: string | undefined): string {
+  if (body === undefined || body === "") return "";
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+}

@@ -1,0 +1,122 @@
+import { useState } from "preact/hooks";
+import type { ProjectJob, ProjectView } from "../src/dashboard/view.js";
+import { qstash } from "./api.js";
+import { DispatchForm } from "./dispatch.js";
+import { type Bucket, type Counts, countsByJob, outcomesOverTime } from "./history.js";
+import { OutcomeChart, Section, Time, usePoll } from "./ui.js";
+
+// The recent history the counts and charts cover: the newest page of the logs.
+const WINDOW = 1000;
+const BUCKETS = 24;
+
+const optionText = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
+
+function JobCard({ job, counts, buckets }: { job: ProjectJob; counts?: Counts; buckets?: Bucket[] }) {
+  const [running, setRunning] = useState(false);
+  const options = Object.entries(job.options);
+  return (
+    <article class="card" aria-labelledby={`job-${job.key}`}>
+      <header class="card-head">
+        <h3 id={`job-${job.key}`}>{job.key}</h3>
+        <span class="muted file">
+          {job.file}:{job.line}
+        </span>
+      </header>
+      <dl class="facts">
+        <dt>Options</dt>
+        <dd>
+          {options.length === 0 && !job.failureHook ? (
+            <span class="muted">QStash's defaults</span>
+          ) : (
+            <>
+              {options.map(([name, value]) => (
+                <code key={name} class="chip">
+                  {name}: {optionText(value)}
+                </code>
+              ))}
+              {job.failureHook && <code class="chip">onFailure</code>}
+            </>
+          )}
+        </dd>
+        {job.schedules.length > 0 && (
+          <>
+            <dt>Schedules</dt>
+            <dd>
+              <ul class="plain">
+                {job.schedules.map((schedule) => (
+                  <li key={schedule.label}>
+                    <code>{schedule.cron}</code> {schedule.timezone ?? "UTC"}{" "}
+                    <span class="muted">({schedule.label})</span>
+                    {schedule.nextRuns[0] !== undefined && (
+                      <>
+                        {" "}
+                        next <Time at={schedule.nextRuns[0]} />
+                      </>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
+        <dt>Recent</dt>
+        <dd class="counts">
+          <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=delivered`} class="count state-delivered">
+            {counts?.delivered ?? 0} delivered
+          </a>
+          <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=retrying`} class="count state-retrying">
+            {counts?.retrying ?? 0} retrying
+          </a>
+          <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=failed`} class="count state-failed">
+            {counts?.failed ?? 0} failed
+          </a>
+          {buckets && <OutcomeChart buckets={buckets} label={`${job.key} over time`} />}
+        </dd>
+      </dl>
+      <div class="actions">
+        <button type="button" aria-expanded={running} onClick={() => setRunning(!running)}>
+          Run
+        </button>
+        <a class="button" href={`#/messages?job=${encodeURIComponent(job.key)}`}>
+          Messages
+        </a>
+      </div>
+      {running && <DispatchForm job={job} />}
+    </article>
+  );
+}
+
+export function JobsView({ project }: { project: ProjectView }) {
+  const history = usePoll(() => qstash.events({ count: WINDOW }), [], 2000);
+  const entries = history.data?.events ?? [];
+  const now = Date.now();
+  const oldest = entries[entries.length - 1]?.time ?? now - 3_600_000;
+  const counts = countsByJob(entries, project.jobsUrl);
+  const charts = outcomesOverTime(entries, project.jobsUrl, { from: oldest, to: now, buckets: BUCKETS });
+  return (
+    <Section title="Jobs">
+      {project.problems.map((problem) => (
+        <p key={problem} class="warning">
+          {problem}
+        </p>
+      ))}
+      {history.error && <p class="error">Could not read the logs: {history.error}</p>}
+      <p class="muted">
+        {project.jobs.length} {project.jobs.length === 1 ? "job" : "jobs"}; counts and charts cover the last{" "}
+        {entries.length.toLocaleString()} log entries
+        {entries.length > 0 && (
+          <>
+            {" "}
+            (since <Time at={oldest} />)
+          </>
+        )}
+        .
+      </p>
+      <div class="cards">
+        {project.jobs.map((job) => (
+          <JobCard key={job.key} job={job} counts={counts.get(job.key)} buckets={charts.get(job.key)} />
+        ))}
+      </div>
+    </Section>
+  );
+}

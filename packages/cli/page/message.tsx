@@ -1,0 +1,175 @@
+import { useState } from "preact/hooks";
+import type { ProjectView } from "../src/dashboard/view.js";
+import { qstash } from "./api.js";
+import { DispatchForm } from "./dispatch.js";
+import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
+import { confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
+
+const openMessage = (messageId: string) => {
+  location.hash = `#/messages/${encodeURIComponent(messageId)}`;
+};
+
+export function MessageView({ project, messageId }: { project: ProjectView; messageId: string }) {
+  const [notice, setNotice] = useState<{ text: string; error?: boolean }>();
+  const [editing, setEditing] = useState(false);
+  const history = usePoll(
+    async () => {
+      const [{ events }, { messages }] = await Promise.all([
+        qstash.events({ messageIds: [messageId], count: 1000 }),
+        qstash.dlq({ messageId, count: 1 }),
+      ]);
+      return { events, dead: messages[0] };
+    },
+    [messageId],
+    1500,
+  );
+  const events = history.data?.events ?? [];
+  const summary = summarize(events).get(messageId);
+  if (history.error && !summary)
+    return (
+      <p class="error">
+        Could not read message {messageId}: {history.error}
+      </p>
+    );
+  if (!summary) return <p class="muted">{history.loading ? "Loading…" : `No log entries for message ${messageId}.`}</p>;
+
+  const created = events.find((entry) => entry.state === "CREATED");
+  const body = created?.body;
+  const latest = events[0];
+  const owner = jobOf(summary.url, project.jobsUrl);
+  const job = owner && !owner.hook ? project.jobs.find((candidate) => candidate.key === owner.key) : undefined;
+  const attempts = attemptsOf(events);
+  const pending = summary.state === "scheduled" || summary.state === "retrying" || summary.state === "active";
+  const nextRetry = latest?.state === "RETRY" ? latest.nextDeliveryTime : undefined;
+  const replayable = job?.publish !== undefined && body !== "REDACTED";
+
+  const replay = async () => {
+    if (!job?.publish) return;
+    try {
+      const { messageId: replayed } = await qstash.publish(summary.url, body ?? "", { ...job.publish.headers });
+      setNotice({ text: `Replayed as ${replayed}` });
+      openMessage(replayed);
+    } catch (error) {
+      setNotice({ text: `Replay failed: ${(error as Error).message}`, error: true });
+    }
+  };
+  const cancel = async () => {
+    if (!(await confirmAction(`Cancel message ${messageId}? It will not be delivered.`, "Cancel message"))) return;
+    try {
+      await qstash.cancel(messageId);
+      setNotice({ text: `Cancelled ${messageId}` });
+      history.reload();
+    } catch (error) {
+      setNotice({ text: `Cancel failed: ${(error as Error).message}`, error: true });
+    }
+  };
+
+  return (
+    <Section title={`Message ${messageId}`}>
+      <dl class="facts wide">
+        <dt>Job</dt>
+        <dd>
+          {owner ? (
+            `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}`
+          ) : (
+            <span class="muted">not a job of this app</span>
+          )}
+        </dd>
+        <dt>State</dt>
+        <dd>
+          <StateBadge state={summary.state} />
+          {history.data?.dead && (
+            <>
+              {" "}
+              in the <a href="#/dlq">dead-letter queue</a>
+            </>
+          )}
+        </dd>
+        <dt>Destination</dt>
+        <dd>
+          <code>{summary.url}</code>
+        </dd>
+        {created && (
+          <>
+            <dt>Published</dt>
+            <dd>
+              <Time at={created.time} />
+            </dd>
+          </>
+        )}
+        {nextRetry !== undefined && (
+          <>
+            <dt>Next retry</dt>
+            <dd>
+              <Time at={nextRetry} />
+            </dd>
+          </>
+        )}
+      </dl>
+      <div class="actions">
+        <button type="button" disabled={!replayable} onClick={replay}>
+          Replay
+        </button>
+        <button type="button" disabled={!replayable} aria-expanded={editing} onClick={() => setEditing(!editing)}>
+          Edit and replay
+        </button>
+        {pending && (
+          <button type="button" class="danger" onClick={cancel}>
+            Cancel
+          </button>
+        )}
+        {!replayable && <span class="muted">Replay needs the message's job in this project and its payload.</span>}
+      </div>
+      <Notice notice={notice} />
+      {editing && job && <DispatchForm job={job} initial={prettyBody(body)} onSent={openMessage} />}
+
+      <h3>Attempts</h3>
+      {attempts.length === 0 ? (
+        <p class="muted">No attempt yet.</p>
+      ) : (
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">#</th>
+              <th scope="col">Started</th>
+              <th scope="col">Status</th>
+              <th scope="col">Duration</th>
+              <th scope="col">Response or error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((attempt, index) => (
+              <tr key={attempt.startedAt} class={`attempt-${attempt.outcome}`}>
+                <td>{index + 1}</td>
+                <td>
+                  <Time at={attempt.startedAt} />
+                </td>
+                <td>{attempt.status ?? (attempt.outcome === "running" ? "running" : "no answer")}</td>
+                <td>{attempt.endedAt !== undefined ? `${attempt.endedAt - attempt.startedAt} ms` : ""}</td>
+                <td>
+                  <code class="clip">{attempt.error ?? attempt.responseBody ?? ""}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+
+      <h3>Payload</h3>
+      <Pre text={prettyBody(body)} label="Message payload" />
+      <h3>Headers</h3>
+      <table class="list">
+        <tbody>
+          {Object.entries(created?.header ?? {}).map(([name, value]) => (
+            <tr key={name}>
+              <th scope="row">{name}</th>
+              <td>
+                <code>{headerValue(value)}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Section>
+  );
+}

@@ -1,0 +1,157 @@
+import { useState } from "preact/hooks";
+import type { ProjectView } from "../src/dashboard/view.js";
+import { qstash } from "./api.js";
+import { jobOf, MESSAGE_STATES, type MessageState, type MessageSummary, pagingState, summarize } from "./history.js";
+import { Section, StateBadge, Time, usePoll } from "./ui.js";
+
+const PAGE = 50;
+
+interface Page {
+  rows: MessageSummary[];
+  next?: string;
+}
+
+/**
+ * One page of messages, newest first. The logs are paged by the entry the state filter names (CREATED for all:
+ * every message has one), then the page's messages are read whole to know where each one is now.
+ */
+async function loadPage(
+  destination: string | undefined,
+  state: MessageState | undefined,
+  cursor?: string,
+): Promise<Page> {
+  if (state === "dlq") {
+    const { messages, cursor: next } = await qstash.dlq({ url: destination, count: PAGE, cursor });
+    return {
+      rows: messages.map((dead) => ({
+        messageId: dead.messageId,
+        url: dead.url,
+        state: "dlq",
+        time: dead.createdAt,
+        ...(dead.responseStatus ? { status: dead.responseStatus } : {}),
+      })),
+      ...(next ? { next } : {}),
+    };
+  }
+  const { events, cursor: next } = await qstash.events({
+    url: destination,
+    state: pagingState(state),
+    count: PAGE,
+    cursor,
+  });
+  const ids = [...new Set(events.map((entry) => entry.messageId))];
+  const latest = ids.length > 0 ? summarize((await qstash.events({ messageIds: ids, count: 1000 })).events) : new Map();
+  const rows = ids
+    .map((id) => latest.get(id) ?? summarize(events).get(id))
+    .filter((row): row is MessageSummary => row !== undefined && (state === undefined || row.state === state));
+  return { rows, ...(next ? { next } : {}) };
+}
+
+const setFilter = (job: string, state: string) => {
+  const query = new URLSearchParams();
+  if (job) query.set("job", job);
+  if (state) query.set("state", state);
+  location.hash = `#/messages${query.size > 0 ? `?${query}` : ""}`;
+};
+
+export function MessagesView({ project, query }: { project: ProjectView; query: URLSearchParams }) {
+  const job = query.get("job") ?? "";
+  const state = (query.get("state") ?? "") as MessageState | "";
+  const destination = project.jobs.find((candidate) => candidate.key === job)?.publish?.destination;
+  // The cursors of the pages before this one: the first page is live, older ones stay as they were.
+  const [cursors, setCursors] = useState<{ filter: string; stack: string[] }>({ filter: "", stack: [] });
+  const filterKey = `${job}|${state}`;
+  const stack = cursors.filter === filterKey ? cursors.stack : [];
+  const cursor = stack[stack.length - 1];
+  const page = usePoll(
+    () => loadPage(destination, state || undefined, cursor),
+    [destination, state, cursor],
+    cursor ? undefined : 1500,
+  );
+  const rows = page.data?.rows ?? [];
+
+  return (
+    <Section title="Messages">
+      <div class="toolbar">
+        <label>
+          Job{" "}
+          <select value={job} onChange={(event) => setFilter((event.target as HTMLSelectElement).value, state)}>
+            <option value="">all jobs</option>
+            {project.jobs.map((candidate) => (
+              <option key={candidate.key} value={candidate.key}>
+                {candidate.key}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          State{" "}
+          <select value={state} onChange={(event) => setFilter(job, (event.target as HTMLSelectElement).value)}>
+            <option value="">any state</option>
+            {MESSAGE_STATES.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <span class="muted">{cursor ? "an older page" : "live: newest first"}</span>
+      </div>
+      {page.error && <p class="error">Could not read the logs: {page.error}</p>}
+      <table class="list">
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Job</th>
+            <th scope="col">State</th>
+            <th scope="col">Status</th>
+            <th scope="col">Message</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => {
+            const owner = jobOf(row.url, project.jobsUrl);
+            return (
+              <tr key={row.messageId}>
+                <td>
+                  <Time at={row.time} />
+                </td>
+                <td>
+                  {owner ? (
+                    `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}`
+                  ) : (
+                    <span class="muted">{row.url}</span>
+                  )}
+                </td>
+                <td>
+                  <StateBadge state={row.state} />
+                </td>
+                <td>{row.status ?? ""}</td>
+                <td>
+                  <a href={`#/messages/${encodeURIComponent(row.messageId)}`}>{row.messageId}</a>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {!page.loading && rows.length === 0 && <p class="muted">No messages{job || state ? " match" : " yet"}.</p>}
+      <div class="pager">
+        <button
+          type="button"
+          disabled={stack.length === 0}
+          onClick={() => setCursors({ filter: filterKey, stack: stack.slice(0, -1) })}
+        >
+          Newer
+        </button>
+        <button
+          type="button"
+          disabled={!page.data?.next}
+          onClick={() => page.data?.next && setCursors({ filter: filterKey, stack: [...stack, page.data.next] })}
+        >
+          Older
+        </button>
+      </div>
+    </Section>
+  );
+}

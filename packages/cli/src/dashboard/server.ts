@@ -1,0 +1,142 @@
+import { timingSafeEqual } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { fileURLToPath } from "node:url";
+import { readBody } from "../local-http.js";
+import { dashboardEndpoint } from "./endpoints.js";
+import type { ProjectView } from "./view.js";
+
+/** Serves one request that is not for QStash's API: the page, its assets, the project, the proxy. */
+export type PageHandler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
+
+export interface DashboardOptions {
+  /** The QStash the page's calls go to, and the token the CLI holds for it (the page never sees it). */
+  upstream: () => { url: string; token: string };
+  /** A per-launch secret the page's address must start with (`/<secret>/`); without one it is served at `/`. */
+  secret?: string;
+  /** The page's title. */
+  title: string;
+  project: () => Promise<ProjectView>;
+  /** The app's jobs route: the only destination the proxy publishes to. */
+  jobsUrl: URL | undefined;
+  maxBodyBytes: number;
+}
+
+/** The page's files, built by scripts/build-dashboard.mjs beside the compiled CLI (dist/page). */
+function pageFiles(): Map<string, { type: string; body: Buffer }> {
+  const folder = [new URL("../page/", import.meta.url), new URL("../../dist/page/", import.meta.url)]
+    .map((url) => fileURLToPath(url))
+    .find((path) => existsSync(`${path}app.js`));
+  if (!folder) throw new Error("The dashboard's page is not built: run `pnpm build` in packages/cli");
+  return new Map([
+    ["index.html", { type: "text/html; charset=utf-8", body: readFileSync(`${folder}index.html`) }],
+    ["assets/app.js", { type: "text/javascript; charset=utf-8", body: readFileSync(`${folder}app.js`) }],
+    ["assets/app.css", { type: "text/css; charset=utf-8", body: readFileSync(`${folder}app.css`) }],
+  ]);
+}
+
+// Nothing from elsewhere, no inline script, no framing, no referrer (the address may hold the secret).
+const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"]/g, (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[char] as string);
+
+const sameSecret = (given: string, secret: string) => {
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+};
+
+/** Whether a publish's destination is the app's jobs route (same origin and path; the query names the job). */
+function isJobsRoute(destination: string, jobsUrl: URL | undefined): boolean {
+  if (!jobsUrl) return false;
+  try {
+    const url = new URL(destination);
+    return url.origin === jobsUrl.origin && url.pathname === jobsUrl.pathname;
+  } catch {
+    return false;
+  }
+}
+
+export function dashboardHandler(options: DashboardOptions): PageHandler {
+  const files = pageFiles();
+  const index = (files.get("index.html") as { body: Buffer }).body
+    .toString("utf8")
+    .replace("<title>qjobs dev</title>", `<title>${escapeHtml(options.title)}</title>`);
+
+  const json = (response: ServerResponse, status: number, body: unknown) =>
+    void response.writeHead(status, { "content-type": "application/json", ...PAGE_HEADERS }).end(JSON.stringify(body));
+
+  /** Forwards one listed call to QStash with the token; answers with its status, content type and body only. */
+  const proxy = async (request: IncomingMessage, response: ServerResponse, target: string) => {
+    const method = request.method ?? "GET";
+    const pathname = target.split("?")[0] as string;
+    const endpoint = dashboardEndpoint(method, pathname);
+    if (!endpoint) return json(response, 403, { error: `The dashboard does not call ${method} ${pathname}` });
+    if (endpoint.path.startsWith("/v2/publish/")) {
+      const destination = target.slice("/v2/publish/".length);
+      if (!isJobsRoute(destination, options.jobsUrl))
+        return json(response, 403, { error: "The dashboard publishes only to the app's jobs route" });
+    }
+    const body = await readBody(request, options.maxBodyBytes);
+    if (!body) return json(response, 413, { error: `The body is over ${options.maxBodyBytes} bytes` });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === "string" && (name === "content-type" || name.startsWith("upstash-"))) headers[name] = value;
+    }
+    const upstream = options.upstream();
+    let answer: Response;
+    try {
+      answer = await fetch(`${upstream.url.replace(/\/$/, "")}${target}`, {
+        method,
+        headers: { ...headers, authorization: `Bearer ${upstream.token}` },
+        ...(method === "GET" || method === "HEAD" ? {} : { body: new Uint8Array(body) }),
+        redirect: "manual",
+      });
+    } catch (error) {
+      return json(response, 502, { error: `QStash at ${upstream.url} did not answer: ${(error as Error).message}` });
+    }
+    const text = Buffer.from(await answer.arrayBuffer());
+    response
+      .writeHead(answer.status, {
+        "content-type": answer.headers.get("content-type") ?? "application/json",
+        ...PAGE_HEADERS,
+      })
+      .end(text);
+  };
+
+  return async (request, response) => {
+    const target = request.url ?? "/";
+    let path = target;
+    if (options.secret !== undefined) {
+      const [, first = "", ...rest] = target.split("/");
+      if (!sameSecret(first.split("?")[0] as string, options.secret))
+        return void response.writeHead(404, { "content-type": "text/plain", ...PAGE_HEADERS }).end("Not found");
+      // The page's links are relative: its address must end with a slash.
+      if (rest.length === 0) return void response.writeHead(308, { location: `/${options.secret}/` }).end();
+      path = `/${rest.join("/")}`;
+    }
+    const pathname = path.split("?")[0] as string;
+    if (pathname.startsWith("/api/qstash/")) return proxy(request, response, path.slice("/api/qstash".length));
+    if (request.method !== "GET" && request.method !== "HEAD")
+      return json(response, 405, { error: `${request.method} ${pathname}: the dashboard's pages are read with GET` });
+    if (pathname === "/api/project") {
+      try {
+        return json(response, 200, await options.project());
+      } catch (error) {
+        return json(response, 500, { error: (error as Error).message });
+      }
+    }
+    if (pathname === "/" || pathname === "/index.html")
+      return void response.writeHead(200, { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS }).end(index);
+    const file = files.get(pathname.slice(1));
+    if (file) return void response.writeHead(200, { "content-type": file.type, ...PAGE_HEADERS }).end(file.body);
+    json(response, 404, { error: `no route for ${request.method} ${pathname}` });
+  };
+}

@@ -1,0 +1,53 @@
+import type { IncomingMessage } from "node:http";
+import { isLoopbackUrl } from "@qjobs/runtime";
+
+// What every server of the CLI on 127.0.0.1 shares: qjobs dev's API and the dashboard's page and proxy.
+
+/**
+ * Why a request might come from a web page or through a DNS-rebinding name, or undefined when it may be
+ * served. Ports do not make a site (a page on localhost:3000 is same-site with localhost:8080), so the
+ * Origin must be this server's own; scripts and the SDK send no Origin and keep working.
+ */
+export function crossSiteRefusal(headers: Record<string, string>): string | undefined {
+  const host = headers.host ?? "";
+  let hostUrl: URL | undefined;
+  try {
+    hostUrl = new URL(`http://${host}`);
+  } catch {
+    hostUrl = undefined;
+  }
+  if (!hostUrl || !isLoopbackUrl(hostUrl))
+    return `Host ${JSON.stringify(host.slice(0, 100))} is not a loopback address (DNS rebinding?)`;
+  const origin = headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`)
+    return `Origin ${JSON.stringify(origin.slice(0, 100))} is not this server's`;
+  const site = headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none")
+    return `Sec-Fetch-Site ${JSON.stringify(site.slice(0, 20))}: a request from another site`;
+  return undefined;
+}
+
+/**
+ * A request's body, or undefined once it is larger than `limit` (by its Content-Length, or as it streams
+ * in): the rest is then let through into nothing, never kept.
+ */
+export function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(request.headers["content-length"] ?? 0) > limit) {
+    request.resume();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      request.off("data", onData);
+      request.resume();
+      resolve(undefined);
+    };
+    request.on("data", onData);
+    request.once("end", () => resolve(Buffer.concat(chunks)));
+    request.once("error", reject);
+  });
+}

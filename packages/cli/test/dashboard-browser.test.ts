@@ -1,0 +1,203 @@
+import type { Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { browser, browserMissing } from "../../../testkit/browser.js";
+import type { Destination } from "../../../testkit/destination.js";
+import { dashboardProject, recordRequests, startApp } from "./dashboard-support.js";
+import { localClient } from "./dev-support.js";
+import { spawnCli } from "./support.js";
+
+const missing = browserMissing();
+
+describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
+  let app: Destination;
+  let dashboard: string;
+  let qstashUrl: string;
+  let jobsUrl: string;
+  let page: Page;
+  let requests: ReturnType<typeof recordRequests>;
+
+  beforeAll(async () => {
+    app = await startApp();
+    jobsUrl = `${app.url}/api/jobs`;
+    const project = await dashboardProject();
+    const cli = spawnCli(["dev", "--cwd", project, "--port", "0", "--retry-scale", "0.0001", "--app-url", jobsUrl], {
+      lifetime: "file",
+    });
+    [, qstashUrl = ""] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+    [, dashboard = ""] = await cli.waitFor(/Dashboard: (\S+)/);
+  });
+  afterAll(() => app.close());
+
+  const open = async (hash = "") => {
+    page = await (await browser()).newPage();
+    requests = recordRequests(page, dashboard);
+    await page.goto(`${dashboard}${hash}`);
+  };
+  afterEach(async () => {
+    requests.expectAllListed();
+    await page.close();
+  });
+  const deliveriesTo = (key: string) =>
+    app.deliveries.filter((delivery) => {
+      const query = new URL(delivery.target, app.url).searchParams;
+      return query.get("job") === key && !query.has("hook");
+    });
+
+  it("is served at the server's own address, titled qjobs dev, with every job of the project", async () => {
+    expect(dashboard).toBe(`${qstashUrl}/`);
+    await open();
+    expect(await page.title()).toBe("qjobs dev");
+    for (const key of ["emails/greet", "flaky", "nightly"]) await page.getByRole("heading", { name: key }).waitFor();
+    const greet = page.getByRole("article", { name: "emails/greet" });
+    expect(await greet.getByText("jobs/greet.job.ts:2").count()).toBe(1);
+    expect(await greet.getByText("retries: 2").count()).toBe(1);
+    const nightly = page.getByRole("article", { name: "nightly" });
+    expect(await nightly.getByText("0 3 * * *").count()).toBe(1);
+  });
+
+  it("dispatches from the Run form and shows the message delivered; invalid JSON never leaves the page", async () => {
+    await open();
+    const greet = page.getByRole("article", { name: "emails/greet" });
+    await greet.getByRole("button", { name: "Run" }).click();
+    const payload = greet.getByRole("textbox", { name: "Payload" });
+    await expect.poll(() => payload.inputValue()).toBe("{}");
+    await payload.fill('{"name": "Ada"');
+    await greet.getByRole("button", { name: "Dispatch" }).click();
+    await greet.getByRole("alert").filter({ hasText: "Payload is not valid JSON" }).waitFor();
+    expect(requests.seen.filter((request) => request.url().includes("/v2/publish/"))).toEqual([]);
+
+    await payload.fill('{"name": "Ada"}');
+    await greet.getByRole("button", { name: "Dispatch" }).click();
+    const sent = greet.getByRole("status").getByRole("link");
+    await sent.waitFor();
+    const messageId = (await sent.textContent()) ?? "";
+    await expect
+      .poll(() => deliveriesTo("emails/greet").some((delivery) => delivery.headers["upstash-message-id"] === messageId))
+      .toBe(true);
+    const delivery = deliveriesTo("emails/greet").find(
+      (delivery) => delivery.headers["upstash-message-id"] === messageId,
+    );
+    expect(JSON.parse(delivery?.body.toString() ?? "null")).toEqual({ name: "Ada" });
+    // Its declared options went with it, as the registry's dispatch sends them.
+    expect(delivery?.headers["upstash-retried"]).toBe("0");
+
+    await sent.click();
+    await page.getByRole("heading", { name: `Message ${messageId}` }).waitFor();
+    await page.locator(".badge", { hasText: "delivered" }).waitFor();
+    const attempt = page.getByRole("row").filter({ hasText: "200" });
+    await attempt.waitFor();
+    expect(await page.getByLabel("Message payload").textContent()).toContain('"name": "Ada"');
+
+    // Run again: the form starts from the job's last payload.
+    await page.goto(`${dashboard}#/jobs`);
+    await page.getByRole("article", { name: "emails/greet" }).getByRole("button", { name: "Run" }).click();
+    await expect
+      .poll(() =>
+        page.getByRole("article", { name: "emails/greet" }).getByRole("textbox", { name: "Payload" }).inputValue(),
+      )
+      .toContain('"Ada"');
+  });
+
+  it("lists new messages live, filtered by job and state", async () => {
+    const publish = () =>
+      localClient(qstashUrl).publishJSON({
+        url: `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`,
+        body: { name: "Live" },
+      });
+    const first = await publish();
+    await open("#/messages?job=emails%2Fgreet");
+    await page.getByRole("link", { name: first.messageId }).waitFor();
+    const rows = page.getByRole("row").filter({ hasText: "emails/greet" });
+    const before = await rows.count();
+    const { messageId } = await publish();
+    await page.getByRole("link", { name: messageId }).waitFor();
+    expect(await rows.count()).toBe(before + 1);
+    // Newest first.
+    expect(await rows.first().textContent()).toContain(messageId);
+    await page.getByRole("combobox", { name: "State" }).selectOption("failed");
+    await page.getByText("No messages match.").waitFor();
+  });
+
+  it("shows a failing job's attempts and its dead letter, and retries it from the DLQ", async () => {
+    await open();
+    const flaky = page.getByRole("article", { name: "flaky" });
+    await flaky.getByRole("button", { name: "Run" }).click();
+    await flaky.getByRole("button", { name: "Dispatch" }).click();
+    const link = flaky.getByRole("status").getByRole("link");
+    await link.waitFor();
+    const messageId = (await link.textContent()) ?? "";
+    await link.click();
+    // retries: 1 → two attempts, both answered 500 "boom", then the DLQ.
+    await page.getByText("dead-letter queue").waitFor();
+    const attempts = page.getByRole("row").filter({ hasText: "boom" });
+    await expect.poll(() => attempts.count()).toBe(2);
+    expect(await attempts.first().textContent()).toContain("500");
+
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    const dead = page.getByRole("row", { name: `Dead letter ${messageId}` });
+    await dead.waitFor();
+    const tries = deliveriesTo("flaky").length;
+    await dead.getByRole("button", { name: "Retry" }).click();
+    await page.getByRole("status").filter({ hasText: "Retried 1 message" }).waitFor();
+    await dead.waitFor({ state: "detached" });
+    await expect.poll(() => deliveriesTo("flaky").length).toBeGreaterThan(tries);
+  });
+
+  it("asks before deleting a dead letter, and keeps it when told to", async () => {
+    const { messageId } = await localClient(qstashUrl).publishJSON({
+      url: `${jobsUrl}?job=flaky`,
+      body: {},
+      retries: 0,
+    });
+    await open("#/dlq");
+    const dead = page.getByRole("row", { name: `Dead letter ${messageId}` });
+    await dead.waitFor();
+    await dead.getByRole("button", { name: "Delete" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("button", { name: "Keep" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect(await dead.count()).toBe(1);
+    await dead.getByRole("button", { name: "Delete" }).click();
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await dead.waitFor({ state: "detached" });
+    const left = await localClient(qstashUrl).dlq.listMessages({ filter: { messageId } });
+    expect(left.messages).toEqual([]);
+  });
+
+  it("pauses, triggers and resumes a declared schedule", async () => {
+    await open("#/schedules");
+    const row = page.getByRole("row", { name: "nightly reports" });
+    await row.getByText("active").waitFor();
+    await row.getByRole("button", { name: "Pause" }).click();
+    await row.getByText("paused").waitFor();
+    const client = localClient(qstashUrl);
+    const [schedule] = await client.schedules.list();
+    expect(schedule?.isPaused).toBe(true);
+
+    const runs = deliveriesTo("nightly").length;
+    await row.getByRole("button", { name: "Trigger now" }).click();
+    await page.getByRole("status").filter({ hasText: "Triggered nightly reports" }).waitFor();
+    await expect.poll(() => deliveriesTo("nightly").length).toBe(runs + 1);
+    expect(JSON.parse(deliveriesTo("nightly").at(-1)?.body.toString() ?? "null")).toEqual({ period: "day" });
+
+    await row.getByRole("button", { name: "Resume" }).click();
+    await row.getByText("active").waitFor();
+    expect((await client.schedules.list())[0]?.isPaused).toBe(false);
+  });
+
+  it("works from the keyboard: Tab to Run, type a payload, Enter to dispatch", async () => {
+    await open();
+    await page.getByRole("heading", { name: "nightly" }).waitFor();
+    const run = page.getByRole("article", { name: "nightly" }).getByRole("button", { name: "Run" });
+    for (let presses = 0; presses < 40 && !(await run.evaluate((node) => node === document.activeElement)); presses++)
+      await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    const payload = page.getByRole("article", { name: "nightly" }).getByRole("textbox", { name: "Payload" });
+    // No history for this job yet: the form starts from its schedule's payload.
+    await expect.poll(() => payload.inputValue()).toContain('"period": "day"');
+    const before = deliveriesTo("nightly").length;
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => deliveriesTo("nightly").length).toBe(before + 1);
+  });
+});
