@@ -77,7 +77,7 @@ function JobCard({ job, counts, buckets }: { job: ProjectJob; counts?: Counts; b
         <button type="button" aria-expanded={running} onClick={() => setRunning(!running)}>
           Run
         </button>
-        <a class="button" href={`#/messages?job=${encodeURIComponent(job.key)}`}>
+        <a class="button" href={`#/messages?job=${encodeURIComponent(job.key)}`} aria-label={`Messages of ${job.key}`}>
           Messages
         </a>
       </div>

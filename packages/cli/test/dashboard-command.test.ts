@@ -1,0 +1,231 @@
+import { request } from "node:http";
+import { Client } from "@upstash/qstash";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browser, browserMissing } from "../../../testkit/browser.js";
+import type { Destination } from "../../../testkit/destination.js";
+import { dashboardProject, recordRequests, startApp } from "./dashboard-support.js";
+import { runCli, spawnCli } from "./support.js";
+
+// `qjobs dashboard` against a QStash other than its own: a second `qjobs dev` process (its own state folder, its
+// own token) stands in for the cloud.
+const CLOUD_TOKEN = "cloud-token-3f9c1a7e-never-shown-to-the-page";
+
+let app: Destination;
+let jobsUrl: string;
+let cloudUrl: string;
+let dashboard: string;
+let cloud: Client;
+
+beforeAll(async () => {
+  app = await startApp();
+  jobsUrl = `${app.url}/api/jobs`;
+  const project = await dashboardProject();
+  const qstash = spawnCli(
+    ["dev", "--cwd", project, "--port", "0", "--retry-scale", "0.0001", "--token", CLOUD_TOKEN, "--app-url", jobsUrl],
+    { lifetime: "file" },
+  );
+  [, cloudUrl = ""] = await qstash.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+  const cli = spawnCli(["dashboard", "--cwd", project, "--port", "0", "--app-url", jobsUrl], {
+    lifetime: "file",
+    env: { QSTASH_URL: cloudUrl, QSTASH_TOKEN: CLOUD_TOKEN },
+  });
+  [, dashboard = ""] = await cli.waitFor(/Open (\S+)/);
+  cloud = new Client({ baseUrl: cloudUrl, token: CLOUD_TOKEN, devMode: false, enableTelemetry: false, retry: false });
+});
+afterAll(() => app.close());
+
+/** A raw request to the dashboard's server, with whatever Host and headers an attacker would send. */
+function raw(
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string }> {
+  const url = new URL(path, dashboard);
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: "127.0.0.1",
+        port: url.port,
+        path: url.pathname + url.search,
+        method: options.method ?? "GET",
+        headers: options.headers,
+      },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8").on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(options.body);
+  });
+}
+
+describe("the dashboard's servers: what they refuse", () => {
+  it("prints an address with a secret made for this launch", () => {
+    expect(dashboard).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{22}\/$/);
+  });
+
+  it("dashboard-without-secret-refused: the page, the project and the proxy need the secret in the address", async () => {
+    const origin = new URL(dashboard).origin;
+    for (const path of [
+      "/",
+      "/api/project",
+      "/api/qstash/v2/dlq",
+      "/not-the-secret/",
+      "/not-the-secret/api/qstash/v2/dlq",
+    ]) {
+      const answer = await raw(`${origin}${path}`);
+      expect({ path, status: answer.status }).toEqual({ path, status: 404 });
+      expect(answer.body).not.toContain(CLOUD_TOKEN);
+    }
+    expect((await raw(dashboard)).status).toBe(200);
+  });
+
+  it("dashboard-proxy-unlisted-endpoint-refused: no signing keys, no schedule or queue changes through it", async () => {
+    const attempts = [
+      { method: "GET", path: "api/qstash/v2/keys" },
+      {
+        method: "POST",
+        path: "api/qstash/v2/schedules/https://evil.example/",
+        headers: { "upstash-cron": "* * * * *" },
+      },
+      { method: "DELETE", path: "api/qstash/v2/schedules/anything" },
+      { method: "POST", path: "api/qstash/v2/queues", body: '{"queueName":"q"}' },
+      { method: "DELETE", path: "api/qstash/v2/dlq" },
+    ];
+    for (const attempt of attempts) {
+      const answer = await raw(new URL(attempt.path, dashboard).href, attempt);
+      expect({ ...attempt, status: answer.status }).toEqual({ ...attempt, status: 403 });
+      expect(answer.body).toContain("The dashboard does not call");
+    }
+    expect(await cloud.schedules.list()).toHaveLength(1); // only the declared one
+  });
+
+  it("dashboard-proxy-foreign-destination-refused: it publishes only to the app's jobs route", async () => {
+    const before = (await cloud.logs({ filter: { state: "CREATED" } })).logs.length;
+    for (const destination of [
+      "https://evil.example/api/jobs?job=flaky",
+      `${app.url}/elsewhere?job=flaky`,
+      "my-url-group",
+    ]) {
+      const answer = await raw(new URL(`api/qstash/v2/publish/${destination}`, dashboard).href, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      expect({ destination, status: answer.status }).toEqual({ destination, status: 403 });
+    }
+    expect((await cloud.logs({ filter: { state: "CREATED" } })).logs.length).toBe(before);
+  });
+
+  it("dashboard-cross-site-request-refused: another site's page cannot drive it", async () => {
+    const publish = new URL(`api/qstash/v2/publish/${jobsUrl}?job=flaky`, dashboard).href;
+    const attacks: Record<string, string>[] = [
+      { origin: "http://evil.example" },
+      { "sec-fetch-site": "cross-site" },
+      { origin: "null" },
+    ];
+    for (const headers of attacks) {
+      const answer = await raw(publish, { method: "POST", headers, body: "{}" });
+      expect({ headers, status: answer.status }).toEqual({ headers, status: 403 });
+    }
+  });
+
+  it("dashboard-dns-rebinding-refused: a Host that is not loopback gets nothing, secret or not", async () => {
+    const answer = await raw(dashboard, { headers: { host: `evil.example:${new URL(dashboard).port}` } });
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain("not a loopback address");
+  });
+
+  it("dev-dashboard-own-token-without-secret-refused: with a token of the user's own, qjobs dev's page needs a secret too", async () => {
+    const dev = spawnCli(["dev", "--cwd", await dashboardProject(), "--port", "0", "--token", "my-own-token"]);
+    const [, url = ""] = await dev.waitFor(/Dashboard: (\S+)/);
+    const { origin } = new URL(url);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]{22}\/$/);
+    expect((await fetch(`${origin}/`)).status).toBe(404);
+    expect((await fetch(`${origin}/api/qstash/v2/dlq`)).status).toBe(404);
+    expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(`${url}api/qstash/v2/dlq`)).status).toBe(200);
+  });
+
+  it("dev-dashboard-cross-site-request-refused: a page on another port cannot use qjobs dev's proxy", async () => {
+    const dev = spawnCli(["dev", "--cwd", await dashboardProject(), "--port", "0", "--app-url", jobsUrl]);
+    const [, url = ""] = await dev.waitFor(/Dashboard: (\S+)/);
+    const publish = `${url}api/qstash/v2/publish/${jobsUrl}?job=flaky`;
+    const attacks: Record<string, string>[] = [{ origin: "http://localhost:3000" }, { "sec-fetch-site": "same-site" }];
+    for (const headers of attacks) {
+      const answer = await fetch(publish, { method: "POST", headers, body: "{}" });
+      expect({ headers, status: answer.status }).toEqual({ headers, status: 403 });
+    }
+    expect((await fetch(publish, { method: "POST", body: "{}" })).status).toBe(200);
+  });
+
+  it("refuses to start without QSTASH_TOKEN, saying where to put it", async () => {
+    const run = await runCli(["dashboard", "--cwd", await dashboardProject(), "--port", "0"], {
+      env: { QSTASH_TOKEN: "", QSTASH_URL: cloudUrl },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("QSTASH_TOKEN is not set");
+  });
+});
+
+const missing = browserMissing();
+
+describe.skipIf(missing)("qjobs dashboard in Chromium, against another QStash", () => {
+  let page: Page;
+
+  it("shows the other QStash's jobs, messages, schedules and dead letters; deletes a dead letter once confirmed; never sees the token", async () => {
+    const delivered = await cloud.publishJSON({
+      url: `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`,
+      body: { name: "Prod" },
+    });
+    const failed = await cloud.publishJSON({ url: `${jobsUrl}?job=flaky`, body: { n: 1 }, retries: 0 });
+    await expect
+      .poll(async () => (await cloud.dlq.listMessages({ filter: { messageId: failed.messageId } })).messages.length)
+      .toBe(1);
+
+    page = await (await browser()).newPage();
+    const requests = recordRequests(page, dashboard);
+    const received: Promise<string>[] = [];
+    page.on("response", (response) => {
+      received.push(
+        response
+          .text()
+          .catch(() => "")
+          .then((body) => `${JSON.stringify(response.headers())}\n${body}`),
+      );
+    });
+    await page.goto(dashboard);
+    expect(await page.title()).toBe(`qjobs dashboard · ${new URL(cloudUrl).host}`);
+
+    const nav = page.getByRole("navigation", { name: "Views" });
+    const greet = page.getByRole("article", { name: "emails/greet" });
+    await greet.getByRole("link", { name: "1 delivered" }).waitFor();
+
+    await nav.getByRole("link", { name: "Messages" }).click();
+    await page.getByRole("link", { name: delivered.messageId }).waitFor();
+    await page.getByRole("link", { name: failed.messageId }).waitFor();
+
+    await nav.getByRole("link", { name: "Schedules" }).click();
+    await page.getByRole("row", { name: "nightly reports" }).getByText("active").waitFor();
+
+    await nav.getByRole("link", { name: "Dead letters" }).click();
+    const dead = page.getByRole("row", { name: `Dead letter ${failed.messageId}` });
+    await dead.getByRole("button", { name: "Delete" }).click();
+    const dialog = page.getByRole("dialog");
+    expect(await dialog.textContent()).toContain("cannot be retried afterwards");
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await dead.waitFor({ state: "detached" });
+    expect((await cloud.dlq.listMessages({ filter: { messageId: failed.messageId } })).messages).toEqual([]);
+
+    requests.expectAllListed();
+    const everything = await Promise.all(received);
+    expect(everything.length).toBeGreaterThan(5);
+    expect(everything.filter((text) => text.includes(CLOUD_TOKEN))).toEqual([]);
+    expect(
+      await page.evaluate(() => document.documentElement.outerHTML + document.cookie + JSON.stringify(localStorage)),
+    ).not.toContain(CLOUD_TOKEN);
+    await page.close();
+  });
+});

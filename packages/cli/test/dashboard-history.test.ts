@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { attemptsOf, countsByJob, jobOf, type LogEntry, outcomesOverTime, summarize } from "../page/history.js";
+import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
+
+const JOBS = "http://localhost:3000/api/jobs";
+const entry = (
+  time: number,
+  state: string,
+  messageId: string,
+  job: string,
+  extra: Partial<LogEntry> = {},
+): LogEntry => ({
+  time,
+  state,
+  messageId,
+  url: `${JOBS}?job=${encodeURIComponent(job)}`,
+  ...extra,
+});
+
+// Newest first, as /v2/events answers: m1 retried once then was delivered; m2 failed for good; m3 waits.
+const LOG: LogEntry[] = [
+  entry(900, "CREATED", "m3", "emails/greet"),
+  entry(800, "DELIVERED", "m1", "emails/greet", { responseStatus: 200 }),
+  entry(790, "ACTIVE", "m1", "emails/greet"),
+  entry(700, "FAILED", "m2", "flaky", { responseStatus: 500, responseBody: "boom" }),
+  entry(650, "ACTIVE", "m2", "flaky"),
+  entry(400, "RETRY", "m1", "emails/greet", { nextDeliveryTime: 790 }),
+  entry(390, "ERROR", "m1", "emails/greet", { responseStatus: 503, responseBody: "busy" }),
+  entry(300, "ACTIVE", "m1", "emails/greet"),
+  entry(200, "CREATED", "m2", "flaky"),
+  entry(100, "CREATED", "m1", "emails/greet"),
+];
+
+describe("message views from the logs", () => {
+  it("a message is where its newest entry says", () => {
+    const messages = summarize(LOG);
+    expect([...messages.values()].map(({ messageId, state, status }) => ({ messageId, state, status }))).toEqual([
+      { messageId: "m3", state: "scheduled", status: undefined },
+      { messageId: "m1", state: "delivered", status: 200 },
+      { messageId: "m2", state: "failed", status: 500 },
+    ]);
+  });
+
+  it("attempts pair each start with its outcome, with durations", () => {
+    expect(attemptsOf(LOG.filter((e) => e.messageId === "m1"))).toEqual([
+      { startedAt: 300, endedAt: 390, outcome: "error", status: 503, responseBody: "busy" },
+      { startedAt: 790, endedAt: 800, outcome: "delivered", status: 200 },
+    ]);
+    expect(attemptsOf([entry(1, "ACTIVE", "m9", "x")])).toEqual([{ startedAt: 1, outcome: "running" }]);
+  });
+
+  it("counts messages per job by outcome, leaving out other apps and failure hooks", () => {
+    const others = [
+      entry(950, "DELIVERED", "h1", "flaky", { url: `${JOBS}?job=flaky&hook=failure` }),
+      entry(960, "DELIVERED", "o1", "x", { url: "https://elsewhere.example/api/jobs?job=flaky" }),
+    ];
+    expect(Object.fromEntries(countsByJob([...others, ...LOG], JOBS))).toEqual({
+      "emails/greet": { delivered: 1, retrying: 0, failed: 0 },
+      flaky: { delivered: 0, retrying: 0, failed: 1 },
+    });
+  });
+
+  it("buckets outcomes over time for the chart", () => {
+    const chart = outcomesOverTime(LOG, JOBS, { from: 0, to: 1000, buckets: 2 });
+    expect(chart.get("emails/greet")?.map((bucket) => bucket.counts)).toEqual([
+      { delivered: 0, retrying: 1, failed: 0 },
+      { delivered: 1, retrying: 0, failed: 0 },
+    ]);
+    expect(chart.get("flaky")?.[1]?.counts.failed).toBe(1);
+  });
+
+  it("names the job of a delivery URL only on the app's own route", () => {
+    expect(jobOf(`${JOBS}?job=images%2Fresize`, JOBS)).toEqual({ key: "images/resize" });
+    expect(jobOf(`${JOBS}?job=a&hook=failure`, JOBS)).toEqual({ key: "a", hook: "failure" });
+    expect(jobOf("http://localhost:3000/other?job=a", JOBS)).toBeUndefined();
+    expect(jobOf(`${JOBS}?job=a`, undefined)).toBeUndefined();
+  });
+});
+
+describe("the dashboard's endpoint list", () => {
+  it("matches the calls the page makes and nothing else", () => {
+    const listed = (method: string, path: string) => dashboardEndpoint(method, path)?.path;
+    expect(listed("GET", "/v2/events")).toBe("/v2/events");
+    expect(listed("POST", "/v2/publish/http://localhost:3000/api/jobs")).toBe("/v2/publish/:destination*");
+    expect(listed("PATCH", "/v2/schedules/qjobs.abc.nightly.at-0/pause")).toBe("/v2/schedules/:scheduleId/pause");
+    expect(listed("DELETE", "/v2/dlq/123-4")).toBe("/v2/dlq/:dlqId");
+    for (const [method, path] of [
+      ["GET", "/v2/keys"],
+      ["DELETE", "/v2/dlq"],
+      ["POST", "/v2/publish/"],
+      ["POST", "/v2/schedules/x"],
+      ["DELETE", "/v2/schedules/x"],
+      ["GET", "/v2/events/extra"],
+      ["POST", "/v2/dlq/retry"],
+    ] as const)
+      expect({ method, path, listed: listed(method, path) }).toEqual({ method, path, listed: undefined });
+  });
+});
