@@ -7,7 +7,9 @@ import { OutcomeChart, Section, Time, usePoll } from "./ui.js";
 
 // The recent history the counts and charts cover: the newest page of the logs.
 const WINDOW = 1000;
-const BUCKETS = 24;
+const BUCKETS = 30;
+// The chart spans at least this much, ending now, so a burst shows as a burst.
+const MIN_SPAN_MS = 30 * 60_000;
 
 const optionText = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
 
@@ -70,7 +72,14 @@ function JobCard({ job, counts, buckets }: { job: ProjectJob; counts?: Counts; b
           <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=failed`} class="count state-failed">
             {counts?.failed ?? 0} failed
           </a>
-          {buckets && <OutcomeChart buckets={buckets} label={`${job.key} over time`} />}
+        </dd>
+        <dt>Over time</dt>
+        <dd>
+          {buckets ? (
+            <OutcomeChart buckets={buckets} label={`${job.key}, deliveries over time`} />
+          ) : (
+            <span class="muted">no deliveries in this window</span>
+          )}
         </dd>
       </dl>
       <div class="actions">
@@ -90,9 +99,10 @@ export function JobsView({ project }: { project: ProjectView }) {
   const history = usePoll(() => qstash.events({ count: WINDOW }), [], 2000);
   const entries = history.data?.events ?? [];
   const now = Date.now();
-  const oldest = entries[entries.length - 1]?.time ?? now - 3_600_000;
+  const oldest = entries[entries.length - 1]?.time ?? now;
+  const from = Math.min(oldest, now - MIN_SPAN_MS);
   const counts = countsByJob(entries, project.jobsUrl);
-  const charts = outcomesOverTime(entries, project.jobsUrl, { from: oldest, to: now, buckets: BUCKETS });
+  const charts = outcomesOverTime(entries, project.jobsUrl, { from, to: now, buckets: BUCKETS });
   return (
     <Section title="Jobs">
       {project.problems.map((problem) => (
@@ -102,7 +112,7 @@ export function JobsView({ project }: { project: ProjectView }) {
       ))}
       {history.error && <p class="error">Could not read the logs: {history.error}</p>}
       <p class="muted">
-        {project.jobs.length} {project.jobs.length === 1 ? "job" : "jobs"}; counts and charts cover the last{" "}
+        {project.jobs.length} {project.jobs.length === 1 ? "job" : "jobs"}; counts cover the last{" "}
         {entries.length.toLocaleString()} log entries
         {entries.length > 0 && (
           <>
@@ -110,7 +120,7 @@ export function JobsView({ project }: { project: ProjectView }) {
             (since <Time at={oldest} />)
           </>
         )}
-        .
+        ; charts show deliveries, retries and failures since <Time at={from} />.
       </p>
       <div class="cards">
         {project.jobs.map((job) => (

@@ -131,8 +131,8 @@ export function Section({
 
 /** Deliveries over time by outcome, as small stacked bars; the numbers are in its title for readers. */
 export function OutcomeChart({ buckets, label }: { buckets: readonly Bucket[]; label: string }) {
-  const width = 120;
-  const height = 28;
+  const width = 240;
+  const height = 32;
   const most = Math.max(1, ...buckets.map((b) => b.counts.delivered + b.counts.retrying + b.counts.failed));
   const bar = width / Math.max(1, buckets.length);
   const total = buckets.reduce(
@@ -147,10 +147,11 @@ export function OutcomeChart({ buckets, label }: { buckets: readonly Bucket[]; l
   return (
     <svg class="chart" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="img" aria-label={summary}>
       <title>{summary}</title>
+      <rect class="axis" x={0} y={height - 1} width={width} height={1} />
       {buckets.map((bucket, index) => {
-        let y = height;
+        let y = height - 1; // stacked up from the axis
         return (["delivered", "retrying", "failed"] as const).map((outcome) => {
-          const h = (bucket.counts[outcome] / most) * (height - 2);
+          const h = (bucket.counts[outcome] / most) * (height - 3);
           y -= h;
           return h > 0 ? (
             <rect

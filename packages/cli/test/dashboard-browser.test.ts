@@ -1,10 +1,30 @@
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import type { Destination } from "../../../testkit/destination.js";
 import { dashboardProject, recordRequests, startApp } from "./dashboard-support.js";
 import { localClient } from "./dev-support.js";
-import { spawnCli } from "./support.js";
+import { repoRoot, spawnCli } from "./support.js";
+
+// `pnpm screenshots` writes the README's pictures into docs/; otherwise they go to a temporary folder.
+const shots =
+  process.env.QJOBS_SCREENSHOTS === "docs" ? join(repoRoot, "docs") : mkdtempSync(join(tmpdir(), "qjobs-shots-"));
+
+/** The relative luminance of a CSS rgb() color (WCAG). */
+function luminance(color: string): number {
+  const [r = 0, g = 0, b = 0] = (color.match(/\d+(\.\d+)?/g) ?? []).map(Number).map((channel) => {
+    const c = channel / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+const contrast = (a: string, b: string) => {
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (light + 0.05) / (dark + 0.05);
+};
 
 const missing = browserMissing();
 
@@ -199,5 +219,50 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     await page.keyboard.press("Tab");
     await page.keyboard.press("Enter");
     await expect.poll(() => deliveriesTo("nightly").length).toBe(before + 1);
+  });
+
+  it("reads in light and dark (screenshots)", async () => {
+    const client = localClient(qstashUrl);
+    const greet = `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`;
+    for (const name of ["Ada", "Grace", "Edsger"]) await client.publishJSON({ url: greet, body: { name } });
+    const failed = await client.publishJSON({ url: `${jobsUrl}?job=flaky`, body: { attempt: 1 }, retries: 1 });
+    await expect
+      .poll(async () => (await client.dlq.listMessages({ filter: { messageId: failed.messageId } })).messages.length)
+      .toBe(1);
+
+    const colors: Record<string, { background: string; text: string }> = {};
+    for (const scheme of ["light", "dark"] as const) {
+      page = await (await browser()).newPage({ colorScheme: scheme, viewport: { width: 1200, height: 760 } });
+      requests = recordRequests(page, dashboard);
+      const views = [
+        ["jobs", "#/jobs", () => page.getByRole("link", { name: /^[1-9]\d* delivered$/ }).first()],
+        ["messages", "#/messages", () => page.getByRole("link", { name: failed.messageId })],
+        ["message", `#/messages/${failed.messageId}`, () => page.getByRole("row").filter({ hasText: "boom" }).nth(1)],
+        ["dead-letters", "#/dlq", () => page.getByRole("row", { name: `Dead letter ${failed.messageId}` })],
+        ["schedules", "#/schedules", () => page.getByRole("row", { name: "nightly reports" })],
+      ] as const;
+      for (const [name, hash, ready] of views) {
+        if (scheme === "dark" && name !== "jobs") continue;
+        await page.goto(`${dashboard}${hash}`);
+        await ready().waitFor();
+        const file = join(shots, `dashboard-${name}${scheme === "dark" ? "-dark" : ""}.png`);
+        await page.screenshot({ path: file });
+        expect(statSync(file).size).toBeGreaterThan(10_000);
+      }
+      colors[scheme] = await page.evaluate(() => {
+        const style = getComputedStyle(document.body);
+        return { background: style.backgroundColor, text: style.color };
+      });
+      if (scheme === "light") {
+        requests.expectAllListed();
+        await page.close();
+      }
+    }
+    expect(luminance(colors.light?.background ?? "")).toBeGreaterThan(0.8);
+    expect(luminance(colors.dark?.background ?? "")).toBeLessThan(0.05);
+    for (const scheme of ["light", "dark"]) {
+      const { background = "", text = "" } = colors[scheme] ?? {};
+      expect({ scheme, readable: contrast(background, text) >= 7 }).toEqual({ scheme, readable: true });
+    }
   });
 });
