@@ -23,7 +23,7 @@ const app = createServer((req, res) => {
     res.writeHead(200).end("ok");
   });
 });
-const floor = createServer((req, res) =>
+const floor = createServer((_request, res) =>
   res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>floor</title><p>qjobs</p>"),
 );
 await Promise.all([app, floor].map((server) => new Promise((resolve) => server.listen(0, "127.0.0.1", resolve))));
