@@ -129,7 +129,9 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
 
   root
     .command("dev")
-    .description("run a local QStash-compatible server that delivers jobs to your app, signed, with retries")
+    .description(
+      "run a local QStash-compatible server that delivers jobs to your app, signed, with retries, and its dashboard",
+    )
     .addOption(cwdOption())
     .addOption(
       new Option("--port <port>", "the port on 127.0.0.1").default(process.env.QSTASH_DEV_PORT ?? String(DEFAULT_PORT)),

@@ -80,7 +80,7 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     const greet = page.getByRole("article", { name: "emails/greet" });
     await greet.getByRole("button", { name: "Run" }).click();
     const payload = greet.getByRole("textbox", { name: "Payload" });
-    await expect.poll(() => payload.inputValue()).toBe("{}");
+    await expect.poll(() => payload.isEnabled()).toBe(true);
     await payload.fill('{"name": "Ada"');
     await greet.getByRole("button", { name: "Dispatch" }).click();
     await greet.getByRole("alert").filter({ hasText: "Payload is not valid JSON" }).waitFor();
@@ -184,6 +184,72 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     expect(left.messages).toEqual([]);
   });
 
+  it("replays a message, edits and replays it, with the job's declared options", async () => {
+    const greet = `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`;
+    const { messageId } = await localClient(qstashUrl).publishJSON({ url: greet, body: { name: "Original" } });
+    await open(`#/messages/${messageId}`);
+    await page.locator(".badge", { hasText: "delivered" }).waitFor();
+
+    await page.getByRole("button", { name: "Replay", exact: true }).click();
+    await page
+      .getByRole("heading", { name: /^Message / })
+      .filter({ hasNotText: messageId })
+      .waitFor();
+    const replayed =
+      (await page.getByRole("heading", { name: /^Message / }).textContent())?.replace("Message ", "") ?? "";
+    const arrived = (id: string) =>
+      deliveriesTo("emails/greet").find((delivery) => delivery.headers["upstash-message-id"] === id);
+    await expect.poll(() => arrived(replayed) !== undefined).toBe(true);
+    expect(JSON.parse(arrived(replayed)?.body.toString() ?? "null")).toEqual({ name: "Original" });
+
+    await page.getByRole("button", { name: "Edit and replay" }).click();
+    const payload = page.getByRole("textbox", { name: "Payload" });
+    await expect.poll(() => payload.inputValue()).toContain('"Original"');
+    await payload.fill('{ "name": "Edited" }');
+    await page.getByRole("button", { name: "Dispatch" }).click();
+    await page
+      .getByRole("heading", { name: /^Message / })
+      .filter({ hasNotText: replayed })
+      .waitFor();
+    const edited =
+      (await page.getByRole("heading", { name: /^Message / }).textContent())?.replace("Message ", "") ?? "";
+    await expect.poll(() => arrived(edited) !== undefined).toBe(true);
+    expect(JSON.parse(arrived(edited)?.body.toString() ?? "null")).toEqual({ name: "Edited" });
+    // Replays carry the job's declared label, as a dispatch does.
+    const { logs } = await localClient(qstashUrl).logs({ filter: { messageId: edited, state: "CREATED" } });
+    expect(logs[0]?.labels ?? logs[0]?.label).toEqual(expect.arrayContaining(["emails"]));
+  });
+
+  it("cancels a message not yet delivered, once confirmed", async () => {
+    const { messageId } = await localClient(qstashUrl).publishJSON({
+      url: `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`,
+      body: { name: "Later" },
+      delay: "1h",
+    });
+    await open(`#/messages/${messageId}`);
+    await page.locator(".badge", { hasText: "scheduled" }).waitFor();
+    await page.getByRole("button", { name: "Cancel", exact: true }).click();
+    const dialog = page.getByRole("dialog");
+    expect(await dialog.textContent()).toContain(`Cancel message ${messageId}?`);
+    await dialog.getByRole("button", { name: "Cancel message" }).click();
+    await page.locator(".badge", { hasText: "cancelled" }).waitFor();
+    expect(await page.getByRole("button", { name: "Cancel", exact: true }).count()).toBe(0);
+  });
+
+  it("retries the selected dead letters at once", async () => {
+    const client = localClient(qstashUrl);
+    const ids = await Promise.all(
+      [1, 2].map(
+        async (n) => (await client.publishJSON({ url: `${jobsUrl}?job=flaky`, body: { n }, retries: 0 })).messageId,
+      ),
+    );
+    await open("#/dlq?job=flaky");
+    for (const id of ids) await page.getByRole("checkbox", { name: `Select ${id}` }).check();
+    await page.getByRole("button", { name: "Retry selected" }).click();
+    await page.getByRole("status").filter({ hasText: "Retried 2 messages" }).waitFor();
+    for (const id of ids) await page.getByRole("row", { name: `Dead letter ${id}` }).waitFor({ state: "detached" });
+  });
+
   it("pauses, triggers and resumes a declared schedule", async () => {
     await open("#/schedules");
     const row = page.getByRole("row", { name: "nightly reports" });
@@ -205,6 +271,13 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     expect((await client.schedules.list())[0]?.isPaused).toBe(false);
   });
 
+  it("starts the Payload of a job with no history and no schedule at {}", async () => {
+    await open();
+    const quiet = page.getByRole("article", { name: "quiet" });
+    await quiet.getByRole("button", { name: "Run" }).click();
+    await expect.poll(() => quiet.getByRole("textbox", { name: "Payload" }).inputValue()).toBe("{}");
+  });
+
   it("works from the keyboard: Tab to Run, type a payload, Enter to dispatch", async () => {
     await open();
     await page.getByRole("heading", { name: "nightly" }).waitFor();
@@ -215,6 +288,8 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     const payload = page.getByRole("article", { name: "nightly" }).getByRole("textbox", { name: "Payload" });
     // No history for this job yet: the form starts from its schedule's payload.
     await expect.poll(() => payload.inputValue()).toContain('"period": "day"');
+    // The open form takes the focus, so the next Tab reaches Dispatch.
+    await expect.poll(() => payload.evaluate((node) => node === document.activeElement)).toBe(true);
     const before = deliveriesTo("nightly").length;
     await page.keyboard.press("Tab");
     await page.keyboard.press("Enter");

@@ -4,7 +4,7 @@ import { type Destination, startDestination } from "../../../testkit/destination
 import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
 import { tempProject } from "./support.js";
 
-/** A project with three jobs: one that works, one whose app answers 500, one with a schedule. */
+/** A project with four jobs: one that works, one whose app answers 500, one with a schedule, one never run. */
 export function dashboardProject(): Promise<string> {
   const job = (name: string, key: string, definition: string) =>
     `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob(${JSON.stringify(key)}, { ${definition}, handler: async () => {} });\n`;
@@ -12,6 +12,7 @@ export function dashboardProject(): Promise<string> {
     "qjobs.config.json": JSON.stringify({ jobs: ["jobs/*.job.ts"], registry: "qjobs.gen.ts", route: "route.ts" }),
     "jobs/greet.job.ts": job("greet", "emails/greet", 'retries: 2, label: "emails"'),
     "jobs/flaky.job.ts": job("flaky", "flaky", "retries: 1"),
+    "jobs/quiet.job.ts": job("quiet", "quiet", "retries: 0"),
     "jobs/nightly.job.ts": job(
       "nightly",
       "nightly",
