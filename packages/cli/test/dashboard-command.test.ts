@@ -10,6 +10,7 @@ import { runCli, spawnCli } from "./support.js";
 // `qjobs dashboard` against a QStash other than its own: a second `qjobs dev` process (its own state folder, its
 // own token) stands in for the cloud.
 const CLOUD_TOKEN = "cloud-token-3f9c1a7e-never-shown-to-the-page";
+const BYPASS_SECRET = "bypass-5d1e0c-never-shown-to-the-page";
 
 let app: Destination;
 let jobsUrl: string;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   [, cloudUrl = ""] = await qstash.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
   const cli = spawnCli(["dashboard", "--cwd", project, "--port", "0", "--app-url", jobsUrl], {
     lifetime: "file",
-    env: { QSTASH_URL: cloudUrl, QSTASH_TOKEN: CLOUD_TOKEN },
+    env: { QSTASH_URL: cloudUrl, QSTASH_TOKEN: CLOUD_TOKEN, VERCEL_AUTOMATION_BYPASS_SECRET: BYPASS_SECRET },
   });
   [, dashboard = ""] = await cli.waitFor(/Open (\S+)/);
   cloud = new Client({ baseUrl: cloudUrl, token: CLOUD_TOKEN, devMode: false, enableTelemetry: false, retry: false });
@@ -175,7 +176,7 @@ const missing = browserMissing();
 describe.skipIf(missing)("qjobs dashboard in Chromium, against another QStash", () => {
   let page: Page;
 
-  it("shows the other QStash's jobs, messages, schedules and dead letters; deletes a dead letter once confirmed; never sees the token", async () => {
+  it("shows the other QStash's jobs, messages, schedules and dead letters; deletes a dead letter once confirmed; dispatches; never sees the token or the bypass secret", async () => {
     const delivered = await cloud.publishJSON({
       url: `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`,
       body: { name: "Prod" },
@@ -219,10 +220,25 @@ describe.skipIf(missing)("qjobs dashboard in Chromium, against another QStash", 
     await dead.waitFor({ state: "detached" });
     expect((await cloud.dlq.listMessages({ filter: { messageId: failed.messageId } })).messages).toEqual([]);
 
+    // A dispatch from the page passes Vercel's deployment protection: the CLI adds the bypass secret.
+    await nav.getByRole("link", { name: "Jobs" }).click();
+    await greet.getByRole("button", { name: "Run" }).click();
+    await expect.poll(() => greet.getByRole("textbox", { name: "Payload" }).inputValue()).toContain('"Prod"');
+    await greet.getByRole("button", { name: "Dispatch" }).click();
+    const sent = (await greet.getByRole("status").getByRole("link").textContent()) ?? "";
+    await expect
+      .poll(
+        () =>
+          app.deliveries.find((delivery) => delivery.headers["upstash-message-id"] === sent)?.headers[
+            "x-vercel-protection-bypass"
+          ],
+      )
+      .toBe(BYPASS_SECRET);
+
     requests.expectAllListed();
     const everything = await Promise.all(received);
     expect(everything.length).toBeGreaterThan(5);
-    expect(everything.filter((text) => text.includes(CLOUD_TOKEN))).toEqual([]);
+    expect(everything.filter((text) => text.includes(CLOUD_TOKEN) || text.includes(BYPASS_SECRET))).toEqual([]);
     expect(
       await page.evaluate(() => document.documentElement.outerHTML + document.cookie + JSON.stringify(localStorage)),
     ).not.toContain(CLOUD_TOKEN);

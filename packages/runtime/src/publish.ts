@@ -40,7 +40,8 @@ type UrlPublishRequest = PublishRequest<string> & { url: string };
 const BYPASS_HEADER = "x-vercel-protection-bypass";
 
 /** How many times QStash retries delivering a failure callback to the hook (QStash's default is the message's). */
-const FAILURE_CALLBACK_RETRIES = 3;
+/** How often QStash retries the failure callback that runs a job's onFailure hook. */
+export const FAILURE_CALLBACK_RETRIES = 3;
 
 /** Whether the job has an `onFailure` hook, which its messages' failure callback must reach. */
 export interface PublishHook {

@@ -60,6 +60,7 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
     upstream: () => ({ url: qstash, token }),
     secret,
     jobsUrl,
+    bypassSecret: projectEnv(cwd, "VERCEL_AUTOMATION_BYPASS_SECRET", env),
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     project: () => projectView({ cwd, jobsUrl, title, qstash }),
   });

@@ -1,4 +1,4 @@
-import { deliveryUrl } from "@qjobs/runtime";
+import { deliveryUrl, FAILURE_CALLBACK_RETRIES } from "@qjobs/runtime";
 import { loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import { nextRuns, parseCron } from "../cron.js";
@@ -19,6 +19,7 @@ function publishOf(job: RegisteredJob, jobsUrl: URL): ProjectJob["publish"] {
     ...options,
     ...(job.failureHook ? { failureCallback: deliveryUrl(jobsUrl, job.key, "failure") } : {}),
   });
+  if (job.failureHook) headers["upstash-failure-callback-retries"] = String(FAILURE_CALLBACK_RETRIES);
   if (job.options.contentBasedDeduplication === true) headers["upstash-content-based-deduplication"] = "true";
   return { destination: deliveryUrl(jobsUrl, job.key), headers };
 }

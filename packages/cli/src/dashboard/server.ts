@@ -19,6 +19,11 @@ export interface DashboardOptions {
   project: () => Promise<ProjectView>;
   /** The app's jobs route: the only destination the proxy publishes to. */
   jobsUrl: URL | undefined;
+  /**
+   * VERCEL_AUTOMATION_BYPASS_SECRET: added by the proxy to what it publishes (and to a failure callback), as the
+   * registry's dispatch does, so a protected preview takes the page's dispatches; the page never sees it.
+   */
+  bypassSecret?: string;
   maxBodyBytes: number;
 }
 
@@ -89,6 +94,11 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (typeof value === "string" && (name === "content-type" || name.startsWith("upstash-"))) headers[name] = value;
+    }
+    if (endpoint.path.startsWith("/v2/publish/") && options.bypassSecret) {
+      headers["upstash-forward-x-vercel-protection-bypass"] = options.bypassSecret;
+      if (headers["upstash-failure-callback"])
+        headers["upstash-failure-callback-forward-x-vercel-protection-bypass"] = options.bypassSecret;
     }
     const upstream = options.upstream();
     let answer: Response;
