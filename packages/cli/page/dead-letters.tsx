@@ -2,17 +2,16 @@ import { useState } from "preact/hooks";
 import type { ProjectView } from "../src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
 import { jobOf } from "./history.js";
-import { confirmAction, Notice, Section, Time, usePoll } from "./ui.js";
+import { confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
 export function DeadLettersView({ project, query }: { project: ProjectView; query: URLSearchParams }) {
   const job = query.get("job") ?? "";
   const destination = project.jobs.find((candidate) => candidate.key === job)?.publish?.destination;
-  const [cursors, setCursors] = useState<string[]>([]);
+  const { cursor, pager } = usePages(job);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [notice, setNotice] = useState<{ text: string; error?: boolean }>();
-  const cursor = cursors[cursors.length - 1];
   const page = usePoll(() => qstash.dlq({ url: destination, count: PAGE, cursor }), [destination, cursor], 2000);
   const messages = page.data?.messages ?? [];
 
@@ -47,24 +46,13 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
   return (
     <Section title="Dead letters">
       <div class="toolbar">
-        <label>
-          Job{" "}
-          <select
-            value={job}
-            onChange={(event) => {
-              const value = (event.target as HTMLSelectElement).value;
-              setCursors([]);
-              location.hash = value ? `#/dlq?job=${encodeURIComponent(value)}` : "#/dlq";
-            }}
-          >
-            <option value="">all jobs</option>
-            {project.jobs.map((candidate) => (
-              <option key={candidate.key} value={candidate.key}>
-                {candidate.key}
-              </option>
-            ))}
-          </select>
-        </label>
+        <JobSelect
+          jobs={project.jobs}
+          value={job}
+          onChange={(key) => {
+            location.hash = key ? `#/dlq?job=${encodeURIComponent(key)}` : "#/dlq";
+          }}
+        />
         <button type="button" disabled={chosen.length === 0} onClick={() => each(chosen, "Retried")}>
           Retry selected
         </button>
@@ -130,18 +118,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
       {!page.loading && messages.length === 0 && (
         <p class="muted">The dead-letter queue is empty{job ? " for this job" : ""}.</p>
       )}
-      <div class="pager">
-        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Newer
-        </button>
-        <button
-          type="button"
-          disabled={!page.data?.cursor}
-          onClick={() => page.data?.cursor && setCursors([...cursors, page.data.cursor])}
-        >
-          Older
-        </button>
-      </div>
+      {pager(page.data?.cursor)}
     </Section>
   );
 }

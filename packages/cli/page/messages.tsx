@@ -1,8 +1,7 @@
-import { useState } from "preact/hooks";
 import type { ProjectView } from "../src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { jobOf, MESSAGE_STATES, type MessageState, type MessageSummary, pagingState, summarize } from "./history.js";
-import { Section, StateBadge, Time, usePoll } from "./ui.js";
+import { JobSelect, Section, StateBadge, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
@@ -58,11 +57,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
   const job = query.get("job") ?? "";
   const state = (query.get("state") ?? "") as MessageState | "";
   const destination = project.jobs.find((candidate) => candidate.key === job)?.publish?.destination;
-  // The cursors of the pages before this one: the first page is live, older ones stay as they were.
-  const [cursors, setCursors] = useState<{ filter: string; stack: string[] }>({ filter: "", stack: [] });
-  const filterKey = `${job}|${state}`;
-  const stack = cursors.filter === filterKey ? cursors.stack : [];
-  const cursor = stack[stack.length - 1];
+  const { cursor, pager } = usePages(`${job}|${state}`);
   const page = usePoll(
     () => loadPage(destination, state || undefined, cursor),
     [destination, state, cursor],
@@ -73,17 +68,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
   return (
     <Section title="Messages">
       <div class="toolbar">
-        <label>
-          Job{" "}
-          <select value={job} onChange={(event) => setFilter((event.target as HTMLSelectElement).value, state)}>
-            <option value="">all jobs</option>
-            {project.jobs.map((candidate) => (
-              <option key={candidate.key} value={candidate.key}>
-                {candidate.key}
-              </option>
-            ))}
-          </select>
-        </label>
+        <JobSelect jobs={project.jobs} value={job} onChange={(key) => setFilter(key, state)} />
         <label>
           State{" "}
           <select value={state} onChange={(event) => setFilter(job, (event.target as HTMLSelectElement).value)}>
@@ -136,22 +121,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
         </tbody>
       </table>
       {!page.loading && rows.length === 0 && <p class="muted">No messages{job || state ? " match" : " yet"}.</p>}
-      <div class="pager">
-        <button
-          type="button"
-          disabled={stack.length === 0}
-          onClick={() => setCursors({ filter: filterKey, stack: stack.slice(0, -1) })}
-        >
-          Newer
-        </button>
-        <button
-          type="button"
-          disabled={!page.data?.next}
-          onClick={() => page.data?.next && setCursors({ filter: filterKey, stack: [...stack, page.data.next] })}
-        >
-          Older
-        </button>
-      </div>
+      {pager(page.data?.next)}
     </Section>
   );
 }

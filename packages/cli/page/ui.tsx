@@ -1,5 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import type { ProjectJob } from "../src/dashboard/view.js";
 import type { Bucket, MessageState } from "./history.js";
 
 /** Loads now, then again every `everyMs` while the tab is visible; `reload` loads at once. */
@@ -166,5 +167,60 @@ export function OutcomeChart({ buckets, label }: { buckets: readonly Bucket[]; l
         });
       })}
     </svg>
+  );
+}
+
+/**
+ * Paging by QStash's cursors: the cursors of the pages before this one, kept per filter (a new filter starts on
+ * the first page, which is the live one).
+ */
+export function usePages(filter: string) {
+  const [pages, setPages] = useState<{ filter: string; cursors: string[] }>({ filter, cursors: [] });
+  const cursors = pages.filter === filter ? pages.cursors : [];
+  return {
+    cursor: cursors[cursors.length - 1],
+    pager: (next: string | undefined) => (
+      <div class="pager">
+        <button
+          type="button"
+          disabled={cursors.length === 0}
+          onClick={() => setPages({ filter, cursors: cursors.slice(0, -1) })}
+        >
+          Newer
+        </button>
+        <button
+          type="button"
+          disabled={!next}
+          onClick={() => next && setPages({ filter, cursors: [...cursors, next] })}
+        >
+          Older
+        </button>
+      </div>
+    ),
+  };
+}
+
+/** The "Job" filter: every job of the project, or all. */
+export function JobSelect({
+  jobs,
+  value,
+  onChange,
+}: {
+  jobs: readonly ProjectJob[];
+  value: string;
+  onChange: (key: string) => void;
+}) {
+  return (
+    <label>
+      Job{" "}
+      <select value={value} onChange={(event) => onChange((event.target as HTMLSelectElement).value)}>
+        <option value="">all jobs</option>
+        {jobs.map((job) => (
+          <option key={job.key} value={job.key}>
+            {job.key}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

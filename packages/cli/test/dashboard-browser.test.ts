@@ -128,14 +128,28 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     await open("#/messages?job=emails%2Fgreet");
     await page.getByRole("link", { name: first.messageId }).waitFor();
     const rows = page.getByRole("row").filter({ hasText: "emails/greet" });
-    const before = await rows.count();
     const { messageId } = await publish();
     await page.getByRole("link", { name: messageId }).waitFor();
-    expect(await rows.count()).toBe(before + 1);
-    // Newest first.
+    // Newest first: the new one on top, the one before it next.
     expect(await rows.first().textContent()).toContain(messageId);
+    expect(await rows.nth(1).textContent()).toContain(first.messageId);
     await page.getByRole("combobox", { name: "State" }).selectOption("failed");
     await page.getByText("No messages match.").waitFor();
+  });
+
+  it("pages the messages, 50 at a time, with no message on two pages", async () => {
+    const url = `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`;
+    await localClient(qstashUrl).batchJSON(Array.from({ length: 51 }, (_, n) => ({ url, body: { n } })));
+    await open("#/messages?job=emails%2Fgreet");
+    const links = page.getByRole("table").getByRole("link");
+    await expect.poll(() => links.count()).toBe(50);
+    const first = await links.allTextContents();
+    await page.getByRole("button", { name: "Older" }).click();
+    await page.getByText("an older page").waitFor();
+    await expect.poll(async () => (await links.allTextContents()).some((id) => first.includes(id))).toBe(false);
+    expect(await links.count()).toBeGreaterThan(0);
+    await page.getByRole("button", { name: "Newer" }).click();
+    await expect.poll(() => links.allTextContents()).toEqual(expect.arrayContaining(first.slice(-10)));
   });
 
   it("shows a failing job's attempts and its dead letter, and retries it from the DLQ", async () => {
