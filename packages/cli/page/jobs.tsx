@@ -13,7 +13,18 @@ const MIN_SPAN_MS = 30 * 60_000;
 
 const optionText = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
 
-function JobCard({ job, counts, buckets }: { job: ProjectJob; counts?: Counts; buckets?: Bucket[] }) {
+function JobCard({
+  job,
+  counts,
+  buckets,
+  loading,
+}: {
+  job: ProjectJob;
+  counts?: Counts;
+  buckets?: Bucket[];
+  /** The logs are not read yet: no count is known, not even zero. */
+  loading: boolean;
+}) {
   const [running, setRunning] = useState(false);
   const options = Object.entries(job.options);
   return (
@@ -63,19 +74,23 @@ function JobCard({ job, counts, buckets }: { job: ProjectJob; counts?: Counts; b
         )}
         <dt>Recent</dt>
         <dd class="counts">
-          <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=delivered`} class="count state-delivered">
-            {counts?.delivered ?? 0} delivered
-          </a>
-          <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=retrying`} class="count state-retrying">
-            {counts?.retrying ?? 0} retrying
-          </a>
-          <a href={`#/messages?job=${encodeURIComponent(job.key)}&state=failed`} class="count state-failed">
-            {counts?.failed ?? 0} failed
-          </a>
+          {loading ? (
+            <span class="muted">reading the logs…</span>
+          ) : (
+            (["delivered", "retrying", "failed"] as const).map((outcome) => (
+              <a
+                key={outcome}
+                href={`#/messages?job=${encodeURIComponent(job.key)}&state=${outcome}`}
+                class={`count state-${outcome}`}
+              >
+                {counts?.[outcome] ?? 0} {outcome}
+              </a>
+            ))
+          )}
         </dd>
         <dt>Over time</dt>
         <dd>
-          {buckets ? (
+          {loading ? null : buckets ? (
             <OutcomeChart buckets={buckets} label={`${job.key}, deliveries over time`} />
           ) : (
             <span class="muted">no deliveries in this window</span>
@@ -124,7 +139,13 @@ export function JobsView({ project }: { project: ProjectView }) {
       </p>
       <div class="cards">
         {project.jobs.map((job) => (
-          <JobCard key={job.key} job={job} counts={counts.get(job.key)} buckets={charts.get(job.key)} />
+          <JobCard
+            key={job.key}
+            job={job}
+            counts={counts.get(job.key)}
+            buckets={charts.get(job.key)}
+            loading={!history.data}
+          />
         ))}
       </div>
     </Section>

@@ -104,7 +104,7 @@ export function SchedulesView({ project }: { project: ProjectView }) {
             <th scope="col">Schedule</th>
             <th scope="col">Cron</th>
             <th scope="col">In QStash</th>
-            <th scope="col">Next run</th>
+            <th scope="col">Next runs</th>
             <th scope="col">
               <span class="visually-hidden">Actions</span>
             </th>
@@ -131,11 +131,27 @@ export function SchedulesView({ project }: { project: ProjectView }) {
                     <span class={`badge ${paused ? "state-retrying" : "state-delivered"}`}>
                       {paused ? "paused" : "active"}
                     </span>
-                  ) : (
+                  ) : registered.data ? (
                     <span class="badge state-failed">not registered</span>
+                  ) : (
+                    <span class="muted">checking…</span>
                   )}
                 </td>
-                <td>{next !== undefined && !paused ? <Time at={next} /> : ""}</td>
+                <td>
+                  {next !== undefined && !paused && <Time at={next} />}
+                  {!paused && (row.declared?.nextRuns.length ?? 0) > 1 && (
+                    <span class="muted">
+                      {" "}
+                      then{" "}
+                      {row.declared?.nextRuns.slice(1).map((at, index) => (
+                        <span key={at}>
+                          {index > 0 && ", "}
+                          <Time at={at} />
+                        </span>
+                      ))}
+                    </span>
+                  )}
+                </td>
                 <td class="row-actions">
                   {row.registered &&
                     (paused ? (

@@ -328,7 +328,11 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
         ["messages", "#/messages", () => page.getByRole("link", { name: failed.messageId })],
         ["message", `#/messages/${failed.messageId}`, () => page.getByRole("row").filter({ hasText: "boom" }).nth(1)],
         ["dead-letters", "#/dlq", () => page.getByRole("row", { name: `Dead letter ${failed.messageId}` })],
-        ["schedules", "#/schedules", () => page.getByRole("row", { name: "nightly reports" })],
+        [
+          "schedules",
+          "#/schedules",
+          () => page.getByRole("row", { name: "nightly reports" }).getByText(/^(active|paused)$/),
+        ],
       ] as const;
       for (const [name, hash, ready] of views) {
         if (scheme === "dark" && name !== "jobs") continue;
