@@ -6,5 +6,7 @@ export default defineConfig({
     reporters: ["default", "./scripts/totals-reporter.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for deliveries and pages; 1 s (the default) is short on a loaded two-core machine.
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -123,7 +123,8 @@ export function spawnCli(
     output: () => output,
     stdout: () => stdout,
     exited,
-    waitFor(pattern, { count = 1, timeoutMs = 30_000 } = {}) {
+    // Shorter than a test's own timeout (30 s), so a line that never comes fails with the output so far.
+    waitFor(pattern, { count = 1, timeoutMs = 20_000 } = {}) {
       const found = () => output.split("\n").filter((line) => pattern.test(line))[count - 1];
       return new Promise((resolve, reject) => {
         const check = () => {

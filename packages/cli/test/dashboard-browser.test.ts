@@ -310,7 +310,8 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     await expect.poll(() => deliveriesTo("nightly").length).toBe(before + 1);
   });
 
-  it("reads in light and dark (screenshots)", async () => {
+  // Six page loads: more time than one test's default on a loaded machine.
+  it("reads in light and dark (screenshots)", { timeout: 90_000 }, async () => {
     const client = localClient(qstashUrl);
     const greet = `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`;
     for (const name of ["Ada", "Grace", "Edsger"]) await client.publishJSON({ url: greet, body: { name } });
@@ -336,10 +337,14 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
       ] as const;
       for (const [name, hash, ready] of views) {
         if (scheme === "dark" && name !== "jobs") continue;
-        await page.goto(`${dashboard}${hash}`);
-        await ready().waitFor();
+        await page.goto(`${dashboard}${hash}`, { timeout: 15_000 });
+        await ready()
+          .waitFor({ timeout: 15_000 })
+          .catch((error: Error) => {
+            throw new Error(`the ${name} view (${scheme}) did not show its data: ${error.message}`);
+          });
         const file = join(shots, `dashboard-${name}${scheme === "dark" ? "-dark" : ""}.png`);
-        await page.screenshot({ path: file });
+        await page.screenshot({ path: file, timeout: 15_000 });
         expect(statSync(file).size).toBeGreaterThan(10_000);
       }
       colors[scheme] = await page.evaluate(() => {
