@@ -29,10 +29,9 @@ export interface DashboardOptions {
 
 /** The page's files, built by scripts/build-dashboard.mjs beside the compiled CLI (dist/page). */
 function pageFiles(): Map<string, { type: string; body: Buffer }> {
-  const folder = [new URL("../page/", import.meta.url), new URL("../../dist/page/", import.meta.url)]
-    .map((url) => fileURLToPath(url))
-    .find((path) => existsSync(`${path}app.js`));
-  if (!folder) throw new Error("The dashboard's page is not built: run `pnpm build` in packages/cli");
+  const folder = fileURLToPath(new URL("../page/", import.meta.url));
+  if (!existsSync(`${folder}app.js`))
+    throw new Error(`The dashboard's page is not built (${folder}): run \`pnpm build\``);
   return new Map([
     ["index.html", { type: "text/html; charset=utf-8", body: readFileSync(`${folder}index.html`) }],
     ["assets/app.js", { type: "text/javascript; charset=utf-8", body: readFileSync(`${folder}app.js`) }],
