@@ -104,11 +104,16 @@ export interface Attempt {
   error?: string;
 }
 
-/** Every delivery attempt of one message: an ACTIVE entry and the DELIVERED, ERROR or FAILED one after it. */
+/**
+ * Every delivery attempt of one message (its entries newest first, as /v2/events returns them): an ACTIVE entry
+ * and the DELIVERED, ERROR or FAILED one after it.
+ */
 export function attemptsOf(entries: readonly LogEntry[]): Attempt[] {
   const attempts: Attempt[] = [];
   let running: Attempt | undefined;
-  for (const entry of [...entries].sort((a, b) => a.time - b.time)) {
+  // Oldest first. Entries come newest first and several may share a millisecond: reversing keeps their order
+  // where the (stable) sort by time cannot tell them apart.
+  for (const entry of [...entries].reverse().sort((a, b) => a.time - b.time)) {
     if (entry.state === "ACTIVE" || entry.state === "IN_PROGRESS") {
       running = { startedAt: entry.time, outcome: "running" };
       attempts.push(running);

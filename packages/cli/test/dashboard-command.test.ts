@@ -4,7 +4,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import type { Destination } from "../../../testkit/destination.js";
-import { dashboardProject, recordRequests, startApp } from "./dashboard-support.js";
+import { DECLARED_CALLBACK, dashboardProject, recordRequests, startApp } from "./dashboard-support.js";
 import { runCli, spawnCli } from "./support.js";
 
 // `qjobs dashboard` against a QStash other than its own: a second `qjobs dev` process (its own state folder, its
@@ -118,6 +118,27 @@ describe("the dashboard's servers: what they refuse", () => {
       expect({ destination, status: answer.status }).toEqual({ destination, status: 403 });
     }
     expect((await cloud.logs({ filter: { state: "CREATED" } })).logs.length).toBe(before);
+  });
+
+  it("dashboard-proxy-foreign-callback-refused: a job's answer goes nowhere the project did not declare", async () => {
+    const publish = (headers: Record<string, string>) =>
+      raw(new URL(`api/qstash/v2/publish/${jobsUrl}?job=notify`, dashboard).href, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: "{}",
+      });
+    for (const headers of [
+      { "upstash-callback": "https://evil.example/steal" },
+      { "upstash-failure-callback": "https://evil.example/steal" },
+      { "upstash-callback": DECLARED_CALLBACK, "upstash-failure-callback": "http://127.0.0.1:9/other" },
+    ]) {
+      const answer = await publish(headers);
+      expect({ headers, status: answer.status }).toEqual({ headers, status: 403 });
+      expect(answer.body).toContain("callbacks only to the app's jobs route");
+    }
+    // What the project declares, and the onFailure hook on the jobs route, go through.
+    expect((await publish({ "upstash-callback": DECLARED_CALLBACK })).status).toBe(200);
+    expect((await publish({ "upstash-failure-callback": `${jobsUrl}?job=notify&hook=failure` })).status).toBe(200);
   });
 
   it("dashboard-cross-site-request-refused: another site's page cannot drive it", async () => {
@@ -234,6 +255,12 @@ describe.skipIf(missing)("qjobs dashboard in Chromium, against another QStash", 
           ],
       )
       .toBe(BYPASS_SECRET);
+    // QStash's log of that message lists the header it was published with: the page sees it redacted.
+    await greet.getByRole("status").getByRole("link").click();
+    await page
+      .getByRole("row", { name: /X-Vercel-Protection-Bypass/i })
+      .getByText("REDACTED")
+      .waitFor();
 
     requests.expectAllListed();
     const everything = await Promise.all(received);

@@ -49,6 +49,21 @@ describe("message views from the logs", () => {
     expect(attemptsOf([entry(1, "ACTIVE", "m9", "x")])).toEqual([{ startedAt: 1, outcome: "running" }]);
   });
 
+  it("keeps the order of entries that share a millisecond", () => {
+    // Newest first, a fast app: the first attempt ends, the retry is due and starts in the same millisecond.
+    const sameMs: LogEntry[] = [
+      entry(7, "FAILED", "m5", "flaky", { responseStatus: 500 }),
+      entry(7, "ACTIVE", "m5", "flaky"),
+      entry(7, "RETRY", "m5", "flaky"),
+      entry(7, "ERROR", "m5", "flaky", { responseStatus: 500 }),
+      entry(6, "ACTIVE", "m5", "flaky"),
+    ];
+    expect(attemptsOf(sameMs).map(({ startedAt, outcome }) => ({ startedAt, outcome }))).toEqual([
+      { startedAt: 6, outcome: "error" },
+      { startedAt: 7, outcome: "failed" },
+    ]);
+  });
+
   it("counts messages per job by outcome, leaving out other apps and failure hooks", () => {
     const others = [
       entry(950, "DELIVERED", "h1", "flaky", { url: `${JOBS}?job=flaky&hook=failure` }),

@@ -4,7 +4,10 @@ import { type Destination, startDestination } from "../../../testkit/destination
 import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
 import { tempProject } from "./support.js";
 
-/** A project with four jobs: one that works, one whose app answers 500, one with a schedule, one never run. */
+/**
+ * A project with five jobs: one that works, one whose app answers 500, one with a schedule, one never run, and
+ * one that declares a callback (to a closed port).
+ */
 export function dashboardProject(): Promise<string> {
   const job = (name: string, key: string, definition: string) =>
     `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob(${JSON.stringify(key)}, { ${definition}, handler: async () => {} });\n`;
@@ -13,6 +16,7 @@ export function dashboardProject(): Promise<string> {
     "jobs/greet.job.ts": job("greet", "emails/greet", 'retries: 2, label: "emails"'),
     "jobs/flaky.job.ts": job("flaky", "flaky", "retries: 1"),
     "jobs/quiet.job.ts": job("quiet", "quiet", "retries: 0"),
+    "jobs/notify.job.ts": job("notify", "notify", `callback: "${DECLARED_CALLBACK}"`),
     "jobs/nightly.job.ts": job(
       "nightly",
       "nightly",
@@ -20,6 +24,8 @@ export function dashboardProject(): Promise<string> {
     ),
   });
 }
+
+export const DECLARED_CALLBACK = "http://127.0.0.1:9/declared-callback";
 
 /** The app, standing in for the user's route: `flaky` fails with 500, every other job is delivered. */
 export const startApp = (): Promise<Destination> =>

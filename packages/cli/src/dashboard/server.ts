@@ -48,6 +48,8 @@ const PAGE_HEADERS = {
   "cache-control": "no-store",
 };
 
+const CALLBACK_HEADERS = ["upstash-callback", "upstash-failure-callback"] as const;
+
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"]/g, (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[char] as string);
 
@@ -77,24 +79,42 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
   const json = (response: ServerResponse, status: number, body: unknown) =>
     void response.writeHead(status, { "content-type": "application/json", ...PAGE_HEADERS }).end(JSON.stringify(body));
 
+  /**
+   * Why a publish's callbacks may not go where it asks, or undefined: QStash would send the job's answer there,
+   * so a callback must be the app's jobs route (the onFailure hook) or one that a job of the project declares.
+   */
+  const callbackRefusal = async (headers: Record<string, string>): Promise<string | undefined> => {
+    const asked = CALLBACK_HEADERS.map((name) => headers[name]).filter((value): value is string => value !== undefined);
+    if (asked.every((url) => isJobsRoute(url, options.jobsUrl))) return undefined;
+    const declared = new Set(
+      (await options.project()).jobs.flatMap((job) => CALLBACK_HEADERS.map((name) => job.publish?.headers[name])),
+    );
+    const foreign = asked.find((url) => !isJobsRoute(url, options.jobsUrl) && !declared.has(url));
+    return foreign === undefined
+      ? undefined
+      : `The dashboard sends callbacks only to the app's jobs route or where a job declares them, not ${JSON.stringify(foreign.slice(0, 100))}`;
+  };
+
   /** Forwards one listed call to QStash with the token; answers with its status, content type and body only. */
   const proxy = async (request: IncomingMessage, response: ServerResponse, target: string) => {
     const method = request.method ?? "GET";
     const pathname = target.split("?")[0] as string;
     const endpoint = dashboardEndpoint(method, pathname);
     if (!endpoint) return json(response, 403, { error: `The dashboard does not call ${method} ${pathname}` });
-    if (endpoint.path.startsWith("/v2/publish/")) {
-      const destination = target.slice("/v2/publish/".length);
-      if (!isJobsRoute(destination, options.jobsUrl))
-        return json(response, 403, { error: "The dashboard publishes only to the app's jobs route" });
-    }
-    const body = await readBody(request, options.maxBodyBytes);
-    if (!body) return json(response, 413, { error: `The body is over ${options.maxBodyBytes} bytes` });
+    const publishing = endpoint.path.startsWith("/v2/publish/");
+    if (publishing && !isJobsRoute(target.slice("/v2/publish/".length), options.jobsUrl))
+      return json(response, 403, { error: "The dashboard publishes only to the app's jobs route" });
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (typeof value === "string" && (name === "content-type" || name.startsWith("upstash-"))) headers[name] = value;
     }
-    if (endpoint.path.startsWith("/v2/publish/") && options.bypassSecret) {
+    if (publishing) {
+      const refusal = await callbackRefusal(headers);
+      if (refusal) return json(response, 403, { error: refusal });
+    }
+    const body = await readBody(request, options.maxBodyBytes);
+    if (!body) return json(response, 413, { error: `The body is over ${options.maxBodyBytes} bytes` });
+    if (publishing && options.bypassSecret) {
       headers["upstash-forward-x-vercel-protection-bypass"] = options.bypassSecret;
       if (headers["upstash-failure-callback"])
         headers["upstash-failure-callback-forward-x-vercel-protection-bypass"] = options.bypassSecret;
@@ -111,7 +131,10 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
     } catch (error) {
       return json(response, 502, { error: `QStash at ${upstream.url} did not answer: ${(error as Error).message}` });
     }
-    const text = Buffer.from(await answer.arrayBuffer());
+    // QStash's logs show the headers a message was published with, the bypass secret among them: the page gets
+    // the logs without it (and without the token, which QStash never echoes, in case it ever did).
+    let text = await answer.text();
+    for (const secret of [upstream.token, options.bypassSecret]) if (secret) text = text.replaceAll(secret, "REDACTED");
     response
       .writeHead(answer.status, {
         "content-type": answer.headers.get("content-type") ?? "application/json",
