@@ -127,11 +127,12 @@ describe("the dashboard's servers: what they refuse", () => {
         headers: { "content-type": "application/json", ...headers },
         body: "{}",
       });
-    for (const headers of [
+    const attacks: Record<string, string>[] = [
       { "upstash-callback": "https://evil.example/steal" },
       { "upstash-failure-callback": "https://evil.example/steal" },
       { "upstash-callback": DECLARED_CALLBACK, "upstash-failure-callback": "http://127.0.0.1:9/other" },
-    ]) {
+    ];
+    for (const headers of attacks) {
       const answer = await publish(headers);
       expect({ headers, status: answer.status }).toEqual({ headers, status: 403 });
       expect(answer.body).toContain("callbacks only to the app's jobs route");
