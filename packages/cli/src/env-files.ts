@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
+import { UserError } from "./errors.js";
 
 /**
  * A variable from the environment, else from the project's `.env.local` or `.env`, as Next.js reads them (with
@@ -17,4 +18,18 @@ export function projectEnv(cwd: string, name: string, env: NodeJS.ProcessEnv = p
     }
   }
   return undefined;
+}
+
+/**
+ * The app's jobs route, for `qjobs dev` (its schedules and dashboard) and `qjobs dashboard`: `--app-url`, else
+ * QJOBS_URL (see projectEnv); a user error when it is not an absolute http(s) URL.
+ */
+export function appJobsUrl(cwd: string, explicit?: string, env: NodeJS.ProcessEnv = process.env): URL | undefined {
+  const url = explicit || projectEnv(cwd, "QJOBS_URL", env);
+  if (url === undefined) return undefined;
+  // `localhost:3000/api/jobs` parses, with `localhost:` as its scheme: only http(s) is a route QStash can call.
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
+    throw new UserError(`The app's jobs URL (--app-url or QJOBS_URL) must be an absolute http(s) URL, got "${url}"`);
+  return parsed;
 }

@@ -184,6 +184,20 @@ describe("the dashboard's servers: what they refuse", () => {
     expect((await fetch(publish, { method: "POST", body: "{}" })).status).toBe(200);
   });
 
+  it("refuses an app URL that is not absolute, in qjobs dev and qjobs dashboard", async () => {
+    const project = await dashboardProject();
+    for (const args of [
+      ["dev", "--cwd", project, "--port", "0"],
+      ["dashboard", "--cwd", project, "--port", "0"],
+    ]) {
+      const run = await runCli([...args, "--app-url", "localhost:3000/api/jobs"], {
+        env: { QSTASH_TOKEN: CLOUD_TOKEN, QSTASH_URL: cloudUrl },
+      });
+      expect({ args: args[0], code: run.code }).toEqual({ args: args[0], code: 1 });
+      expect(run.stderr).toContain('must be an absolute http(s) URL, got "localhost:3000/api/jobs"');
+    }
+  });
+
   it("refuses to start without QSTASH_TOKEN, saying where to put it", async () => {
     const run = await runCli(["dashboard", "--cwd", await dashboardProject(), "--port", "0"], {
       env: { QSTASH_TOKEN: "", QSTASH_URL: cloudUrl },

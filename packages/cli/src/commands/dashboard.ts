@@ -7,11 +7,9 @@ import { projectView } from "../dashboard/project.js";
 import { dashboardHandler } from "../dashboard/server.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../dev/defaults.js";
 import { flatHeaders } from "../dev/deliver.js";
-import { projectEnv } from "../env-files.js";
+import { appJobsUrl, projectEnv } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { crossSiteRefusal } from "../local-http.js";
-import { appJobsUrl } from "../schedules/local.js";
-import { parseAppUrl } from "./dev.js";
 
 const QSTASH_CLOUD = "https://qstash.upstash.io";
 
@@ -52,7 +50,7 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
   } catch {
     throw new UserError(`QSTASH_URL must be an absolute URL, got "${qstash}"`);
   }
-  const jobsUrl = parseAppUrl(appJobsUrl(cwd, options.appUrl, env));
+  const jobsUrl = appJobsUrl(cwd, options.appUrl, env);
   const secret = randomBytes(16).toString("base64url");
   const title = `qjobs dashboard · ${new URL(qstash).host}`;
   const pages = dashboardHandler({

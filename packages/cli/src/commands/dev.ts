@@ -14,8 +14,9 @@ import { type AttemptReport, Engine } from "../dev/engine.js";
 import { type DevServer, startServer } from "../dev/server.js";
 import { openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
+import { appJobsUrl } from "../env-files.js";
 import { UserError } from "../errors.js";
-import { appJobsUrl, registerSchedules } from "../schedules/local.js";
+import { registerSchedules } from "../schedules/local.js";
 
 export interface DevOptions {
   port?: number;
@@ -69,16 +70,6 @@ async function ignoreStateFolder(folder: string): Promise<void> {
   if (!existsSync(join(folder, ".gitignore"))) await writeIfChanged(join(folder, ".gitignore"), "*\n");
 }
 
-/** The app's jobs route as a URL, or a user error saying what it must be. */
-export function parseAppUrl(url: string | undefined): URL | undefined {
-  if (url === undefined) return undefined;
-  try {
-    return new URL(url);
-  } catch {
-    throw new UserError(`The app's jobs URL (--app-url or QJOBS_URL) must be an absolute URL, got "${url}"`);
-  }
-}
-
 /** `qjobs dev`: the local QStash-compatible server. */
 export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   const retryScale = options.retryScale ?? DEFAULT_RETRY_SCALE;
@@ -98,8 +89,19 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
   const cwd = resolve(options.cwd ?? ".");
-  const jobsUrl = parseAppUrl(appJobsUrl(cwd, options.appUrl));
+  const jobsUrl = appJobsUrl(cwd, options.appUrl);
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
+  // Built before the journal is locked: a page that is not built fails here with nothing to undo.
+  // With a token of the user's own, the page (which holds no token) is behind a secret too.
+  const secret = credentials.token === DEV_CREDENTIALS.token ? undefined : randomBytes(16).toString("base64url");
+  const pages = dashboardHandler({
+    title: "qjobs dev",
+    upstream: () => ({ url: server.url, token: credentials.token }),
+    secret,
+    jobsUrl,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url }),
+  });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
   if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) await ignoreStateFolder(resolve(cwd, ".qjobs"));
   const journal = stateDir ? openJournal(stateDir, { fresh: options.fresh }) : undefined;
@@ -112,16 +114,6 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     onAttempt: options.onAttempt,
     signingKey: credentials.currentSigningKey,
     maxDlq: options.maxDlq,
-  });
-  // With a token of the user's own, the page (which holds no token) is behind a secret too.
-  const secret = credentials.token === DEV_CREDENTIALS.token ? undefined : randomBytes(16).toString("base64url");
-  const pages = dashboardHandler({
-    title: "qjobs dev",
-    upstream: () => ({ url: server.url, token: credentials.token }),
-    secret,
-    jobsUrl,
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url }),
   });
   const port = options.port ?? DEFAULT_PORT;
   let server: DevServer;

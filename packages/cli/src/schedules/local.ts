@@ -1,7 +1,6 @@
 import { deliveryUrl } from "@qjobs/runtime";
 import type { Engine } from "../dev/engine.js";
 import { type MessageSpec, parsePublish } from "../dev/message.js";
-import { projectEnv } from "../env-files.js";
 import { publishHeaders } from "../publish-headers.js";
 import type { RegisteredJob } from "../types.js";
 import {
@@ -12,11 +11,6 @@ import {
   type WantedSchedule,
   wantedSchedules,
 } from "./plan.js";
-
-/** The app's jobs URL for `qjobs dev` and the dashboard: `--app-url`, else QJOBS_URL (see projectEnv). */
-export function appJobsUrl(cwd: string, explicit?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return explicit || projectEnv(cwd, "QJOBS_URL", env);
-}
 
 /** A declared schedule's message, as `qjobs dev` publishes it on each tick: read like any publish. */
 function specOf(wanted: WantedSchedule): MessageSpec {
