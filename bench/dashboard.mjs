@@ -3,14 +3,13 @@
 // messages in history, how long each view takes to show its data, how long a filter takes, and the longest
 // task that blocks the page while it polls.
 // Usage: pnpm bench:dashboard [-- --messages 10000 --rounds 7]
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@upstash/qstash";
 import { chromium } from "playwright-core";
-import { arg, cliBin, median } from "./shared.mjs";
+import { arg, median, startDev } from "./shared.mjs";
 
 const messages = arg("messages", 10_000);
 const rounds = arg("rounds", 7);
@@ -40,23 +39,7 @@ writeFileSync(
   join(project, "jobs/bench.job.ts"),
   'import { createJob } from "@qjobs/runtime";\nexport const bench = createJob("bench", async (payload: { i: number }) => {});\n',
 );
-const dev = spawn(
-  process.execPath,
-  [cliBin, "dev", "--cwd", project, "--port", "0", "--quiet", "--in-memory", "--app-url", jobsUrl],
-  {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "inherit"],
-  },
-);
-const dashboard = await new Promise((resolve, reject) => {
-  let out = "";
-  dev.stdout.on("data", (text) => {
-    out += text;
-    const match = /Dashboard: (\S+)/.exec(out);
-    if (match) resolve(match[1]);
-  });
-  dev.once("exit", (code) => reject(new Error(`qjobs dev exited with ${code}`)));
-});
+const { child: dev, dashboard } = await startDev(["--cwd", project, "--in-memory", "--app-url", jobsUrl]);
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",

@@ -3,13 +3,12 @@
 // in the same run: the same requests posted straight to the app, with no QStash in between.
 // Measured twice: with its state on disk (the default) and in memory only.
 // Usage: pnpm bench:dev [-- --messages 5000 --concurrency 50 --rounds 3]
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@upstash/qstash";
-import { arg, cliBin, median } from "./shared.mjs";
+import { arg, median, startDev } from "./shared.mjs";
 
 const messages = arg("messages", 5000);
 const concurrency = arg("concurrency", 50);
@@ -33,27 +32,15 @@ await new Promise((resolve) => app.listen(0, "127.0.0.1", resolve));
 const appUrl = `http://127.0.0.1:${app.address().port}/api/jobs?job=bench`;
 
 /** Starts `qjobs dev` with these extra flags; resolves to the process and a Client pointed at it. */
-async function startDev(flags) {
-  const dev = spawn(process.execPath, [cliBin, "dev", "--port", "0", "--quiet", ...flags], {
-    env: { ...process.env, NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    dev.stdout.on("data", (text) => {
-      out += text;
-      const match = /running at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    dev.once("exit", (code) => reject(new Error(`qjobs dev exited with ${code}`)));
-  });
-  return { dev, client: new Client({ baseUrl: url, token: TOKEN, devMode: false, enableTelemetry: false }) };
+async function startServer(flags) {
+  const { child, url } = await startDev(flags);
+  return { dev: child, client: new Client({ baseUrl: url, token: TOKEN, devMode: false, enableTelemetry: false }) };
 }
 
 // Its state on disk (the default), and in memory only (--in-memory), side by side.
 const stateDir = mkdtempSync(join(tmpdir(), "qjobs-bench-state-"));
-const onDisk = await startDev(["--state-dir", stateDir]);
-const inMemory = await startDev(["--in-memory"]);
+const onDisk = await startServer(["--state-dir", stateDir]);
+const inMemory = await startServer(["--in-memory"]);
 
 /** Sends `messages` with `send`, `concurrency` at a time; resolves when all have arrived at the app. */
 async function run(send) {
