@@ -1,43 +1,15 @@
 import { deliveryUrl } from "@qjobs/runtime";
 import type { Engine } from "../dev/engine.js";
 import { type MessageSpec, parsePublish } from "../dev/message.js";
+import { scheduleView } from "../dev/views.js";
 import { publishHeaders } from "../publish-headers.js";
 import type { RegisteredJob } from "../types.js";
-import {
-  type ExistingSchedule,
-  type PlanStep,
-  planSync,
-  type ScheduleSettings,
-  type WantedSchedule,
-  wantedSchedules,
-} from "./plan.js";
+import { type PlanStep, planSync, type WantedSchedule, wantedSchedules } from "./plan.js";
+import { existingSchedule } from "./sync.js";
 
 /** A declared schedule's message, as `qjobs dev` publishes it on each tick: read like any publish. */
 function specOf(wanted: WantedSchedule): MessageSpec {
   return parsePublish(wanted.destination, publishHeaders(wanted.options), Buffer.from(wanted.body ?? ""), "127.0.0.1");
-}
-
-/** A registered schedule's settings, as QStash's view of it tells them. */
-function settingsOfSpec(spec: MessageSpec): ScheduleSettings {
-  const flow = spec.flowControl;
-  return {
-    retries: spec.maxRetries,
-    delay: spec.delayMs / 1000,
-    ...(spec.callback ? { callback: spec.callback.url } : {}),
-    ...(spec.failureCallback ? { failureCallback: spec.failureCallback.url } : {}),
-    labels: spec.labels,
-    ...(flow
-      ? {
-          flow: {
-            key: flow.key,
-            ...(flow.parallelism !== undefined ? { parallelism: flow.parallelism } : {}),
-            ...(flow.rate !== undefined ? { rate: flow.rate } : {}),
-            period: flow.periodMs / 1000,
-          },
-        }
-      : {}),
-    ...(spec.retryDelay ? { retryDelay: spec.retryDelay } : {}),
-  };
 }
 
 /**
@@ -45,14 +17,8 @@ function settingsOfSpec(spec: MessageSpec): ScheduleSettings {
  * same plan as `qjobs schedules sync` (so a schedule made by hand stays), applied to the engine directly.
  */
 export function registerSchedules(engine: Engine, jobs: readonly RegisteredJob[], jobsUrl: URL): PlanStep[] {
-  const existing: ExistingSchedule[] = engine.listSchedules().map((schedule) => ({
-    scheduleId: schedule.scheduleId,
-    destination: schedule.spec.url,
-    cron: schedule.cron.source,
-    ...(schedule.spec.body.length > 0 ? { body: schedule.spec.body.toString("utf8") } : {}),
-    isPaused: schedule.isPaused,
-    settings: settingsOfSpec(schedule.spec),
-  }));
+  // Compared as QStash's API shows them, through the same reading as `qjobs schedules sync`.
+  const existing = engine.listSchedules().map((schedule) => existingSchedule(scheduleView(schedule)));
   const steps = planSync(
     wantedSchedules(jobs, jobsUrl, (key, hook) => deliveryUrl(jobsUrl, key, hook)),
     existing,

@@ -1,14 +1,37 @@
 import type { Client } from "@upstash/qstash";
 import { type ExistingSchedule, type PlanStep, seconds, type WantedSchedule } from "./plan.js";
 
-/** QStash's schedules, reduced to what the plan compares. */
-export async function listSchedules(client: Client): Promise<ExistingSchedule[]> {
-  return (await client.schedules.list()).map((schedule) => ({
+/** The fields of a schedule as QStash's API returns it (and the SDK parses it) that the plan compares. */
+export interface ScheduleView {
+  scheduleId: string;
+  destination: string;
+  cron: string;
+  body?: string;
+  isPaused?: boolean;
+  retries: number;
+  /** Seconds, or a duration string. */
+  delay?: number | string;
+  callback?: string;
+  failureCallback?: string;
+  label?: string;
+  labels?: string[];
+  flowControlKey?: string;
+  parallelism?: number;
+  rate?: number;
+  ratePerSecond?: number;
+  period?: number;
+  retryDelayExpression?: unknown;
+}
+
+/** A schedule as QStash returns it, reduced to what the plan compares: one reading for sync and qjobs dev. */
+export function existingSchedule(schedule: ScheduleView): ExistingSchedule {
+  const rate = schedule.rate ?? schedule.ratePerSecond;
+  return {
     scheduleId: schedule.scheduleId,
     destination: schedule.destination,
     cron: schedule.cron,
     ...(schedule.body ? { body: schedule.body } : {}),
-    isPaused: schedule.isPaused,
+    isPaused: schedule.isPaused ?? false,
     settings: {
       retries: schedule.retries,
       delay: seconds(schedule.delay),
@@ -20,14 +43,19 @@ export async function listSchedules(client: Client): Promise<ExistingSchedule[]>
             flow: {
               key: schedule.flowControlKey,
               ...(schedule.parallelism ? { parallelism: schedule.parallelism } : {}),
-              ...((schedule.rate ?? schedule.ratePerSecond) ? { rate: schedule.rate ?? schedule.ratePerSecond } : {}),
+              ...(rate ? { rate } : {}),
               period: schedule.period ?? 1,
             },
           }
         : {}),
       ...(schedule.retryDelayExpression ? { retryDelay: String(schedule.retryDelayExpression) } : {}),
     },
-  }));
+  };
+}
+
+/** QStash's schedules, reduced to what the plan compares. */
+export async function listSchedules(client: Client): Promise<ExistingSchedule[]> {
+  return (await client.schedules.list()).map(existingSchedule);
 }
 
 export interface ApplyOptions {
