@@ -72,6 +72,8 @@ export interface Message extends MessageSpec {
   retried: number;
   /** When the next attempt may start (ms). */
   dueAt: number;
+  /** Cancelled while an attempt was in flight: when it ends, nothing follows. */
+  cancelled?: true;
 }
 
 const DEFAULT_RETRIES = 3;
