@@ -328,3 +328,14 @@ describe("the lock (item 11)", () => {
     );
   });
 });
+
+describe("a --state-dir outside the project", () => {
+  it("is created with its missing parents, private", async () => {
+    const state = join(await privateTemp("qjobs-elsewhere-"), "a", "b", "state");
+    const cli = spawnCli(["dev", "--port", "0", "--state-dir", state, "--quiet"]);
+    await cli.waitFor(/Ctrl-C stops/);
+    expect(existsSync(join(state, "journal.jsonl"))).toBe(true);
+    if (process.platform !== "win32") expect((await stat(state)).mode & 0o777).toBe(0o700);
+    expect(await cli.stop()).toBe(0);
+  });
+});

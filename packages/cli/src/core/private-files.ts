@@ -45,10 +45,16 @@ function lstatIfExists(path: string): Stats | undefined {
   }
 }
 
+/** Whether `path` is `root` itself or outside it (a --state-dir elsewhere): no parts below the root to check. */
+const outside = (root: string, path: string) => {
+  const rel = relative(root, path);
+  return rel === "" || rel.startsWith("..") || isAbsolute(rel);
+};
+
 /** The folders and file from `root` (excluded) down to `path`; just `path` when it is not under `root`. */
 function partsBelow(root: string, path: string): string[] {
+  if (outside(root, path)) return [path];
   const rel = relative(root, path);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return [path];
   const parts: string[] = [];
   let current = root;
   for (const name of rel.split(sep)) {
@@ -74,7 +80,8 @@ function makeFolder(root: string, dir: string): Stats {
     if (stats && !stats.isDirectory()) throw new UserError(`Cannot use ${dir}: ${part} is not a folder`);
     if (!stats) {
       try {
-        mkdirSync(part, { mode: PRIVATE_FOLDER_MODE });
+        // A --state-dir outside the project is created with its missing parents, as any tool would.
+        mkdirSync(part, { mode: PRIVATE_FOLDER_MODE, recursive: outside(root, part) });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       }
@@ -97,6 +104,8 @@ export function projectFolder(root: string, dir: string): void {
  */
 export function privateFolder(root: string, dir: string): { tightened: boolean } {
   const stats = makeFolder(root, dir);
+  // Windows has no owner or mode bits to check here (it reports 0o666 for everything).
+  if (process.platform === "win32") return { tightened: false };
   if (typeof process.getuid === "function" && stats.uid !== process.getuid())
     throw new UserError(`Refusing to use ${dir}: it belongs to another user (uid ${stats.uid}).`);
   if (stats.mode & 0o022)
@@ -127,7 +136,7 @@ export function openPrivate(root: string, path: string, flags: string): { fd: nu
     closeSync(fd);
     throw new UserError(`Cannot use ${path}: it is not a regular file`);
   }
-  const tightened = (stats.mode & 0o777 & ~PRIVATE_FILE_MODE) !== 0;
+  const tightened = process.platform !== "win32" && (stats.mode & 0o777 & ~PRIVATE_FILE_MODE) !== 0;
   if (tightened) chmodSync(path, PRIVATE_FILE_MODE);
   return { fd, tightened };
 }
