@@ -84,16 +84,15 @@ export function openJournal(
   const path = join(dir, JOURNAL);
   let records: JournalRecord[] = [];
   const notice: JournalNotice = { tightened: folder.tightened, skipped: [], cut: false };
-  let fd: number;
+  let opened: { fd: number; tightened: boolean } | undefined;
   try {
     if (options.fresh) {
       refuseLinks(root, path);
       rmSync(path, { force: true });
     }
-    const opened = openPrivate(root, path, "a+");
-    fd = opened.fd;
+    opened = openPrivate(root, path, "a+");
     notice.tightened ||= opened.tightened;
-    const bytes = readFileSync(fd);
+    const bytes = readFileSync(opened.fd);
     const text = bytes.toString("utf8");
     const read = readRecords(text);
     records = read.records;
@@ -108,11 +107,13 @@ export function openJournal(
       notice.keptAside = aside.path;
     }
     // An append after a cut line would join it, and be lost with it at the next start.
-    if (notice.cut) ftruncateSync(fd, complete);
+    if (notice.cut) ftruncateSync(opened.fd, complete);
   } catch (error) {
+    if (opened) closeSync(opened.fd);
     unlock();
     throw error;
   }
+  let fd = opened.fd;
   let pending: string[] = [];
   let size = records.length;
   let scheduled = false;
