@@ -13,10 +13,11 @@
 //   answers 200, 400 or holds its answer instead, which is what those URLs stand for in the suites.
 import type { Client } from "@upstash/qstash";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { SpawnedCli } from "../../../testkit/cli.js";
 import { type Destination, startDestination } from "../../../testkit/destination.js";
 import { until } from "../../../testkit/processes.js";
 import { localClient } from "./dev-support.js";
-import { type SpawnedCli, spawnCli } from "./support.js";
+import { spawnCli } from "./support.js";
 
 let cli: SpawnedCli;
 let client: Client;
@@ -66,7 +67,7 @@ describe("messages, as the SDK's messages suite checks them", () => {
       retryDelay,
     });
     const message = await client.messages.get(messageId);
-    expect(new Headers(message.header).get("Test-Header")).toBe("test-value");
+    expect(message.header?.["Test-Header"]).toEqual(["test-value"]);
     expect(message.retryDelayExpression).toBe(retryDelay);
     await client.messages.delete(messageId);
     await expect(client.messages.get(messageId)).rejects.toMatchObject({ status: 404 });
