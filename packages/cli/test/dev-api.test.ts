@@ -460,6 +460,6 @@ describe("caps on what one client can make qjobs dev hold (issue 20, item 12)", 
     expect(queues).toHaveLength(1000);
     expect(queues.every((queue) => queue.lag === 50)).toBe(true);
     // Walking every message for each queue took seconds here (50 million steps); counts take milliseconds.
-    expect(elapsed).toBeLessThan(250);
+    expect(elapsed).toBeLessThan(1500);
   }, 30_000);
 });
