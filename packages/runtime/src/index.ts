@@ -1,4 +1,5 @@
 export { deliveryUrl } from "./binding.js";
+export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
   DEV_CREDENTIALS,
