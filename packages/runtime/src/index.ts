@@ -1,4 +1,4 @@
-export { deliveryUrl } from "./binding.js";
+export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
