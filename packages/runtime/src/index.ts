@@ -30,6 +30,7 @@ export {
   type ScheduleDeclaration,
   type SchemaJobDefinition,
 } from "./job.js";
+export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, FAILURE_CALLBACK_RETRIES, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";

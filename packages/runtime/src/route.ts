@@ -1,5 +1,5 @@
 import { signedTarget } from "./binding.js";
-import { type Env, processEnv, quoteForLog, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
+import { type Env, processEnv, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
 import {
   ConfigurationError,
   InvalidPayloadError,
@@ -7,6 +7,7 @@ import {
   type PayloadIssue,
   RetryAfterError,
 } from "./errors.js";
+import { quoteForLog } from "./log-text.js";
 import type { ReplayGuard } from "./replay.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";

@@ -19,7 +19,7 @@ describe("attack: a callback on a third party's host receives the bypass secret"
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const notify = createJob("notify-third-party", {
       callback: "https://thirdparty.example/success",
-      handler: async () => {},
+      handler: async (_payload: { note?: string }) => {},
     });
     await notify.dispatch({});
     await notify.dispatch({});
