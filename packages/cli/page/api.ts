@@ -35,9 +35,16 @@ async function call<T>(
   const text = await response.text();
   if (!response.ok) {
     let message = text;
+    let tooLarge = false;
     try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text;
+      const answer = JSON.parse(text) as { error?: string; tooLarge?: boolean };
+      message = answer.error ?? text;
+      tooLarge = answer.tooLarge === true;
     } catch {}
+    // The CLI buffers at most 32 MiB of an answer: a page of logs that big is asked for again, half as long.
+    const count = Number(init.query?.count);
+    if (tooLarge && count > 1)
+      return call(method, path, { ...init, query: { ...init.query, count: Math.floor(count / 2) } });
     throw new ApiError(response.status, `${response.status}: ${message || response.statusText}`);
   }
   return (text ? JSON.parse(text) : undefined) as T;
