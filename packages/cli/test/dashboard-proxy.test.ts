@@ -173,7 +173,7 @@ describe("attack: the bypass secret reaches a third-party callback through the d
 describe("attack: a log body cut across the bypass secret leaves most of it readable", () => {
   it("hides every value holding 8 or more characters of it, cut at any offset, plain or base64", async () => {
     const prefix = `{"sourceHeader":{"X-Vercel-Protection-Bypass":["`;
-    const events = [];
+    const events: Record<string, unknown>[] = [];
     for (let cut = 0; cut <= SECRET.length; cut++) {
       const text = `${prefix}${SECRET.slice(0, cut)}`;
       events.push({ messageId: `plain-${cut}`, body: text });
