@@ -130,37 +130,44 @@ export async function readCapped(answer: Response, limit = MAX_ANSWER_BYTES): Pr
  */
 const PIECE = 8;
 
-const BASE64 = /^[A-Za-z0-9+/_-]{12,}={0,2}$/;
-
-/** Whether `text`, or what it decodes to when it is base64, holds a piece of one of the secrets. */
-function holdsSecret(text: string, secrets: readonly string[]): boolean {
-  const readings = [text];
-  if (BASE64.test(text)) {
-    const whole = text.replace(/=+$/, "");
-    // Node decodes a cut group as far as it goes; a string cut at its start is read at each alignment.
-    for (let skip = 0; skip < 4; skip++)
-      readings.push(Buffer.from(whole.slice(skip).replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("latin1"));
-  }
-  return secrets.some((secret) => {
-    const size = Math.min(PIECE, secret.length);
-    for (let start = 0; start + size <= secret.length; start++) {
-      const piece = secret.slice(start, start + size);
-      if (readings.some((reading) => reading.includes(piece))) return true;
-    }
-    return false;
+/**
+ * A piece as it reads inside base64 text, at each of the three byte alignments: the characters whose six bits all
+ * come from the piece (QStash's logs carry bodies base64-encoded, so the secret is never there as itself).
+ */
+function base64Readings(piece: string): string[] {
+  const bytes = Buffer.from(piece, "utf8");
+  return [0, 1, 2].flatMap((align) => {
+    const encoded = Buffer.concat([Buffer.alloc(align), bytes]).toString("base64");
+    const stable = encoded.slice(Math.ceil((8 * align) / 6), Math.floor((8 * (align + bytes.length)) / 6));
+    return [stable, stable.replace(/\+/g, "-").replace(/\//g, "_")];
   });
 }
 
+/**
+ * One pattern matching any piece of any of the secrets, as itself or inside base64: one pass over each value.
+ * Undefined when there is no secret to hide.
+ */
+function piecesPattern(secrets: readonly string[]): RegExp | undefined {
+  const pieces = new Set<string>();
+  for (const secret of secrets) {
+    const size = Math.min(PIECE, secret.length);
+    for (let start = 0; start + size <= secret.length; start++) {
+      const piece = secret.slice(start, start + size);
+      pieces.add(piece);
+      for (const reading of base64Readings(piece)) pieces.add(reading);
+    }
+  }
+  if (pieces.size === 0) return undefined;
+  return new RegExp([...pieces].map((piece) => piece.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"));
+}
+
 /** Every string (and key) of a JSON value that holds a piece of a secret, replaced by `REDACTED`. */
-function redactValue(value: unknown, secrets: readonly string[]): unknown {
-  if (typeof value === "string") return holdsSecret(value, secrets) ? "REDACTED" : value;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets));
+function redactValue(value: unknown, pieces: RegExp): unknown {
+  if (typeof value === "string") return pieces.test(value) ? "REDACTED" : value;
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, pieces));
   if (value && typeof value === "object")
     return Object.fromEntries(
-      Object.entries(value).map(([name, item]) => [
-        holdsSecret(name, secrets) ? "REDACTED" : name,
-        redactValue(item, secrets),
-      ]),
+      Object.entries(value).map(([name, item]) => [pieces.test(name) ? "REDACTED" : name, redactValue(item, pieces)]),
     );
   return value;
 }
@@ -171,15 +178,15 @@ function redactValue(value: unknown, secrets: readonly string[]): unknown {
  * becomes an error naming its status, so no other content type ever reaches the page's origin.
  */
 export function pageAnswer(body: Buffer, status: number, secrets: readonly (string | undefined)[]): string {
-  const known = secrets.filter((secret): secret is string => !!secret);
+  const pieces = piecesPattern(secrets.filter((secret): secret is string => !!secret));
   const text = body.toString("utf8");
   if (text === "") return "";
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    const shown = holdsSecret(text, known) ? "(withheld: it held a secret)" : text.slice(0, 500);
+    const shown = pieces?.test(text) ? "(withheld: it held a secret)" : text.slice(0, 500);
     return JSON.stringify({ error: `QStash answered ${status} with a body that is not JSON: ${shown}` });
   }
-  return JSON.stringify(redactValue(parsed, known));
+  return JSON.stringify(pieces ? redactValue(parsed, pieces) : parsed);
 }
