@@ -91,7 +91,10 @@ export const qstash = {
   cancel: (messageId: string) => call<void>("DELETE", `/v2/messages/${id(messageId)}`),
   // QStash reads the destination raw, its own query string included (`?job=key`), as the SDK sends it.
   publish: (destination: string, body: string, headers: Record<string, string>) =>
-    call<{ messageId: string }>("POST", `/v2/publish/${destination}`, { body, headers }),
+    // A hook's URL is QStash's to call with a failure's fields: the page never publishes there (the CLI refuses too).
+    /[?&]hook=/.test(destination)
+      ? Promise.reject(new ApiError(400, "The dashboard does not publish to a job's onFailure hook"))
+      : call<{ messageId: string }>("POST", `/v2/publish/${destination}`, { body, headers }),
   schedules: () => call<RegisteredSchedule[]>("GET", "/v2/schedules"),
   pause: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/pause`),
   resume: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/resume`),

@@ -2,7 +2,8 @@
 // each test needs (issue 20: items 1, 3, 4, 13 and 15).
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { qstash } from "../page/api.js";
 import { spawnCli, tempProject } from "./support.js";
 
 const TOKEN = "cloud-token-7a1f-never-shown-to-the-page";
@@ -142,6 +143,18 @@ describe("attack: a publish the page never makes, aimed elsewhere", () => {
       expect((await publish(destination, { "upstash-failure-callback": callback })).status).toBe(403);
     }
     expect(received).toEqual([]);
+  });
+});
+
+describe("attack: the page publishes a forged failure callback to a job's onFailure hook", () => {
+  it("the page refuses it before any request (the proxy refuses it too, above)", async () => {
+    const fetched = vi.spyOn(globalThis, "fetch");
+    await expect(qstash.publish(`${jobsUrl}?job=billing%2Fcharge&hook=failure`, "{}", {})).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining("onFailure hook"),
+    });
+    expect(fetched).not.toHaveBeenCalled();
+    fetched.mockRestore();
   });
 });
 
