@@ -1,4 +1,4 @@
-import { escapeControls } from "@qjobs/runtime";
+import { bypassWithheld, escapeControls } from "@qjobs/runtime";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { GenerateResult } from "./commands/generate.js";
@@ -280,9 +280,7 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
     else output.out(`  ${color.dim("=")} ${color.dim(`unchanged ${step.wanted.key} ${step.wanted.label}`)}`);
   }
   for (const { key, callback } of result.withheldBypass)
-    output.err(
-      `${output.errColor.yellow("!")} The schedules of job "${key}" run without VERCEL_AUTOMATION_BYPASS_SECRET: its callback ${shown(callback)} is not on the jobs URL's origin, and QStash copies a message's headers into its callbacks' body.`,
-    );
+    output.err(`${output.errColor.yellow("!")} ${bypassWithheld(key, callback)}`);
   if (result.conflicts.length > 0) {
     output.err(
       `\n${output.errColor.red("✗")} ${plural(result.conflicts.length, "schedule id")} of this app ${result.conflicts.length === 1 ? "is" : "are"} held by schedules it does not own; nothing was changed. Delete or rename them at QStash, or rename the job's schedule.`,

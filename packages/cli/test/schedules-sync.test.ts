@@ -285,7 +285,7 @@ describe("attacks on qjobs schedules sync through what QStash holds", () => {
         },
       });
       expect(run.code).toBe(0);
-      expect(run.stderr).toMatch(/schedules of job "alerts" run without VERCEL_AUTOMATION_BYPASS_SECRET/);
+      expect(run.stderr).toMatch(/Messages of job "alerts" go without VERCEL_AUTOMATION_BYPASS_SECRET/);
       const creates = qstash.requests.filter((request) => request.method === "POST");
       expect(creates).toHaveLength(5);
       const carrying = creates.filter((request) => JSON.stringify(request.headers).includes("BypassSecret"));

@@ -29,7 +29,7 @@ export function foreignCallback(jobsUrl: string | URL, callbacks: readonly (stri
 
 /** Why a job's messages go without the bypass secret, in one line. */
 export function bypassWithheld(key: string, callback: string): string {
-  return `[qjobs] Messages of job "${key}" go without VERCEL_AUTOMATION_BYPASS_SECRET: their callback ${JSON.stringify(callback.slice(0, 200))} is not on the jobs URL's origin, and QStash copies a message's headers into its callbacks' body.`;
+  return `Messages of job "${key}" go without VERCEL_AUTOMATION_BYPASS_SECRET: their callback ${JSON.stringify(callback.slice(0, 200))} is not on the jobs URL's origin, and QStash copies a message's headers into its callbacks' body.`;
 }
 
 const warned = new Set<string>();
@@ -50,7 +50,7 @@ export function bypassSecretFor(
   if (foreign === undefined) return secret;
   if (!warned.has(key)) {
     warned.add(key);
-    warn(bypassWithheld(key, foreign));
+    warn(`[qjobs] ${bypassWithheld(key, foreign)}`);
   }
   return undefined;
 }
