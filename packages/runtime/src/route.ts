@@ -1,5 +1,5 @@
 import { signedTarget } from "./binding.js";
-import { type Env, processEnv, quoteForLog, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
+import { type Env, processEnv, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
 import {
   ConfigurationError,
   InvalidPayloadError,
@@ -7,6 +7,7 @@ import {
   type PayloadIssue,
   RetryAfterError,
 } from "./errors.js";
+import { quoteForLog } from "./log-text.js";
 import type { ReplayGuard } from "./replay.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
@@ -152,13 +153,24 @@ async function runFailureHook(
   logger: Pick<Console, "error" | "warn">,
 ): Promise<Response> {
   if (!job.onFailure) return Response.json({ ok: true, hook: "none" });
+  // Signed is not well-formed: anyone with the account's token can publish any body to the hook's URL. What
+  // QStash would only retry (not JSON, not an object, fields that are not base64) is answered 489, never thrown.
   let callback: Record<string, unknown>;
+  let source: Uint8Array;
+  let answerBody: Uint8Array;
   try {
-    callback = JSON.parse(utf8.decode(body)) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(utf8.decode(body));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TypeError("not an object");
+    callback = parsed as Record<string, unknown>;
+    source = base64Bytes(callback.sourceBody);
+    answerBody = base64Bytes(callback.body);
   } catch {
-    return failure(NON_RETRYABLE_STATUS, "invalid_json", `The failure callback of job "${key}" is not JSON`);
+    return failure(
+      NON_RETRYABLE_STATUS,
+      "invalid_json",
+      `The failure callback of job "${key}" is not a JSON object with base64 bodies`,
+    );
   }
-  const source = base64Bytes(callback.sourceBody);
   let payload: unknown;
   let rawPayload: unknown;
   let reason: JobFailure["reason"] = "failed";
@@ -173,7 +185,7 @@ async function runFailureHook(
   const info: JobFailure = {
     reason,
     status: number(callback.status),
-    body: lenient.decode(base64Bytes(callback.body)),
+    body: lenient.decode(answerBody),
     retried: number(callback.retried),
     maxRetries: number(callback.maxRetries),
     sourceMessageId: typeof callback.sourceMessageId === "string" ? callback.sourceMessageId : "",

@@ -1,5 +1,6 @@
-import { quoteForLog, type SigningKeys } from "./env.js";
+import type { SigningKeys } from "./env.js";
 import { QJobsError } from "./errors.js";
+import { quoteForLog } from "./log-text.js";
 
 /** A delivery's `Upstash-Signature` is missing, malformed, expired, or not ours. */
 export class SignatureError extends QJobsError {
