@@ -1,12 +1,19 @@
 // Signed deliveries per second through the jobs route, in one process, against two baselines
 // measured in the same run: the official Next.js helper wrapping the same handler, and the floor
 // (the SDK's Receiver.verify + JSON.parse + the handler, with no Request or Response at all).
+// Then the route's steps, each timed alone on the same deliveries, in microseconds per delivery.
 // Usage: pnpm bench:route [-- --rounds 7 --per-round 2000]
 
 import { createJob, createRouteHandler } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
 import { Receiver } from "@upstash/qstash";
 import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
+// The route's steps are internal: the breakdown imports them from the built files, not the package's API.
+import { signedTarget } from "../packages/runtime/dist/binding.js";
+import { readBody } from "../packages/runtime/dist/body.js";
+import { validatePayload } from "../packages/runtime/dist/schema.js";
+import { nodeCryptoSha256, webCrypto } from "../packages/runtime/dist/sha256.js";
+import { verifySignatureWith } from "../packages/runtime/dist/verify.js";
 import { arg, median } from "./shared.mjs";
 
 const rounds = arg("rounds", 7);
@@ -91,3 +98,42 @@ console.log(`qjobs route / official helper: ${(ours / rates["official verifySign
 console.log(
   `qjobs route / floor:           ${(ours / rates["floor: Receiver.verify + JSON.parse + handler"]).toFixed(2)}x`,
 );
+
+// Each step of a delivery, alone, on the same deliveries: where the route's time goes.
+const keys = { current: currentSigningKey, next: nextSigningKey };
+const appUrls = [new URL("https://app.example.com/api/jobs")];
+const encoder = new TextEncoder();
+const bodies = deliveries.map((d) => encoder.encode(d.body));
+const nodeCrypto = nodeCryptoSha256();
+const steps = {
+  "new Request (the caller's, every variant pays it)": async (d) => request(d),
+  "new Request, then read its body (bounded)": async (d) => readBody(request(d), 16 * 1024 * 1024),
+  ...(nodeCrypto && {
+    "verify the signature, node:crypto (used on Node)": async (d, i) =>
+      verifySignatureWith(nodeCrypto, { signature: d.signature, body: bodies[i], keys }),
+  }),
+  "verify the signature, Web Crypto (edge runtimes)": async (d, i) =>
+    verifySignatureWith(webCrypto, { signature: d.signature, body: bodies[i], keys }),
+  "bind: the signed URL and the request's ?job=": async () => {
+    if (!signedTarget(url, appUrls)) throw new Error("not bound");
+    new URL(url).searchParams.getAll("job");
+  },
+  "parse and validate the payload": async (d) => validatePayload(job.key, undefined, JSON.parse(d.body)),
+  "the handler": async (d) => job.handler(JSON.parse(d.body), { key: job.key, messageId: "", retried: 0 }),
+  "new Response": async () =>
+    new Response('{"ok":true}', { status: 200, headers: { "Content-Type": "application/json" } }),
+};
+async function microseconds(step) {
+  const start = performance.now();
+  for (let i = 0; i < perRound; i++) await step(deliveries[i % deliveries.length], i % deliveries.length);
+  return ((performance.now() - start) * 1000) / perRound;
+}
+const stepSamples = Object.fromEntries(Object.keys(steps).map((name) => [name, []]));
+for (const step of Object.values(steps)) await microseconds(step); // warm-up
+for (let round = 0; round < rounds; round++) {
+  for (const [name, step] of Object.entries(steps)) stepSamples[name].push(await microseconds(step));
+}
+const stepWidth = Math.max(...Object.keys(steps).map((name) => name.length));
+console.log(`\nthe route's steps alone, medians (the route took ${(1e6 / ours).toFixed(1)} us a delivery):`);
+for (const [name, values] of Object.entries(stepSamples))
+  console.log(`  ${name.padEnd(stepWidth)}  ${median(values).toFixed(1).padStart(6)} us`);

@@ -35,9 +35,16 @@ async function call<T>(
   const text = await response.text();
   if (!response.ok) {
     let message = text;
+    let tooLarge = false;
     try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text;
+      const answer = JSON.parse(text) as { error?: string; tooLarge?: boolean };
+      message = answer.error ?? text;
+      tooLarge = answer.tooLarge === true;
     } catch {}
+    // The CLI buffers at most 32 MiB of an answer: a page of logs that big is asked for again, half as long.
+    const count = Number(init.query?.count);
+    if (tooLarge && count > 1)
+      return call(method, path, { ...init, query: { ...init.query, count: Math.floor(count / 2) } });
     throw new ApiError(response.status, `${response.status}: ${message || response.statusText}`);
   }
   return (text ? JSON.parse(text) : undefined) as T;
@@ -84,7 +91,10 @@ export const qstash = {
   cancel: (messageId: string) => call<void>("DELETE", `/v2/messages/${id(messageId)}`),
   // QStash reads the destination raw, its own query string included (`?job=key`), as the SDK sends it.
   publish: (destination: string, body: string, headers: Record<string, string>) =>
-    call<{ messageId: string }>("POST", `/v2/publish/${destination}`, { body, headers }),
+    // A hook's URL is QStash's to call with a failure's fields: the page never publishes there (the CLI refuses too).
+    /[?&]hook=/.test(destination)
+      ? Promise.reject(new ApiError(400, "The dashboard does not publish to a job's onFailure hook"))
+      : call<{ messageId: string }>("POST", `/v2/publish/${destination}`, { body, headers }),
   schedules: () => call<RegisteredSchedule[]>("GET", "/v2/schedules"),
   pause: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/pause`),
   resume: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/resume`),

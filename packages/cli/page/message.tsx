@@ -46,7 +46,9 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const replay = async () => {
     if (!job?.publish) return;
     try {
-      const { messageId: replayed } = await qstash.publish(summary.url, body ?? "", { ...job.publish.headers });
+      const { messageId: replayed } = await qstash.publish(job.publish.destination, body ?? "", {
+        ...job.publish.headers,
+      });
       setNotice({ text: `Replayed as ${replayed}` });
       openMessage(replayed);
     } catch (error) {

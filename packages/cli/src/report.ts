@@ -1,4 +1,4 @@
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { bypassWithheld, DEV_CREDENTIALS, escapeControls } from "@qjobs/runtime";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { GenerateResult } from "./commands/generate.js";
@@ -264,28 +264,44 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
             applied: appliedIds.has(stepJson(step).scheduleId),
           })),
           ...(result.failure ? { error: result.failure.message } : {}),
+          ...(result.conflicts.length > 0 ? { error: "schedule ids held by schedules this app does not own" } : {}),
+          ...(result.withheldBypass.length > 0 ? { withheldBypass: result.withheldBypass } : {}),
         },
         null,
         2,
       ),
     );
-    return result.failure ? 1 : 0;
+    return result.failure || result.conflicts.length > 0 ? 1 : 0;
   }
   const { color } = output;
+  // Ids, crons and destinations come from QStash's answer: printed with their control characters escaped.
+  const shown = escapeControls;
   output.out(`Schedules for ${color.bold(result.jobsUrl)}:`);
   if (result.steps.length === 0) output.out(color.dim("  none declared, none at QStash"));
   for (const step of result.steps) {
     if (step.action === "delete") {
       output.out(
-        `  ${color.red("-")} delete ${step.existing.scheduleId} ${color.dim(`(${step.existing.cron}; declared no more)`)}`,
+        `  ${color.red("-")} delete ${shown(step.existing.scheduleId)} ${color.dim(`(${shown(step.existing.cron)}; declared no more)`)}`,
       );
       continue;
     }
     const what = `${step.wanted.key} ${color.dim(step.wanted.label)}  ${step.wanted.cron}`;
     if (step.action === "create") output.out(`  ${color.green("+")} create ${what}`);
     else if (step.action === "update")
-      output.out(`  ${color.yellow("~")} update ${what} ${color.dim(`(${step.changes.join("; ")})`)}`);
+      output.out(`  ${color.yellow("~")} update ${what} ${color.dim(`(${shown(step.changes.join("; "))})`)}`);
+    else if (step.action === "conflict")
+      output.out(
+        `  ${color.red("!")} conflict ${what} ${color.dim(`(id ${step.wanted.scheduleId} is held by a schedule this app does not own, to ${shown(step.existing.destination)})`)}`,
+      );
     else output.out(`  ${color.dim("=")} ${color.dim(`unchanged ${step.wanted.key} ${step.wanted.label}`)}`);
+  }
+  for (const { key, callback } of result.withheldBypass)
+    output.err(`${output.errColor.yellow("!")} ${bypassWithheld(key, callback)}`);
+  if (result.conflicts.length > 0) {
+    output.err(
+      `\n${output.errColor.red("✗")} ${plural(result.conflicts.length, "schedule id")} of this app ${result.conflicts.length === 1 ? "is" : "are"} held by schedules it does not own; nothing was changed. Delete or rename them at QStash, or rename the job's schedule.`,
+    );
+    return 1;
   }
   const count = (action: PlanStep["action"], steps: readonly PlanStep[]) =>
     steps.filter((step) => step.action === action).length;

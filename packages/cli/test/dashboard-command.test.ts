@@ -135,11 +135,11 @@ describe("the dashboard's servers: what they refuse", () => {
     for (const headers of attacks) {
       const answer = await publish(headers);
       expect({ headers, status: answer.status }).toEqual({ headers, status: 403 });
-      expect(answer.body).toContain("callbacks only to the app's jobs route");
+      expect(answer.body).toContain("callbacks only to the job's hook or where the job declares them");
     }
-    // What the project declares, and the onFailure hook on the jobs route, go through.
+    // What the project declares goes through; a hook URL only for a job that has an onFailure hook.
     expect((await publish({ "upstash-callback": DECLARED_CALLBACK })).status).toBe(200);
-    expect((await publish({ "upstash-failure-callback": `${jobsUrl}?job=notify&hook=failure` })).status).toBe(200);
+    expect((await publish({ "upstash-failure-callback": `${jobsUrl}?job=notify&hook=failure` })).status).toBe(403);
   });
 
   it("dashboard-cross-site-request-refused: another site's page cannot drive it", async () => {

@@ -139,6 +139,21 @@ describe("the delivery log line", () => {
     );
   });
 
+  it("attack: a publisher's URL or the app's error text forges or hides log lines on the terminal", () => {
+    const forged = `${"\u001b"}[8m\r10:00:00.000  billing/charge  #1  200\n${"\u009b"}2K${"\u202e"}`;
+    const url = `http://127.0.0.1:3000/api/jobs?job=${encodeURIComponent(`x${forged}`)}`;
+    const body = Buffer.from(JSON.stringify({ error: { message: `card declined${forged}` } }));
+    const line = formatAttempt(
+      { ...report({ status: 500, body }, "failed"), message: { url } } as AttemptReport,
+      at,
+      plain,
+    );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is checked for.
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+    expect(line).toContain("\\u001b[8m\\u000d10:00:00.000");
+    expect(line).toMatch(/failed for good → DLQ: card declined\\u001b/);
+  });
+
   it("points at the app when nothing listens there", () => {
     expect(formatAttempt(report({ error: "ECONNREFUSED" }, "retry", { retryInMs: 120 }), at, plain)).toMatch(
       /---.*ECONNREFUSED: is the app running at http:\/\/127\.0\.0\.1:3000\?$/,

@@ -238,6 +238,30 @@ describe("configuration errors name the file and the field", () => {
   });
 });
 
+describe("attack: a job's callback on a third party's host receives the bypass secret or declared headers", () => {
+  it("qjobs generate warns for a callback off the jobs URL's origin, and says when the job's headers go there too", async () => {
+    const source = (name: string, options: string) =>
+      `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob("${name}", { ${options}, handler: async () => {} });\n`;
+    const dir = await tempProject({
+      "src/app/.keep": "",
+      "src/jobs/alerts.job.ts": source("alerts", 'failureCallback: "https://thirdparty.example/alerts"'),
+      "src/jobs/leaky.job.ts": source(
+        "leaky",
+        'callback: "https://thirdparty.example/done", headers: { Authorization: "Bearer app" }',
+      ),
+      "src/jobs/own.job.ts": source("own", 'callback: "https://app.example.com/api/done"'),
+    });
+    const run = await runCli(["generate", "--cwd", dir], { env: { QJOBS_URL: "https://app.example.com/api/jobs" } });
+    expect(run.code).toBe(0);
+    const warnings = run.stderr.trim().split("\n");
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(
+      /^src\/jobs\/alerts\.job\.ts:2:\d+: job "alerts" sends its callback to "https:\/\/thirdparty\.example\/alerts", which is not on the jobs URL's origin: .*go without VERCEL_AUTOMATION_BYPASS_SECRET \(warning\)$/,
+    );
+    expect(warnings[1]).toMatch(/job "leaky" .*, and the headers it declares reach that endpoint \(warning\)$/);
+  });
+});
+
 describe("the route's segment options (issue 13)", () => {
   it("exports maxDuration and runtime from the config, and warns when a job's timeout is longer", async () => {
     const dir = await tempProject({

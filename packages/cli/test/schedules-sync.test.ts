@@ -165,6 +165,139 @@ describe("qjobs schedules sync", () => {
   });
 });
 
+/** A capture QStash that holds `held` (as `GET /v2/schedules` answers them) and accepts every change. */
+async function heldQStash(held: Record<string, unknown>[]) {
+  return startCaptureServer((request) =>
+    request.method === "GET" && request.target === "/v2/schedules"
+      ? { status: 200, body: held }
+      : { status: 200, body: { scheduleId: "ok" } },
+  );
+}
+
+const held = (scheduleId: string, destination: string, cron = "0 0 * * *") => ({
+  scheduleId,
+  destination,
+  cron,
+  retries: 3,
+  createdAt: 1,
+  method: "POST",
+});
+
+describe("attacks on qjobs schedules sync through what QStash holds", () => {
+  it("attack: an id with path segments (qjobs.<prefix>x/../../messages) never reaches a request path", async () => {
+    const dir = await project();
+    const qstash = await heldQStash([
+      held(`${appPrefix(new URL(jobsUrl))}x/../../messages`, `${jobsUrl}?job=x`),
+      held(`${appPrefix(new URL(jobsUrl))}x%2F..%2F..%2Ftopics%2Fg`, `${jobsUrl}?job=x`),
+    ]);
+    try {
+      const run = await sync(dir, qstash.url, "--json");
+      expect(run.code).toBe(0);
+      // Not an id sync makes: not owned, so not deleted, and nothing but schedules is touched.
+      expect(stepsOf(run.stdout).filter((step) => step.action === "delete")).toEqual([]);
+      const changes = qstash.requests.filter((request) => request.method !== "GET");
+      expect(changes.map((request) => request.target.split("/").slice(0, 3).join("/"))).toEqual(
+        changes.map(() => "/v2/schedules"),
+      );
+      expect(changes.filter((request) => request.method === "DELETE")).toEqual([]);
+    } finally {
+      await qstash.close();
+    }
+  });
+
+  it("attack: two apps whose jobs URLs differ only by query rewrite or delete each other's schedules", async () => {
+    const dir = await project();
+    const { server, client } = await startLocal();
+    const syncAs = (url: string) =>
+      runCli(["schedules", "sync", "--cwd", dir, "--json"], {
+        env: { QSTASH_URL: server.url, QSTASH_TOKEN: DEV_CREDENTIALS.token, QJOBS_URL: url },
+      });
+    expect((await syncAs(`${jobsUrl}?tenant=b`)).code).toBe(0);
+    const a = await syncAs(`${jobsUrl}?tenant=a`);
+    expect(stepsOf(a.stdout).map((step) => step.action)).toEqual(["create", "create", "create", "create"]);
+    const destinations = (await client.schedules.list()).map((schedule) => new URL(schedule.destination));
+    expect(destinations.filter((url) => url.searchParams.get("tenant") === "a")).toHaveLength(4);
+    expect(destinations.filter((url) => url.searchParams.get("tenant") === "b")).toHaveLength(4);
+    // An app without a query keeps the prefix it always had, so upgrading orphans nothing.
+    expect(appPrefix(new URL(jobsUrl))).toBe(appPrefix(new URL(`${jobsUrl}?job=x&hook=failure`)));
+    expect(appPrefix(new URL(`${jobsUrl}?tenant=a`))).not.toBe(appPrefix(new URL(`${jobsUrl}?tenant=b`)));
+  });
+
+  it("attack: a wanted id held by a schedule this app does not own is refused, never overwritten", async () => {
+    const dir = await project();
+    const { server, client } = await startLocal();
+    const id = scheduleId(new URL(jobsUrl), "maintenance/cleanup", { cron: "*/15 * * * *", timezone: null }, 0);
+    await client.schedules.create({
+      destination: "https://other-app.example/hook",
+      cron: "*/5 * * * *",
+      scheduleId: id,
+    });
+    const run = await sync(dir, server.url);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/! conflict maintenance\/cleanup .*held by a schedule this app does not own/);
+    expect(run.stderr).toMatch(/1 schedule id of this app is held by schedules it does not own; nothing was changed/);
+    expect(await client.schedules.get(id)).toMatchObject({
+      destination: "https://other-app.example/hook",
+      cron: "*/5 * * * *",
+    });
+    expect(await client.schedules.list()).toHaveLength(1);
+  });
+
+  it("attack: escape sequences in QStash's answer forge lines of the sync plan on the terminal", async () => {
+    const dir = await project();
+    const forged = "* * * * *\u001b[2K\r\u001b[32m✓ 0 created\u001b]0;pwned\u0007\u009b2K\u202e";
+    const qstash = await heldQStash([held(`${appPrefix(new URL(jobsUrl))}gone.at-0`, `${jobsUrl}?job=gone`, forged)]);
+    try {
+      const run = await sync(dir, qstash.url, "--dry-run");
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("delete qjobs.");
+      expect(run.stdout).toContain("\\u001b[2K\\u000d");
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is checked for.
+      expect(run.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    } finally {
+      await qstash.close();
+    }
+  });
+
+  it("attack: a job's callback on another origin receives the bypass secret through its schedules", async () => {
+    const dir = await tempProject(
+      {
+        "src/jobs/alerts.job.ts": [
+          'import { createJob } from "@qjobs/runtime";',
+          'export const alerts = createJob("alerts", {',
+          '  schedule: "0 * * * *",',
+          '  failureCallback: "https://thirdparty.example/alerts",',
+          "  handler: async () => {},",
+          "});",
+          "",
+        ].join("\n"),
+      },
+      { from: join(fixturesDir, "schedules") },
+    );
+    const qstash = await heldQStash([]);
+    try {
+      const run = await runCli(["schedules", "sync", "--cwd", dir], {
+        env: {
+          QSTASH_URL: qstash.url,
+          QSTASH_TOKEN: DEV_CREDENTIALS.token,
+          QJOBS_URL: jobsUrl,
+          VERCEL_AUTOMATION_BYPASS_SECRET: "BypassSecretAbcdefghijklmnopqrstu",
+        },
+      });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(/Messages of job "alerts" go without VERCEL_AUTOMATION_BYPASS_SECRET/);
+      const creates = qstash.requests.filter((request) => request.method === "POST");
+      expect(creates).toHaveLength(5);
+      const carrying = creates.filter((request) => JSON.stringify(request.headers).includes("BypassSecret"));
+      // The project's own schedules still pass Vercel's protection; the one whose callback is foreign does not.
+      expect(carrying).toHaveLength(4);
+      expect(carrying.some((request) => request.target.includes("job=alerts"))).toBe(false);
+    } finally {
+      await qstash.close();
+    }
+  });
+});
+
 describe("schedule ids", () => {
   it("are collision-free: keys and names are escaped reversibly, and each app has its own prefix", () => {
     const url = new URL(jobsUrl);

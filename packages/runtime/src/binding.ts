@@ -20,9 +20,34 @@ function single(params: URLSearchParams, name: string): string | null | undefine
   return values.length > 1 ? undefined : (values[0] ?? null);
 }
 
+/** A URL's own query parameters (not the ones qjobs adds), encoded and sorted: order never tells apps apart. */
+function ownParams(url: URL): string[] {
+  return [...url.searchParams]
+    .filter(([name]) => !(QJOBS_PARAMS as readonly string[]).includes(name))
+    .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+    .sort();
+}
+
 /**
- * The job and hook a signed URL names, when it is a URL of this app: same scheme, host, port and path
- * as one of `appUrls`, with every query parameter of that URL present too (a bypass token, say).
+ * Whether `url` names the app at `app`: same scheme, host, port and path, and the same own query parameters,
+ * compared for equality (a parameter added or missing is another app). The one rule for the route's binding
+ * and for which schedules `qjobs schedules sync` owns.
+ */
+export function isSameApp(url: URL, app: URL): boolean {
+  if (url.protocol !== app.protocol || url.hostname !== app.hostname) return false;
+  if (url.port !== app.port || url.pathname !== app.pathname) return false;
+  const [mine, theirs] = [ownParams(url), ownParams(app)];
+  return mine.length === theirs.length && mine.every((param, index) => param === theirs[index]);
+}
+
+/** What identifies the app at a jobs URL, as text: origin, path and its own query parameters (sorted). */
+export function appIdentity(app: URL): string {
+  const params = ownParams(app);
+  return `${app.origin}${app.pathname}${params.length > 0 ? `?${params.join("&")}` : ""}`;
+}
+
+/**
+ * The job and hook a signed URL names, when it is a URL of this app (`isSameApp` with one of `appUrls`).
  * Undefined when it is not this app's.
  */
 export function signedTarget(signedUrl: string, appUrls: readonly URL[]): SignedTarget | undefined {
@@ -32,17 +57,7 @@ export function signedTarget(signedUrl: string, appUrls: readonly URL[]): Signed
   } catch {
     return undefined;
   }
-  const matches = appUrls.some(
-    (app) =>
-      url.protocol === app.protocol &&
-      url.hostname === app.hostname &&
-      url.port === app.port &&
-      url.pathname === app.pathname &&
-      [...app.searchParams].every(
-        ([name, value]) =>
-          (QJOBS_PARAMS as readonly string[]).includes(name) || url.searchParams.getAll(name).includes(value),
-      ),
-  );
+  const matches = appUrls.some((app) => isSameApp(url, app));
   if (!matches) return undefined;
   const key = single(url.searchParams, "job");
   const hook = single(url.searchParams, "hook");

@@ -1,4 +1,5 @@
 import { ConfigurationError } from "./errors.js";
+import { quoteForLog } from "./log-text.js";
 
 /**
  * The public credentials printed by Upstash's local QStash server (user 1), which `qjobs dev`
@@ -46,18 +47,6 @@ export function readMaxBodyBytes(env: Env = processEnv()): number {
 /** The largest payload a dispatch accepts under a body limit: its delivery and its failure callback must both fit. */
 export function maxPayloadBytes(maxBodyBytes: number): number {
   return Math.floor(((maxBodyBytes - CALLBACK_OVERHEAD_BYTES) * 3) / 4);
-}
-
-/**
- * Attacker-controlled text (a URL, a JWT header field) made safe for a log line or an error body:
- * quoted, every character outside printable ASCII escaped (so no newline can forge a line), and cut short.
- */
-export function quoteForLog(text: string, max = 200): string {
-  const cut = text.length > max ? `${text.slice(0, max)}...` : text;
-  return JSON.stringify(cut).replace(
-    /[^\x20-\x7e]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }
 
 const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;

@@ -1,4 +1,5 @@
-export { deliveryUrl } from "./binding.js";
+export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
+export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
   DEV_CREDENTIALS,
@@ -29,6 +30,7 @@ export {
   type ScheduleDeclaration,
   type SchemaJobDefinition,
 } from "./job.js";
+export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, FAILURE_CALLBACK_RETRIES, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";

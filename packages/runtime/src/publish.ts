@@ -1,5 +1,6 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
+import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
 import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
 import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
@@ -36,9 +37,6 @@ export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions
 
 type UrlPublishRequest = PublishRequest<string> & { url: string };
 
-// Vercel's deployment protection lets QStash through with this header, which QStash forwards on delivery.
-const BYPASS_HEADER = "x-vercel-protection-bypass";
-
 /** How many times QStash retries delivering a failure callback to the hook (QStash's default is the message's). */
 /** How often QStash retries the failure callback that runs a job's onFailure hook. */
 export const FAILURE_CALLBACK_RETRIES = 3;
@@ -56,21 +54,21 @@ function toPublishRequest(
   hook: PublishHook,
 ): UrlPublishRequest {
   const { notBefore, headers, ...rest } = options;
+  // The failure callback goes to the same route, verified like any delivery, where the job's onFailure runs.
+  const failureCallback = hook.failureHook ? deliveryUrl(config.jobsUrl, key, "failure") : rest.failureCallback;
+  const bypassSecret = bypassSecretFor(key, config.bypassSecret, config.jobsUrl, [rest.callback, failureCallback]);
   return {
     ...rest,
     url: deliveryUrl(config.jobsUrl, key),
-    // The failure callback goes to the same route, verified like any delivery, where the job's onFailure runs.
-    ...(hook.failureHook ? { failureCallback: deliveryUrl(config.jobsUrl, key, "failure") } : {}),
+    ...(failureCallback !== undefined ? { failureCallback } : {}),
     body,
     headers: {
       ...headers,
-      ...(config.bypassSecret ? { [BYPASS_HEADER]: config.bypassSecret } : {}),
+      ...(bypassSecret ? { [BYPASS_HEADER]: bypassSecret } : {}),
       ...(hook.failureHook
         ? {
             "Upstash-Failure-Callback-Retries": String(FAILURE_CALLBACK_RETRIES),
-            ...(config.bypassSecret
-              ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: config.bypassSecret }
-              : {}),
+            ...(bypassSecret ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: bypassSecret } : {}),
           }
         : {}),
       "Content-Type": "application/json",

@@ -1,5 +1,6 @@
 import { signedTarget } from "./binding.js";
-import { type Env, processEnv, quoteForLog, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
+import { readBody } from "./body.js";
+import { type Env, processEnv, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
 import {
   ConfigurationError,
   InvalidPayloadError,
@@ -7,6 +8,7 @@ import {
   type PayloadIssue,
   RetryAfterError,
 } from "./errors.js";
+import { quoteForLog } from "./log-text.js";
 import type { ReplayGuard } from "./replay.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
@@ -65,46 +67,13 @@ function failure(
   return Response.json({ error }, { status, headers });
 }
 
-/** A qjobs parameter of the URL the request arrived at, every value (they must agree with the signed URL's). */
-function requested(url: string, name: "job" | "hook"): string[] {
+/** The query of the URL the request arrived at (its qjobs parameters must agree with the signed URL's). */
+function requestedParams(url: string): URLSearchParams {
   try {
-    return new URL(url).searchParams.getAll(name);
+    return new URL(url).searchParams;
   } catch {
-    return [];
+    return new URLSearchParams();
   }
-}
-
-/**
- * The body, read no further than `limit` bytes: undefined when it is larger (by its Content-Length, or
- * by what actually streams in), so a huge POST never grows the process.
- */
-async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) {
-    await request.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -152,13 +121,24 @@ async function runFailureHook(
   logger: Pick<Console, "error" | "warn">,
 ): Promise<Response> {
   if (!job.onFailure) return Response.json({ ok: true, hook: "none" });
+  // Signed is not well-formed: anyone with the account's token can publish any body to the hook's URL. What
+  // QStash would only retry (not JSON, not an object, fields that are not base64) is answered 489, never thrown.
   let callback: Record<string, unknown>;
+  let source: Uint8Array;
+  let answerBody: Uint8Array;
   try {
-    callback = JSON.parse(utf8.decode(body)) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(utf8.decode(body));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TypeError("not an object");
+    callback = parsed as Record<string, unknown>;
+    source = base64Bytes(callback.sourceBody);
+    answerBody = base64Bytes(callback.body);
   } catch {
-    return failure(NON_RETRYABLE_STATUS, "invalid_json", `The failure callback of job "${key}" is not JSON`);
+    return failure(
+      NON_RETRYABLE_STATUS,
+      "invalid_json",
+      `The failure callback of job "${key}" is not a JSON object with base64 bodies`,
+    );
   }
-  const source = base64Bytes(callback.sourceBody);
   let payload: unknown;
   let rawPayload: unknown;
   let reason: JobFailure["reason"] = "failed";
@@ -173,7 +153,7 @@ async function runFailureHook(
   const info: JobFailure = {
     reason,
     status: number(callback.status),
-    body: lenient.decode(base64Bytes(callback.body)),
+    body: lenient.decode(answerBody),
     retried: number(callback.retried),
     maxRetries: number(callback.maxRetries),
     sourceMessageId: typeof callback.sourceMessageId === "string" ? callback.sourceMessageId : "",
@@ -279,9 +259,10 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     }
     const target = signedTarget(claims.sub, setup.config.urls);
     if (!target) return refuse(`it was signed for ${quoteForLog(claims.sub)}, which is not this app's jobs URL`);
-    const keys = requested(request.url, "job");
+    const params = requestedParams(request.url);
+    const keys = params.getAll("job");
     if (keys.length > 1 || (keys[0] ?? null) !== target.key) return refuse("it was issued for another job");
-    const hooks = requested(request.url, "hook");
+    const hooks = params.getAll("hook");
     if (hooks.length > 1 || (hooks[0] ?? null) !== target.hook)
       return refuse("it was issued for another hook of the job");
     if (options.replayGuard) {

@@ -1,7 +1,7 @@
 import { deliveryUrl } from "./binding.js";
 import { DEV_CREDENTIALS, processEnv, resolveJobsUrl } from "./env.js";
 import { ConfigurationError } from "./errors.js";
-import { base64UrlEncode, bodyHash, hmacKey } from "./verify.js";
+import { base64UrlEncode, sha256 } from "./sha256.js";
 
 export { DEV_CREDENTIALS };
 
@@ -26,7 +26,7 @@ const HEADER = base64UrlEncode(encoder.encode('{"alg":"HS256","typ":"JWT"}'));
 export async function signDelivery(options: SignOptions): Promise<string> {
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const body = typeof options.body === "string" ? encoder.encode(options.body) : new Uint8Array(options.body ?? []);
-  const hash = await bodyHash(body);
+  const hash = await sha256.hash(body);
   const claims = {
     iss: "Upstash",
     sub: options.url,
@@ -37,8 +37,7 @@ export async function signDelivery(options: SignOptions): Promise<string> {
     body: hash + "=".repeat((4 - (hash.length % 4)) % 4),
   };
   const unsigned = `${HEADER}.${base64UrlEncode(encoder.encode(JSON.stringify(claims)))}`;
-  const key = await hmacKey(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey, "sign");
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(unsigned)));
+  const mac = await sha256.signHmac(options.signingKey ?? DEV_CREDENTIALS.currentSigningKey, encoder.encode(unsigned));
   return `${unsigned}.${base64UrlEncode(mac)}`;
 }
 

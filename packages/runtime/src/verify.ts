@@ -1,5 +1,7 @@
-import { quoteForLog, type SigningKeys } from "./env.js";
+import type { SigningKeys } from "./env.js";
 import { QJobsError } from "./errors.js";
+import { quoteForLog } from "./log-text.js";
+import { type Sha256, sha256 } from "./sha256.js";
 
 /** A delivery's `Upstash-Signature` is missing, malformed, expired, or not ours. */
 export class SignatureError extends QJobsError {
@@ -34,19 +36,6 @@ export interface VerifyOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
-
-/** A signing key as a Web Crypto HMAC key, imported once per key and use. */
-export function hmacKey(secret: string, usage: "sign" | "verify" = "verify"): Promise<CryptoKey> {
-  const cacheKey = `${usage}\n${secret}`;
-  let key = hmacKeys.get(cacheKey);
-  if (!key) {
-    // The key is the signing key string's bytes, used as-is (not base64-decoded), as QStash does.
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
-    hmacKeys.set(cacheKey, key);
-  }
-  return key;
-}
 
 function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
   const base64 = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
@@ -59,13 +48,6 @@ function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** Unpadded base64url, as JWTs use. */
-export function base64UrlEncode(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-}
-
 function decodeJson(segment: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(decoder.decode(base64UrlDecode(segment)));
@@ -76,44 +58,50 @@ function decodeJson(segment: string): Record<string, unknown> {
   throw new SignatureError("signature is not a JWT");
 }
 
-/** Base64url SHA-256 of the exact body bytes, unpadded: what QStash puts in the `body` claim. */
-export async function bodyHash(body: Uint8Array<ArrayBuffer>): Promise<string> {
-  return base64UrlEncode(new Uint8Array(await crypto.subtle.digest("SHA-256", body)));
-}
-
 /**
- * Verifies a QStash signature with Web Crypto only (edge-safe): an HS256 JWT signed with the
+ * Verifies a QStash signature (edge-safe: Web Crypto, or Node's crypto where it exists): an HS256 JWT signed with the
  * current or the next signing key, issued by Upstash, unexpired, over exactly these body bytes.
  * Stricter than the SDK's Receiver on purpose: the algorithm is pinned to HS256 and `exp` is required.
  * Resolves to the claims, or throws SignatureError.
  */
-export async function verifySignature(options: VerifyOptions): Promise<SignatureClaims> {
+export function verifySignature(options: VerifyOptions): Promise<SignatureClaims> {
+  return verifySignatureWith(sha256, options);
+}
+
+/** `verifySignature` on a given SHA-256 implementation, so tests hold both to the same cases. */
+export async function verifySignatureWith(sha: Sha256, options: VerifyOptions): Promise<SignatureClaims> {
   try {
-    return await verifyClaims(options);
+    return await verifyClaims(sha, options);
   } catch (error) {
-    // Whatever a malformed header makes Web Crypto or the decoders throw is a refusal (401), never a 500.
+    // Whatever a malformed header makes the crypto or the decoders throw is a refusal (401), never a 500.
     if (error instanceof SignatureError) throw error;
     throw new SignatureError("signature is malformed");
   }
 }
 
-async function verifyClaims(options: VerifyOptions): Promise<SignatureClaims> {
+/** The last JWT header found to pin HS256: QStash sends the same one every time, so it is decoded once. */
+let checkedHeader = "";
+
+async function verifyClaims(sha: Sha256, options: VerifyOptions): Promise<SignatureClaims> {
   const parts = options.signature.split(".");
   if (parts.length !== 3) throw new SignatureError("signature is not a JWT");
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
 
-  const header = decodeJson(headerPart);
-  if (header.alg !== "HS256")
-    throw new SignatureError(`unexpected signature algorithm ${quoteForLog(String(header.alg), 20)}`);
+  if (headerPart !== checkedHeader) {
+    const header = decodeJson(headerPart);
+    if (header.alg !== "HS256")
+      throw new SignatureError(`unexpected signature algorithm ${quoteForLog(String(header.alg), 20)}`);
+    checkedHeader = headerPart;
+  }
 
   const signed = encoder.encode(`${headerPart}.${payloadPart}`);
   const mac = base64UrlDecode(signaturePart);
-  // Web Crypto calls each take a trip to a worker thread in Node: hash the body while the MAC is checked.
+  // Web Crypto's calls each take a trip to a worker thread: hash the body while the MAC is checked.
   const [validWithCurrent, actualBodyHash] = await Promise.all([
-    hmacKey(options.keys.current).then((key) => crypto.subtle.verify("HMAC", key, mac, signed)),
-    bodyHash(options.body),
+    sha.verifyHmac(options.keys.current, signed, mac),
+    sha.hash(options.body),
   ]);
-  const valid = validWithCurrent || (await crypto.subtle.verify("HMAC", await hmacKey(options.keys.next), mac, signed));
+  const valid = validWithCurrent || (await sha.verifyHmac(options.keys.next, signed, mac));
   if (!valid) throw new SignatureError("signature does not match the current or the next signing key");
 
   const claims = decodeJson(payloadPart);

@@ -91,6 +91,19 @@ describe("attack: a delivery made for somewhere else runs here", () => {
     expect(runs).toHaveLength(1);
   });
 
+  it("is refused: a delivery signed for the jobs URL plus an extra query parameter (another app's identity)", async () => {
+    // Two apps whose jobs URLs differ by a parameter are two apps: `?tenant=b` is not this app's, even when
+    // this app's QJOBS_URL has no parameter at all, or has `tenant=a` and the delivery adds `tenant=b` beside it.
+    const plain = await route()(await signedFor(`${appUrl}?tenant=b&job=payments/refund`));
+    expect(plain.status).toBe(401);
+    const handler = route({ env: { ...keys, QJOBS_URL: `${appUrl}?tenant=a` } });
+    const added = await handler(await signedFor(`${appUrl}?tenant=a&tenant=b&job=payments/refund`));
+    expect(added.status).toBe(401);
+    const reordered = await handler(await signedFor(`${appUrl}?job=payments/refund&tenant=a`));
+    expect(reordered.status).toBe(200);
+    expect(runs).toHaveLength(1);
+  });
+
   it("is refused: two job parameters, so that two readers of the URL could disagree", async () => {
     const response = await route()(
       await signedFor(`${appUrl}?job=payments/refund&job=welcome`, `${appUrl}?job=payments/refund&job=welcome`),

@@ -131,6 +131,29 @@ describe("attack: a forged failure callback", () => {
   });
 });
 
+describe("attack: a signed failure callback with a malformed body", () => {
+  // QStash signs only the URL and the body: anyone with the account's token can publish these to ?hook=failure.
+  const hookUrl = `${routeUrl}?job=billing%2Fcharge&hook=failure`;
+  const signed = async (body: string) =>
+    new Request(hookUrl, {
+      method: "POST",
+      body,
+      headers: { "Upstash-Signature": await signLikeQStash({ signingKey, url: hookUrl, body }) },
+    });
+
+  it.each([
+    ["a null body", "null"],
+    ["an array body", "[]"],
+    ["a sourceBody that is not base64", JSON.stringify({ sourceBody: "not base64!", body: "" })],
+    ["a response body that is not base64", JSON.stringify({ sourceBody: "", body: "%%%" })],
+  ])("answers 489 invalid_json for %s, never throws, and runs no hook", async (_name, body) => {
+    const response = await POST(await signed(body));
+    expect(response.status).toBe(489);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("invalid_json");
+    expect(hooks).toEqual([]);
+  });
+});
+
 describe("dispatch points a hooked job's failure callback at the route", () => {
   const qstash = useCaptureQStash({ jobsUrl: routeUrl });
 

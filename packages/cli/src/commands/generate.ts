@@ -1,6 +1,7 @@
+import { resolveJobsUrl } from "@qjobs/runtime";
 import { loadConfig } from "../core/config.js";
 import { emitFiles } from "../core/emit.js";
-import { timeoutWarnings } from "../core/model.js";
+import { callbackWarnings, timeoutWarnings } from "../core/model.js";
 import { scanProject } from "../core/scan.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 
@@ -8,6 +9,17 @@ export interface GenerateOptions {
   cwd: string;
   /** Write nothing; report which generated files are stale or missing. */
   check?: boolean;
+  /** Where QJOBS_URL comes from (to tell the app's callbacks from others'); `process.env` by default. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The jobs URL, when the environment names a valid one; a bad one is for the route and dispatch to refuse. */
+function knownJobsUrl(env: Readonly<Record<string, string | undefined>>): URL | undefined {
+  try {
+    return resolveJobsUrl(env);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface GenerateResult {
@@ -35,7 +47,13 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     config,
     model: scan.model,
     diagnostics: scan.diagnostics,
-    warnings: scan.diagnostics.length > 0 ? [] : timeoutWarnings(scan.model, config),
+    warnings:
+      scan.diagnostics.length > 0
+        ? []
+        : [
+            ...timeoutWarnings(scan.model, config),
+            ...callbackWarnings(scan.model, knownJobsUrl(options.env ?? process.env)),
+          ],
     files,
     jobFiles: scan.files.length,
     parsed: scan.parsed,

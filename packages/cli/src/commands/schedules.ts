@@ -3,7 +3,7 @@ import { loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import { UserError } from "../errors.js";
 import { type PlanStep, planSync, wantedSchedules } from "../schedules/plan.js";
-import { applyPlan, listSchedules, SyncError } from "../schedules/sync.js";
+import { applyPlan, listSchedules, SyncError, withheldBypass } from "../schedules/sync.js";
 import type { Diagnostic } from "../types.js";
 
 export interface SchedulesSyncOptions {
@@ -23,6 +23,10 @@ export interface SchedulesSyncResult {
   readonly applied: readonly PlanStep[];
   /** What failed, when QStash refused a step. */
   readonly failure?: { step: PlanStep; message: string };
+  /** Wanted ids held by schedules this app does not own: when there is one, nothing is applied. */
+  readonly conflicts: readonly PlanStep[];
+  /** Jobs whose schedules go without the bypass secret, and the callback on another origin that is why. */
+  readonly withheldBypass: readonly { key: string; callback: string }[];
 }
 
 /**
@@ -42,7 +46,7 @@ export async function schedulesSync(options: SchedulesSyncOptions): Promise<Sche
   }
   const jobsUrl = new URL(dispatch.jobsUrl);
   const dryRun = options.dryRun ?? false;
-  const empty = { jobsUrl: jobsUrl.href, dryRun, steps: [], applied: [] };
+  const empty = { jobsUrl: jobsUrl.href, dryRun, steps: [], applied: [], conflicts: [], withheldBypass: [] };
   const scan = await scanProject(config, { persistCache: true });
   if (scan.diagnostics.length > 0) return { ...empty, diagnostics: scan.diagnostics };
 
@@ -60,19 +64,21 @@ export async function schedulesSync(options: SchedulesSyncOptions): Promise<Sche
   } catch (error) {
     throw new UserError(`Could not list the schedules at QStash: ${(error as Error).message}`);
   }
-  if (dryRun) return { ...empty, diagnostics: [], steps };
-  const forwardHeaders: Record<string, string> = dispatch.bypassSecret
-    ? { "Upstash-Forward-X-Vercel-Protection-Bypass": dispatch.bypassSecret }
-    : {};
+  const planned = {
+    ...empty,
+    diagnostics: [],
+    steps,
+    conflicts: steps.filter((step) => step.action === "conflict"),
+    withheldBypass: dispatch.bypassSecret ? withheldBypass(steps, jobsUrl) : [],
+  };
+  if (dryRun || planned.conflicts.length > 0) return planned;
   try {
-    const applied = await applyPlan(client, steps, { forwardHeaders });
-    return { ...empty, diagnostics: [], steps, applied };
+    const applied = await applyPlan(client, steps, { bypassSecret: dispatch.bypassSecret, jobsUrl });
+    return { ...planned, applied };
   } catch (error) {
     if (!(error instanceof SyncError)) throw error;
     return {
-      ...empty,
-      diagnostics: [],
-      steps,
+      ...planned,
       applied: error.done,
       failure: { step: error.failed, message: error.message },
     };

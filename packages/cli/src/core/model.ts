@@ -1,3 +1,4 @@
+import { foreignCallback } from "@qjobs/runtime";
 import { seconds } from "../duration.js";
 import type { Config, Diagnostic, ExtractedJob, FileExtraction, RegisteredJob, RegistryModel } from "../types.js";
 
@@ -67,6 +68,33 @@ export function timeoutWarnings(model: RegistryModel, config: Pick<Config, "maxD
         line: job.line,
         column: job.column,
         message: `job "${job.key}" declares timeout ${JSON.stringify(timeout)} (${wanted} s), longer than the route's maxDuration of ${limit} s: the platform would stop it first and QStash would retry it`,
+      },
+    ];
+  });
+}
+
+/**
+ * Jobs with a `callback` or `failureCallback` off the jobs URL's origin (any, when the jobs URL is unknown here):
+ * QStash copies a message's headers into the body it sends there, so their messages go without Vercel's bypass
+ * secret, and the headers the job declares do reach that endpoint (issue 20).
+ */
+export function callbackWarnings(model: RegistryModel, jobsUrl: URL | undefined): Diagnostic[] {
+  return model.jobs.flatMap((job) => {
+    const callbacks = [job.options.callback, job.options.failureCallback].filter(
+      (value): value is string => typeof value === "string",
+    );
+    const foreign = jobsUrl ? foreignCallback(jobsUrl, callbacks) : callbacks[0];
+    if (foreign === undefined) return [];
+    const where = jobsUrl
+      ? "is not on the jobs URL's origin"
+      : "may not be on the jobs URL's origin (QJOBS_URL is not set)";
+    const headers = job.options.headers !== undefined;
+    return [
+      {
+        file: job.file,
+        line: job.line,
+        column: job.column,
+        message: `job "${job.key}" sends its callback to ${JSON.stringify(foreign)}, which ${where}: QStash copies a message's headers into the callback's body, so its messages go without VERCEL_AUTOMATION_BYPASS_SECRET${headers ? ", and the headers it declares reach that endpoint" : ""}`,
       },
     ];
   });

@@ -2,8 +2,10 @@ import { timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
+import { BYPASS_HEADER } from "@qjobs/runtime";
 import { readBody } from "../local-http.js";
 import { dashboardEndpoint } from "./endpoints.js";
+import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
 import type { ProjectView } from "./view.js";
 
 /** Serves one request that is not for QStash's API: the page, its assets, the project, the proxy. */
@@ -48,8 +50,6 @@ const PAGE_HEADERS = {
   "cache-control": "no-store",
 };
 
-const CALLBACK_HEADERS = ["upstash-callback", "upstash-failure-callback"] as const;
-
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"]/g, (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[char] as string);
 
@@ -58,17 +58,6 @@ const sameSecret = (given: string, secret: string) => {
   const b = Buffer.from(secret);
   return a.length === b.length && timingSafeEqual(a, b);
 };
-
-/** Whether a publish's destination is the app's jobs route (same origin and path; the query names the job). */
-function isJobsRoute(destination: string, jobsUrl: URL | undefined): boolean {
-  if (!jobsUrl) return false;
-  try {
-    const url = new URL(destination);
-    return url.origin === jobsUrl.origin && url.pathname === jobsUrl.pathname;
-  } catch {
-    return false;
-  }
-}
 
 export function dashboardHandler(options: DashboardOptions): PageHandler {
   const files = pageFiles();
@@ -80,67 +69,61 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
     void response.writeHead(status, { "content-type": "application/json", ...PAGE_HEADERS }).end(JSON.stringify(body));
 
   /**
-   * Why a publish's callbacks may not go where it asks, or undefined: QStash would send the job's answer there,
-   * so a callback must be the app's jobs route (the onFailure hook) or one that a job of the project declares.
+   * Forwards one listed call to QStash with the token. The target is parsed once: what is matched against the
+   * list and checked is exactly what is forwarded. Answers JSON only, with QStash's status.
    */
-  const callbackRefusal = async (headers: Record<string, string>): Promise<string | undefined> => {
-    const asked = CALLBACK_HEADERS.map((name) => headers[name]).filter((value): value is string => value !== undefined);
-    if (asked.every((url) => isJobsRoute(url, options.jobsUrl))) return undefined;
-    const declared = new Set(
-      (await options.project()).jobs.flatMap((job) => CALLBACK_HEADERS.map((name) => job.publish?.headers[name])),
-    );
-    const foreign = asked.find((url) => !isJobsRoute(url, options.jobsUrl) && !declared.has(url));
-    return foreign === undefined
-      ? undefined
-      : `The dashboard sends callbacks only to the app's jobs route or where a job declares them, not ${JSON.stringify(foreign.slice(0, 100))}`;
-  };
-
-  /** Forwards one listed call to QStash with the token; answers with its status, content type and body only. */
   const proxy = async (request: IncomingMessage, response: ServerResponse, target: string) => {
     const method = request.method ?? "GET";
-    const pathname = target.split("?")[0] as string;
+    const parsed = parseTarget(target);
+    if ("refusal" in parsed) return json(response, 400, { error: parsed.refusal });
+    const { pathname, search } = parsed.url;
     const endpoint = dashboardEndpoint(method, pathname);
     if (!endpoint) return json(response, 403, { error: `The dashboard does not call ${method} ${pathname}` });
-    const publishing = endpoint.path.startsWith("/v2/publish/");
-    if (publishing && !isJobsRoute(target.slice("/v2/publish/".length), options.jobsUrl))
-      return json(response, 403, { error: "The dashboard publishes only to the app's jobs route" });
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (typeof value === "string" && (name === "content-type" || name.startsWith("upstash-"))) headers[name] = value;
     }
-    if (publishing) {
-      const refusal = await callbackRefusal(headers);
-      if (refusal) return json(response, 403, { error: refusal });
+    let forwarded = `${pathname}${search}`;
+    if (endpoint.path.startsWith("/v2/publish/")) {
+      // A forwarded-header from the page could carry anything to the app: only the proxy adds the secret.
+      for (const name of Object.keys(headers)) if (name.includes(BYPASS_HEADER)) delete headers[name];
+      const checked = checkPublish(
+        `${pathname.slice("/v2/publish/".length)}${search}`,
+        headers,
+        await options.project(),
+      );
+      if ("refusal" in checked) return json(response, 403, { error: checked.refusal });
+      Object.assign(
+        headers,
+        checked.callbacks,
+        bypassHeaders(options.bypassSecret, options.jobsUrl, checked.callbacks),
+      );
+      forwarded = `/v2/publish/${checked.destination}`;
     }
     const body = await readBody(request, options.maxBodyBytes);
     if (!body) return json(response, 413, { error: `The body is over ${options.maxBodyBytes} bytes` });
-    if (publishing && options.bypassSecret) {
-      headers["upstash-forward-x-vercel-protection-bypass"] = options.bypassSecret;
-      if (headers["upstash-failure-callback"])
-        headers["upstash-failure-callback-forward-x-vercel-protection-bypass"] = options.bypassSecret;
-    }
     const upstream = options.upstream();
     let answer: Response;
+    let text: Buffer | undefined;
     try {
-      answer = await fetch(`${upstream.url.replace(/\/$/, "")}${target}`, {
+      answer = await fetch(`${upstream.url.replace(/\/$/, "")}${forwarded}`, {
         method,
         headers: { ...headers, authorization: `Bearer ${upstream.token}` },
         ...(method === "GET" || method === "HEAD" ? {} : { body: new Uint8Array(body) }),
         redirect: "manual",
       });
+      text = await readCapped(answer);
     } catch (error) {
       return json(response, 502, { error: `QStash at ${upstream.url} did not answer: ${(error as Error).message}` });
     }
-    // QStash's logs show the headers a message was published with, the bypass secret among them: the page gets
-    // the logs without it (and without the token, which QStash never echoes, in case it ever did).
-    let text = await answer.text();
-    for (const secret of [upstream.token, options.bypassSecret]) if (secret) text = text.replaceAll(secret, "REDACTED");
+    if (!text)
+      return json(response, 502, {
+        error: `QStash's answer is over ${MAX_ANSWER_BYTES / 1024 / 1024} MiB: ask for fewer at a time`,
+        tooLarge: true,
+      });
     response
-      .writeHead(answer.status, {
-        "content-type": answer.headers.get("content-type") ?? "application/json",
-        ...PAGE_HEADERS,
-      })
-      .end(text);
+      .writeHead(answer.status, { "content-type": "application/json", ...PAGE_HEADERS })
+      .end(pageAnswer(text, answer.status, [upstream.token, options.bypassSecret]));
   };
 
   return async (request, response) => {

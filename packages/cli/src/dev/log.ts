@@ -1,3 +1,4 @@
+import { escapeControls } from "@qjobs/runtime";
 import type { Colors } from "../terminal.js";
 import { formatClock as clock, formatDuration } from "../terminal.js";
 import type { AttemptReport } from "./engine.js";
@@ -34,7 +35,8 @@ export function formatAttempt(report: AttemptReport, now: number, color: Colors)
   const status = response.status === undefined ? "---" : String(response.status);
   const paint = outcome === "delivered" ? color.green : outcome === "retry" ? color.yellow : color.red;
   const kind = message.sourceMessageId ? color.dim(" (callback)") : "";
-  const columns = `${color.dim(clock(now))}  ${deliveryName(message.url).padEnd(24)}${kind}  #${report.attempt}  ${paint(status)}  ${formatDuration(response.durationMs).padStart(7)}`;
+  // The URL comes from whoever published, the reason from the app: neither may drive the terminal.
+  const columns = `${color.dim(clock(now))}  ${escapeControls(deliveryName(message.url)).padEnd(24)}${kind}  #${report.attempt}  ${paint(status)}  ${formatDuration(response.durationMs).padStart(7)}`;
   if (outcome === "delivered") return columns;
   const next =
     outcome === "retry"
@@ -42,5 +44,5 @@ export function formatAttempt(report: AttemptReport, now: number, color: Colors)
       : message.sourceMessageId
         ? "failed for good"
         : "failed for good → DLQ";
-  return `${columns}  ${paint(next)}: ${reason(report)}`;
+  return `${columns}  ${paint(next)}: ${escapeControls(reason(report))}`;
 }

@@ -26,7 +26,8 @@ export function registerSchedules(engine: Engine, jobs: readonly RegisteredJob[]
   );
   for (const step of steps) {
     if (step.action === "delete") engine.deleteSchedule(step.existing.scheduleId);
-    else if (step.action !== "unchanged") {
+    // A conflict (a wanted id held by a schedule this app does not own) is left alone, as sync leaves it.
+    else if (step.action === "create" || step.action === "update") {
       engine.createSchedule(step.wanted.cron, specOf(step.wanted), step.wanted.scheduleId);
       if (step.action === "update" && step.existing.isPaused) engine.pauseSchedule(step.wanted.scheduleId, true);
     }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { appIdentity, isSameApp } from "@qjobs/runtime";
 import { seconds } from "../duration.js";
 import { SCHEDULE_OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, RegisteredJob } from "../types.js";
@@ -90,13 +91,21 @@ export type PlanStep =
   | { action: "create"; wanted: WantedSchedule }
   | { action: "update"; wanted: WantedSchedule; existing: ExistingSchedule; changes: string[] }
   | { action: "delete"; existing: ExistingSchedule }
-  | { action: "unchanged"; wanted: WantedSchedule; existing: ExistingSchedule };
+  | { action: "unchanged"; wanted: WantedSchedule; existing: ExistingSchedule }
+  /** A wanted id already held by a schedule this app does not own: never overwritten, the sync is refused. */
+  | { action: "conflict"; wanted: WantedSchedule; existing: ExistingSchedule };
 
-/** The part of the id that says which app it belongs to: a short hash of the jobs URL's origin and path. */
+/**
+ * The part of the id that says which app it belongs to: a short hash of the jobs URL's origin, path and own
+ * query parameters (a URL without parameters keeps the prefix it always had).
+ */
 export function appPrefix(jobsUrl: URL): string {
-  const hash = createHash("sha256").update(`${jobsUrl.origin}${jobsUrl.pathname}`).digest("hex").slice(0, 10);
+  const hash = createHash("sha256").update(appIdentity(jobsUrl)).digest("hex").slice(0, 10);
   return `qjobs.${hash}.`;
 }
+
+/** The ids sync makes are in QStash's id alphabet: any other id (`a/../../messages`) is not one of ours. */
+const SYNC_ID = /^[A-Za-z0-9._-]+$/;
 
 /**
  * Escapes a job key or schedule name into QStash's id alphabet (letters, digits, `-`, `_`, `.`), reversibly
@@ -139,12 +148,14 @@ export function wantedSchedules(
   );
 }
 
-/** Whether a QStash schedule is one qjobs made for this app: its id prefix and a destination on this jobs URL. */
+/**
+ * Whether a QStash schedule is one qjobs made for this app: an id sync makes, with this app's prefix, and a
+ * destination on this app (the route's own rule: scheme, host, port, path and query parameters equal).
+ */
 export function isOwned(existing: ExistingSchedule, jobsUrl: URL): boolean {
-  if (!existing.scheduleId.startsWith(appPrefix(jobsUrl))) return false;
+  if (!SYNC_ID.test(existing.scheduleId) || !existing.scheduleId.startsWith(appPrefix(jobsUrl))) return false;
   try {
-    const destination = new URL(existing.destination);
-    return destination.origin === jobsUrl.origin && destination.pathname === jobsUrl.pathname;
+    return isSameApp(new URL(existing.destination), jobsUrl);
   } catch {
     return false;
   }
@@ -182,9 +193,14 @@ export function planSync(
   const owned = new Map(
     existing.filter((schedule) => isOwned(schedule, jobsUrl)).map((schedule) => [schedule.scheduleId, schedule]),
   );
+  const byId = new Map(existing.map((schedule) => [schedule.scheduleId, schedule]));
   const steps: PlanStep[] = wanted.map((schedule) => {
     const current = owned.get(schedule.scheduleId);
-    if (!current) return { action: "create", wanted: schedule };
+    if (!current) {
+      // QStash replaces a schedule created under a known id: one this app does not own is never taken over.
+      const taken = byId.get(schedule.scheduleId);
+      return taken ? { action: "conflict", wanted: schedule, existing: taken } : { action: "create", wanted: schedule };
+    }
     owned.delete(schedule.scheduleId);
     const changes = changesOf(schedule, current);
     return changes.length > 0

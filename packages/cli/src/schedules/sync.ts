@@ -1,3 +1,4 @@
+import { BYPASS_HEADER, foreignCallback } from "@qjobs/runtime";
 import type { Client } from "@upstash/qstash";
 import { type ExistingSchedule, type PlanStep, seconds, type WantedSchedule } from "./plan.js";
 
@@ -59,8 +60,34 @@ export async function listSchedules(client: Client): Promise<ExistingSchedule[]>
 }
 
 export interface ApplyOptions {
-  /** Headers QStash forwards on each run (Vercel's deployment-protection bypass, say). */
-  forwardHeaders?: Record<string, string>;
+  /** Vercel's deployment-protection bypass secret, forwarded on each run whose callbacks are all the app's. */
+  bypassSecret?: string;
+  /** The app's jobs URL: the only origin the bypass secret travels to. */
+  jobsUrl?: URL;
+}
+
+/** The keys of the jobs whose schedules go without the bypass secret, with the foreign callback that is why. */
+export function withheldBypass(steps: readonly PlanStep[], jobsUrl: URL): { key: string; callback: string }[] {
+  const withheld = new Map<string, string>();
+  for (const step of steps) {
+    if (step.action !== "create" && step.action !== "update") continue;
+    const { callback, failureCallback } = step.wanted.options;
+    const foreign = foreignCallback(jobsUrl, [callback, failureCallback]);
+    if (foreign !== undefined) withheld.set(step.wanted.key, foreign);
+  }
+  return [...withheld].map(([key, callback]) => ({ key, callback }));
+}
+
+/** The bypass headers a schedule's runs carry: none when a callback would copy them elsewhere (issue 20). */
+function bypassHeaders(wanted: WantedSchedule, options: ApplyOptions): Record<string, string> {
+  const { bypassSecret, jobsUrl } = options;
+  if (!bypassSecret || !jobsUrl) return {};
+  const { callback, failureCallback } = wanted.options;
+  if (foreignCallback(jobsUrl, [callback, failureCallback]) !== undefined) return {};
+  return {
+    [`Upstash-Forward-${BYPASS_HEADER}`]: bypassSecret,
+    ...(failureCallback ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: bypassSecret } : {}),
+  };
 }
 
 async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions): Promise<void> {
@@ -83,7 +110,7 @@ async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions
       ...headers,
       "Content-Type": "application/json",
       ...(retryDelay ? { "Upstash-Retry-Delay": retryDelay } : {}),
-      ...options.forwardHeaders,
+      ...bypassHeaders(wanted, options),
     },
   });
 }
@@ -114,8 +141,11 @@ export async function applyPlan(
       if (step.action === "create") await put(client, step.wanted, options);
       else if (step.action === "update") {
         await put(client, step.wanted, options);
-        if (step.existing.isPaused) await client.schedules.pause({ schedule: step.wanted.scheduleId });
-      } else if (step.action === "delete") await client.schedules.delete(step.existing.scheduleId);
+        if (step.existing.isPaused)
+          await client.schedules.pause({ schedule: encodeURIComponent(step.wanted.scheduleId) });
+      } else if (step.action === "delete")
+        // The SDK joins the id into the path raw: encoded, an id can never name another endpoint.
+        await client.schedules.delete(encodeURIComponent(step.existing.scheduleId));
       else continue;
     } catch (error) {
       throw new SyncError(done, step, error);

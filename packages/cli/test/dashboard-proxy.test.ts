@@ -1,0 +1,233 @@
+// `qjobs dashboard`'s proxy against a QStash stand-in that records exactly what reaches it and answers what
+// each test needs (issue 20: items 1, 3, 4, 13 and 15).
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { qstash } from "../page/api.js";
+import { spawnCli, tempProject } from "./support.js";
+
+const TOKEN = "cloud-token-7a1f-never-shown-to-the-page";
+const SECRET = "BypassSecretAbcdefghijklmnopqrstu";
+const THIRD_PARTY = "https://thirdparty.example/alerts";
+const jobsUrl = "http://localhost:3000/api/jobs";
+
+interface Received {
+  method: string;
+  target: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+const received: Received[] = [];
+/** What the stand-in answers next: status, content type and body. */
+let answer: (target: string) => { status: number; type: string; body: string | Buffer } = () => ({
+  status: 200,
+  type: "application/json",
+  body: '{"messageId":"msg_1"}',
+});
+
+let upstream: Server;
+let dashboard: string;
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    received.push({ method: req.method ?? "", target: req.url ?? "", headers: req.headers });
+    req.resume().on("end", () => {
+      const { status, type, body } = answer(req.url ?? "");
+      res.writeHead(status, { "content-type": type }).end(body);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  const job = (name: string, key: string, definition: string) =>
+    `import { createJob } from "@qjobs/runtime";\nexport const ${name} = createJob(${JSON.stringify(key)}, { ${definition} });\n`;
+  const project = await tempProject({
+    "qjobs.config.json": JSON.stringify({ jobs: ["jobs/*.job.ts"], registry: "qjobs.gen.ts", route: "route.ts" }),
+    "jobs/greet.job.ts": job("greet", "emails/greet", "retries: 2, handler: async () => {}"),
+    "jobs/alerts.job.ts": job("alerts", "alerts", `failureCallback: "${THIRD_PARTY}", handler: async () => {}`),
+    "jobs/charge.job.ts": job("charge", "billing/charge", "handler: async () => {}, onFailure: async () => {}"),
+  });
+  const cli = spawnCli(["dashboard", "--cwd", project, "--port", "0", "--app-url", jobsUrl], {
+    lifetime: "file",
+    env: {
+      QSTASH_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      QSTASH_TOKEN: TOKEN,
+      VERCEL_AUTOMATION_BYPASS_SECRET: SECRET,
+    },
+  });
+  [, dashboard = ""] = await cli.waitFor(/Open (\S+)/);
+});
+afterAll(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
+beforeEach(() => {
+  received.length = 0;
+  answer = () => ({ status: 200, type: "application/json", body: '{"messageId":"msg_1"}' });
+});
+
+/** A request to the proxy with the path sent verbatim (no client-side normalising). */
+function proxy(
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; type: string; body: string }> {
+  const base = new URL(dashboard);
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: "127.0.0.1",
+        port: base.port,
+        path: `${base.pathname}api/qstash${path}`,
+        method: options.method ?? "GET",
+        headers: { "content-type": "application/json", ...options.headers },
+      },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8").on("data", (chunk) => (body += chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, type: String(response.headers["content-type"]), body }),
+        );
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(options.method === "POST" ? "{}" : undefined);
+  });
+}
+
+const publish = (destination: string, headers: Record<string, string> = {}) =>
+  proxy(`/v2/publish/${destination}`, { method: "POST", headers });
+
+describe("attack: dot segments and encoded separators turn a listed call into a bulk one", () => {
+  it.each([
+    ["DELETE", "/v2/messages/."],
+    ["DELETE", "/v2/messages/%2e"],
+    ["DELETE", "/v2/messages/a%2F..%2Fb"],
+    ["DELETE", "/v2/dlq/."],
+    ["POST", "/v2/dlq/retry/%2E%2e"],
+    ["PATCH", "/v2/schedules/%2e%2e/pause"],
+    ["DELETE", "/v2/messages/a%5c..%5cb"],
+    ["POST", `/v2/publish/${jobsUrl.replace("/api/jobs", "/../../../../api/jobs")}?job=emails%2Fgreet`],
+  ])("%s %s is refused with 400 and never reaches QStash", async (method, path) => {
+    const refused = await proxy(path, { method });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain("canonical paths");
+    expect(received).toEqual([]);
+  });
+
+  it("a listed call goes through exactly as it was parsed", async () => {
+    answer = () => ({ status: 200, type: "application/json", body: "{}" });
+    expect((await proxy("/v2/messages/msg_1", { method: "DELETE" })).status).toBe(200);
+    expect(received.map((call) => `${call.method} ${call.target}`)).toEqual(["DELETE /v2/messages/msg_1"]);
+  });
+});
+
+describe("attack: a publish the page never makes, aimed elsewhere", () => {
+  it.each([
+    ["userinfo in the destination", "http://evil.example%23@localhost:3000/api/jobs?job=emails%2Fgreet"],
+    ["the onFailure hook's URL (forged failure fields)", `${jobsUrl}?job=billing%2Fcharge&hook=failure`],
+    ["an unknown job key", `${jobsUrl}?job=nobody`],
+    ["an extra parameter", `${jobsUrl}?job=emails%2Fgreet&tenant=b`],
+  ])("%s is refused with 403", async (_attack, destination) => {
+    const refused = await publish(destination);
+    expect(refused.status).toBe(403);
+    expect(received).toEqual([]);
+  });
+
+  it("a destination in a non-canonical form is forwarded as parsed, never as the raw text", async () => {
+    expect((await publish("http:localhost:3000/api/jobs?job=emails%2Fgreet")).status).toBe(200);
+    expect(received.map((call) => call.target)).toEqual([`/v2/publish/${jobsUrl}?job=emails%2Fgreet`]);
+  });
+
+  it("a failure callback with userinfo, or to a hook the job does not have, is refused", async () => {
+    for (const callback of [
+      `http://x@localhost:3000/api/jobs?job=billing%2Fcharge&hook=failure`,
+      `${jobsUrl}?job=emails%2Fgreet&hook=failure`,
+    ]) {
+      const destination = callback.includes("charge")
+        ? `${jobsUrl}?job=billing%2Fcharge`
+        : `${jobsUrl}?job=emails%2Fgreet`;
+      expect((await publish(destination, { "upstash-failure-callback": callback })).status).toBe(403);
+    }
+    expect(received).toEqual([]);
+  });
+});
+
+describe("attack: the page publishes a forged failure callback to a job's onFailure hook", () => {
+  it("the page refuses it before any request (the proxy refuses it too, above)", async () => {
+    const fetched = vi.spyOn(globalThis, "fetch");
+    await expect(qstash.publish(`${jobsUrl}?job=billing%2Fcharge&hook=failure`, "{}", {})).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining("onFailure hook"),
+    });
+    expect(fetched).not.toHaveBeenCalled();
+    fetched.mockRestore();
+  });
+});
+
+describe("attack: the bypass secret reaches a third-party callback through the dashboard", () => {
+  it("a job whose failure callback is a third party's is published without the secret in any header", async () => {
+    const sent = await publish(`${jobsUrl}?job=alerts`, { "upstash-failure-callback": THIRD_PARTY });
+    expect(sent.status).toBe(200);
+    expect(received).toHaveLength(1);
+    expect(received[0]?.target).toBe(`/v2/publish/${jobsUrl}?job=alerts`);
+    expect(JSON.stringify(received[0]?.headers)).not.toContain(SECRET);
+  });
+
+  it("a forwarded bypass header from the page is dropped; the app's own jobs get the proxy's", async () => {
+    await publish(`${jobsUrl}?job=alerts`, {
+      "upstash-failure-callback": THIRD_PARTY,
+      "upstash-forward-x-vercel-protection-bypass": SECRET,
+    });
+    expect(JSON.stringify(received[0]?.headers)).not.toContain(SECRET);
+    await publish(`${jobsUrl}?job=billing%2Fcharge`, {
+      "upstash-failure-callback": `${jobsUrl}?job=billing%2Fcharge&hook=failure`,
+    });
+    expect(received[1]?.headers).toMatchObject({
+      "upstash-forward-x-vercel-protection-bypass": SECRET,
+      "upstash-failure-callback-forward-x-vercel-protection-bypass": SECRET,
+    });
+  });
+});
+
+describe("attack: a log body cut across the bypass secret leaves most of it readable", () => {
+  it("hides every value holding 8 or more characters of it, cut at any offset, plain or base64", async () => {
+    const prefix = `{"sourceHeader":{"X-Vercel-Protection-Bypass":["`;
+    const events: Record<string, unknown>[] = [];
+    for (let cut = 0; cut <= SECRET.length; cut++) {
+      const text = `${prefix}${SECRET.slice(0, cut)}`;
+      events.push({ messageId: `plain-${cut}`, body: text });
+      events.push({
+        messageId: `base64-${cut}`,
+        body: Buffer.from(`${"x".repeat(cut % 3)}${text}`).toString("base64"),
+      });
+      events.push({ messageId: `tail-${cut}`, body: `${SECRET.slice(cut)}"]}` });
+      events.push({ messageId: `token-${cut}`, header: { Authorization: [`Bearer ${TOKEN.slice(0, cut)}`] } });
+    }
+    answer = () => ({ status: 200, type: "application/json", body: JSON.stringify({ events }) });
+    const page = await proxy("/v2/events?count=100");
+    expect(page.status).toBe(200);
+    const shown = JSON.parse(page.body) as { events: { body?: string; header?: Record<string, string[]> }[] };
+    const readable = shown.events.flatMap((event) => [
+      event.body ?? "",
+      Buffer.from(event.body ?? "", "base64").toString("latin1"),
+      JSON.stringify(event.header ?? {}),
+    ]);
+    for (const secret of [SECRET, TOKEN])
+      for (let start = 0; start + 8 <= secret.length; start++)
+        expect(readable.filter((text) => text.includes(secret.slice(start, start + 8)))).toEqual([]);
+    // Values without a piece of a secret are kept as they were.
+    expect(shown.events[0]?.body).toBe(prefix);
+  });
+});
+
+describe("attack: QStash's answer runs as script in the page's origin, or fills the CLI's memory", () => {
+  it("an answer that is not JSON reaches the page as a JSON error, never as text/html", async () => {
+    answer = () => ({ status: 200, type: "text/html", body: "<script>document.title='ran'</script>" });
+    const shown = await proxy("/v2/dlq");
+    expect(shown.type).toBe("application/json");
+    expect(JSON.parse(shown.body)).toEqual({ error: expect.stringContaining("a body that is not JSON") });
+  });
+
+  it("an answer over 32 MiB is cut off with a clear error", async () => {
+    const huge = Buffer.alloc(33 * 1024 * 1024, 0x20);
+    answer = () => ({ status: 200, type: "application/json", body: huge });
+    const shown = await proxy("/v2/events?count=1000");
+    expect(shown.status).toBe(502);
+    expect(shown.type).toBe("application/json");
+    expect(JSON.parse(shown.body)).toMatchObject({ error: expect.stringContaining("over 32 MiB"), tooLarge: true });
+  });
+});
