@@ -211,8 +211,9 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
       output.out(color.yellow(`State in ${state.dir} was readable by others: now private (0700, files 0600).`));
     if (notice.cut)
       output.out(color.yellow(`The journal ended in a line cut by a crash: cut back to its last complete line.`));
+    // The reason may quote the file's own keys: a committed journal must not reach the terminal raw.
     for (const { line, reason } of notice.skipped)
-      output.out(color.yellow(`Journal line ${line} is not a record (${reason}): skipped.`));
+      output.out(color.yellow(`Journal line ${line} is not a record (${escapeControls(reason)}): skipped.`));
     if (notice.keptAside) output.out(color.yellow(`The journal as found is kept in ${notice.keptAside}`));
   }
   output.out(

@@ -217,6 +217,32 @@ describe("a journal damaged by a crash or by hand (item 10)", () => {
     expect(await cli.stop()).toBe(0);
   });
 
+  it("attack: escape sequences in a committed journal's keys reach the report escaped, never raw", async () => {
+    const dir = await tempProject();
+    const state = join(dir, ".qjobs", "dev");
+    await mkdir(state, { recursive: true, mode: 0o700 });
+    const message = {
+      messageId: "msg_1",
+      url: "http://127.0.0.1:9/x",
+      method: "POST",
+      headers: { "\u001b[2J\u001b[31mfake": 5 },
+      body: "",
+      labels: [],
+      callerIp: "127.0.0.1",
+      createdAt: 1,
+      dueAt: 1,
+      delayMs: 0,
+      retried: 0,
+      maxRetries: 3,
+      state: "CREATED",
+    };
+    await writeFile(join(state, "journal.jsonl"), `${JSON.stringify({ k: "msg", m: message })}\n`, { mode: 0o600 });
+    const { cli } = await startDev(dir);
+    expect(cli.output()).toMatch(/Journal line 1 is not a record \(m\.headers\..*fake/);
+    expect(cli.output()).not.toContain("\u001b[2J");
+    expect(await cli.stop()).toBe(0);
+  });
+
   it("a journal whose last line was cut is cut back before the next record is appended", async () => {
     const dir = await privateTemp("qjobs-cut-");
     await writeFile(join(dir, "journal.jsonl"), `${queueLine}\n{"k":"que`, { mode: 0o600 });
