@@ -91,8 +91,9 @@ Configuration: qjobs.config.json in the project folder, for example
     .action(async (options: { cwd: string }) => {
       const { watch } = await import("./commands/watch.js");
       const watcher = await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) });
+      const stopped = untilStopped();
       output.out(output.color.dim(`Watching ${watcher.config.jobs.join(", ")}; Ctrl-C stops.`));
-      await untilStopped();
+      await stopped;
       await watcher.close();
     });
 
@@ -231,8 +232,10 @@ QSTASH_* keys are never read: they may hold production's.) The banner shows them
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });
+        // Listening for Ctrl-C before the banner says it stops: a Ctrl-C right after the banner is a clean stop.
+        const stopped = untilStopped();
         reportDevStarted(output, handle, Number(options.retryScale));
-        await untilStopped();
+        await stopped;
         await handle.close();
         output.out(color.dim("qjobs dev stopped."));
       },
@@ -258,8 +261,9 @@ page never sees it. Open the address it prints: it holds a secret made for this 
         throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { dashboard } = await import("./commands/dashboard.js");
       const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.appUrl });
+      const stopped = untilStopped();
       reportDashboardStarted(output, handle);
-      await untilStopped();
+      await stopped;
       await handle.close();
       output.out(output.color.dim("qjobs dashboard stopped."));
     });
