@@ -342,6 +342,26 @@ describe("the lock (item 11)", () => {
     },
   );
 
+  it("attack: a committed lock whose nonce is a path never makes the takeover replace or delete a file outside the state folder", async () => {
+    const dir = await privateTemp("qjobs-lock-path-");
+    // A committed folder `lock.a` makes `lock.a/../../` a way out of the state folder.
+    await mkdir(join(dir, "state", "lock.a"), { recursive: true, mode: 0o700 });
+    await writeFile(
+      join(dir, "state", "lock"),
+      JSON.stringify({ pid: 2 ** 30, start: "1", nonce: "a/../../escaped" }),
+      {
+        mode: 0o600,
+      },
+    );
+    await writeFile(join(dir, "escaped.claim"), "precious");
+    const racer = startRacer();
+    expect(await racer.next()).toBe("ready");
+    racer.child.stdin?.write(`${join(dir, "state")}\n`);
+    expect(await racer.next()).toBe("won");
+    expect(readdirSync(dir).sort()).toEqual(["escaped.claim", "state"]);
+    expect(await readFile(join(dir, "escaped.claim"), "utf8")).toBe("precious");
+  });
+
   it("a live owner keeps its lock: a second start is refused, naming its process", async () => {
     const dir = await privateTemp("qjobs-live-lock-");
     const [first, second] = [startRacer(), startRacer()];

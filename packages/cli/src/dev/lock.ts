@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { closeSync, linkSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { createTemporary, openPrivate } from "../core/private-files.js";
 import { UserError } from "../errors.js";
@@ -101,7 +101,8 @@ function take(root: string, file: string, me: Owner, inUse: (owner: Owner) => Er
       const owner = readOwner(root, file);
       if (!owner) continue; // released in between: try again
       if (alive(owner)) throw inUse(owner);
-      const claim = `${file}.${owner.nonce}.claim`;
+      // Named by a hash: the nonce is the lock file's text, which a checked-out repository may have written.
+      const claim = `${file}.${createHash("sha256").update(owner.nonce).digest("hex").slice(0, 32)}.claim`;
       take(root, claim, me, inUse, depth + 1);
       try {
         const still = readOwner(root, file);
