@@ -5,7 +5,7 @@ import { parseDuration } from "./time.js";
 /** A publish QStash would refuse: answered 400 with its JSON body. */
 export class BadRequest extends Error {}
 
-/** A message's state while the engine holds it (a cancelled one is dropped at once). */
+/** A message's state while the engine holds it (a cancelled one is dropped at once; one in flight ends its attempt). */
 export type MessageState = "CREATED" | "ACTIVE" | "RETRY" | "DELIVERED" | "FAILED";
 
 export interface FlowControl {
