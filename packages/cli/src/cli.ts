@@ -91,8 +91,9 @@ Configuration: qjobs.config.json in the project folder, for example
     .action(async (options: { cwd: string }) => {
       const { watch } = await import("./commands/watch.js");
       const watcher = await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) });
+      const stopped = untilStopped();
       output.out(output.color.dim(`Watching ${watcher.config.jobs.join(", ")}; Ctrl-C stops.`));
-      await untilStopped();
+      await stopped;
       await watcher.close();
     });
 
@@ -143,9 +144,24 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     )
     .option("--quiet", "print no line per delivery")
     .option("--watch", "also run `qjobs watch`, so one command serves development")
-    .option("--token <token>", "accept this token instead of the development one (to try a production build locally)")
-    .option("--current-signing-key <key>", "sign deliveries with this key instead of the development one")
-    .option("--next-signing-key <key>", "the next signing key that GET /v2/keys reports (both keys need --token)")
+    // Secrets from the environment stay out of `ps`; never from QSTASH_*, which may hold production's.
+    .addOption(
+      new Option(
+        "--token <token>",
+        "accept this token instead of the development one (to try a production build locally)",
+      ).env("QJOBS_DEV_TOKEN"),
+    )
+    .addOption(
+      new Option("--current-signing-key <key>", "sign deliveries with this key instead of the development one").env(
+        "QJOBS_DEV_CURRENT_SIGNING_KEY",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--next-signing-key <key>",
+        "the next signing key that GET /v2/keys reports (both keys need a token)",
+      ).env("QJOBS_DEV_NEXT_SIGNING_KEY"),
+    )
     .option(
       "--max-body-size <bytes>",
       "refuse request bodies over this many bytes (413)",
@@ -169,7 +185,11 @@ Point your app at it (Upstash's public development credentials, refused in produ
   QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}
   QSTASH_NEXT_SIGNING_KEY=${DEV_CREDENTIALS.nextSigningKey}
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
-The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
+The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.
+
+To try your own credentials, set QJOBS_DEV_TOKEN, QJOBS_DEV_CURRENT_SIGNING_KEY and QJOBS_DEV_NEXT_SIGNING_KEY
+rather than passing the flags: a flag's value is visible to every local user in \`ps\`. (QSTASH_TOKEN and the
+QSTASH_* keys are never read: they may hold production's.) The banner shows them hidden.`,
     )
     .action(
       async (options: {
@@ -212,8 +232,10 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });
+        // Listening for Ctrl-C before the banner says it stops: a Ctrl-C right after the banner is a clean stop.
+        const stopped = untilStopped();
         reportDevStarted(output, handle, Number(options.retryScale));
-        await untilStopped();
+        await stopped;
         await handle.close();
         output.out(color.dim("qjobs dev stopped."));
       },
@@ -239,8 +261,9 @@ page never sees it. Open the address it prints: it holds a secret made for this 
         throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { dashboard } = await import("./commands/dashboard.js");
       const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.appUrl });
+      const stopped = untilStopped();
       reportDashboardStarted(output, handle);
-      await untilStopped();
+      await stopped;
       await handle.close();
       output.out(output.color.dim("qjobs dashboard stopped."));
     });

@@ -1,4 +1,4 @@
-import { bypassWithheld, escapeControls } from "@qjobs/runtime";
+import { bypassWithheld, DEV_CREDENTIALS, escapeControls } from "@qjobs/runtime";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { GenerateResult } from "./commands/generate.js";
@@ -179,12 +179,17 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
   );
 }
 
+/** Upstash's public development credentials are shown; one of the user's own never is (issue 20, item 14). */
+const PUBLIC_CREDENTIALS: ReadonlySet<string> = new Set(Object.values(DEV_CREDENTIALS));
+const shown = (name: string, value: string) =>
+  name === "QSTASH_URL" || PUBLIC_CREDENTIALS.has(value) ? value : "<yours, hidden>";
+
 /** `dev`'s banner: where it runs and the variables an app needs. */
 export function reportDevStarted(output: Output, handle: DevHandle, retryScale: number): void {
   const { color } = output;
   output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}`);
   output.out(`  Dashboard: ${color.bold(color.cyan(handle.dashboardUrl))}\n`);
-  for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
+  for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${shown(name, value)}`);
   output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
   if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
   const { schedules } = handle;
@@ -198,6 +203,18 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
         `${plural(schedules.declared, "declared schedule")} not registered: set QJOBS_URL (in .env.local) or pass --app-url`,
       ),
     );
+  }
+  const state = handle.state;
+  if (state) {
+    const { notice } = state;
+    if (notice.tightened)
+      output.out(color.yellow(`State in ${state.dir} was readable by others: now private (0700, files 0600).`));
+    if (notice.cut)
+      output.out(color.yellow(`The journal ended in a line cut by a crash: cut back to its last complete line.`));
+    // The reason may quote the file's own keys: a committed journal must not reach the terminal raw.
+    for (const { line, reason } of notice.skipped)
+      output.out(color.yellow(`Journal line ${line} is not a record (${escapeControls(reason)}): skipped.`));
+    if (notice.keptAside) output.out(color.yellow(`The journal as found is kept in ${notice.keptAside}`));
   }
   output.out(
     `\nRetries back off ${color.bold(`x${retryScale}`)} QStash's delays. Deliveries appear below; Ctrl-C stops.\n`,

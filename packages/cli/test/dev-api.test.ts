@@ -304,3 +304,162 @@ describe("what it does not implement", () => {
     expect((await response.json()).error).toMatch(/does not implement Upstash Workflow notify/);
   });
 });
+
+describe("cancelling a message whose attempt is in flight, as QStash does (issue 20, fidelity)", () => {
+  /** A destination that holds each response until released, then answers 500 (so a retry would follow). */
+  async function heldDestination() {
+    const held: (() => void)[] = [];
+    const local = await startLocal({
+      respond: (_delivery, response) => held.push(() => response.writeHead(500).end("failed")),
+    });
+    const release = () => {
+      for (const answer of held.splice(0)) answer();
+    };
+    return { ...local, release };
+  }
+
+  it("messages.delete answers as for a live message, and no attempt follows the one in flight", async () => {
+    const { client, destination, engine, release } = await heldDestination();
+    const { messageId } = await client.publish({ url: `${destination.url}/slow`, body: "{}", retries: 3 });
+    await destination.waitFor(1);
+    await client.messages.delete(messageId);
+    await expect(client.messages.get(messageId)).rejects.toMatchObject({ status: 404 });
+    release();
+    await engine.idle();
+    expect(destination.deliveries).toHaveLength(1);
+    expect((await client.dlq.listMessages()).messages).toEqual([]);
+    const states = (await client.logs({ filter: { messageId } })).logs.map((log) => log.state).reverse();
+    expect(states).toEqual(["CREATED", "ACTIVE", "CANCELED"]);
+  });
+
+  it("messages.cancel({ all: true }) cancels messages in flight too", async () => {
+    const { client, destination, engine, release } = await heldDestination();
+    await client.publish({ url: `${destination.url}/slow`, body: "{}", retries: 3 });
+    await destination.waitFor(1);
+    expect(await client.messages.cancel({ all: true })).toEqual({ cancelled: 1 });
+    release();
+    await engine.idle();
+    expect(destination.deliveries).toHaveLength(1);
+  });
+});
+
+describe("flow control's pinned flags, as QStash reports them (issue 20, fidelity)", () => {
+  it("flowControl.get says isPinnedParallelism and isPinnedRate", async () => {
+    const { client, destination, engine } = await startLocal();
+    await client.publish({ url: `${destination.url}/fc`, body: "{}", flowControl: { key: "k", parallelism: 5 } });
+    await engine.idle();
+    expect(await client.flowControl.get("k")).toMatchObject({ isPinnedParallelism: false, isPinnedRate: false });
+    await client.flowControl.pin("k", { parallelism: 1 });
+    expect(await client.flowControl.get("k")).toMatchObject({ isPinnedParallelism: true, isPinnedRate: false });
+    await client.flowControl.pin("k", { rate: 10, period: 60 });
+    expect(await client.flowControl.get("k")).toMatchObject({ isPinnedParallelism: true, isPinnedRate: true });
+    await client.flowControl.unpin("k", { parallelism: true, rate: true });
+    expect(await client.flowControl.get("k")).toMatchObject({ isPinnedParallelism: false, isPinnedRate: false });
+  });
+});
+
+describe("times are whole milliseconds, as QStash's (issue 20, fidelity)", () => {
+  it("a retry's notBefore and the log's nextDeliveryTime under a scaled backoff are integers", async () => {
+    const clock = new ManualClock();
+    const { client, destination, engine } = await startLocal({
+      clock,
+      respond: (_delivery, response) => response.writeHead(500).end(),
+      engine: { retryScale: 0.0123 },
+    });
+    const { messageId } = await client.publish({ url: `${destination.url}/x`, body: "{}", retries: 2 });
+    await destination.waitFor(1);
+    await engine.settled();
+    const message = await client.messages.get(messageId);
+    expect(message.notBefore).toBeGreaterThan(clock.now());
+    expect(Number.isInteger(message.notBefore)).toBe(true);
+    const [retry] = (await client.logs({ filter: { messageId, state: "RETRY" } })).logs;
+    expect(Number.isInteger(retry?.nextDeliveryTime)).toBe(true);
+  });
+});
+
+describe("caps on what one client can make qjobs dev hold (issue 20, item 12)", () => {
+  const publishRaw = (url: string, path: string, body: string) =>
+    fetch(`${url}${path}`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body });
+
+  it("a batch of more than 1,000 messages is refused with a 400 saying so, and publishes nothing", async () => {
+    const { server, destination, engine } = await startLocal();
+    const entries = Array.from({ length: 1001 }, () => ({ destination: `${destination.url}/x`, body: "{}" }));
+    const response = await publishRaw(server.url, "/v2/batch", JSON.stringify(entries));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: "batch has 1001 messages: qjobs dev takes at most 1000 in one request; split it",
+    });
+    expect(engine.messages.size).toBe(0);
+  });
+
+  it("past the live-message cap a publish is refused 429 with QStash's quota headers; a batch is all or nothing", async () => {
+    const { client, server, destination, engine } = await startLocal({ engine: { maxMessages: 3 } });
+    for (let i = 0; i < 2; i++) await client.publish({ url: `${destination.url}/later`, body: "{}", delay: 3600 });
+    const batch = [0, 1].map(() => ({ destination: `${destination.url}/later`, headers: { "upstash-delay": "1h" } }));
+    const refused = await publishRaw(server.url, "/v2/batch", JSON.stringify(batch));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("ratelimit-limit")).toBe("3");
+    expect(refused.headers.get("ratelimit-remaining")).toBe("1");
+    expect((await refused.json()).error).toMatch(/at most 3 waiting or in-flight messages \(2 now, 2 more asked\)/);
+    expect(engine.messages.size).toBe(2);
+    await client.publish({ url: `${destination.url}/later`, body: "{}", delay: 3600 });
+    await expect(client.publish({ url: `${destination.url}/later`, body: "{}", delay: 3600 })).rejects.toMatchObject({
+      status: 429,
+      name: "QstashDailyRatelimitError",
+    });
+    expect(engine.messages.size).toBe(3);
+  });
+
+  it("a queue's lag is kept as messages wait, start, retry and are cancelled", async () => {
+    const clock = new ManualClock();
+    const { client, destination, engine } = await startLocal({
+      clock,
+      respond: (_delivery, response) => response.writeHead(500).end(),
+    });
+    const queue = client.queue({ queueName: "orders" });
+    await queue.upsert({ parallelism: 1 });
+    await queue.pause();
+    const ids = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await queue.enqueue({ url: `${destination.url}/q`, body: "{}", retries: 1 })).messageId);
+    expect((await queue.get()).lag).toBe(3);
+    await client.messages.delete(ids[2] as string);
+    expect((await queue.get()).lag).toBe(2);
+    await queue.resume();
+    await destination.waitFor(1);
+    await engine.settled();
+    // The first failed once and waits for its retry; FIFO keeps the second behind it.
+    expect((await queue.get()).lag).toBe(2);
+    // The retry fails for good (dead-lettered); the second starts, fails and waits for its retry.
+    clock.advance(60_000);
+    await destination.waitFor(3);
+    await engine.settled();
+    expect((await queue.get()).lag).toBe(1);
+  });
+  it("GET /v2/queues answers from kept counts: 1,000 queues over 50,000 waiting messages, not a walk per queue", async () => {
+    const { server, engine } = await startLocal();
+    for (let q = 0; q < 1000; q++) {
+      for (let m = 0; m < 50; m++) {
+        engine.publish({
+          url: "http://127.0.0.1:9/later",
+          method: "POST",
+          headers: {},
+          body: Buffer.alloc(0),
+          delayMs: 3_600_000,
+          maxRetries: 0,
+          labels: [],
+          callerIp: "127.0.0.1",
+          queueName: `q${q}`,
+        });
+      }
+    }
+    const started = performance.now();
+    const response = await fetch(`${server.url}/v2/queues`, { headers: auth });
+    const queues = (await response.json()) as { lag: number }[];
+    const elapsed = performance.now() - started;
+    expect(queues).toHaveLength(1000);
+    expect(queues.every((queue) => queue.lag === 50)).toBe(true);
+    // Walking every message for each queue took seconds here (50 million steps); counts take milliseconds.
+    expect(elapsed).toBeLessThan(1500);
+  }, 30_000);
+});

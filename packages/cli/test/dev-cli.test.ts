@@ -57,3 +57,59 @@ describe("qjobs dev as a process", () => {
     expect(await cli.stop()).toBe(0);
   });
 });
+
+describe("your own credentials for qjobs dev stay out of ps and the banner (issue 20, item 14)", () => {
+  const own = {
+    QJOBS_DEV_TOKEN: "own_token_SECRET_1234567890",
+    QJOBS_DEV_CURRENT_SIGNING_KEY: "sig_OWNcurrentSECRET123",
+    QJOBS_DEV_NEXT_SIGNING_KEY: "sig_OWNnextSECRET456",
+  };
+
+  it("takes them from QJOBS_DEV_* in the environment and prints them hidden", async () => {
+    const cli = spawnCli(["dev", "--port", "0"], { env: own });
+    const [, url] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+    await cli.waitFor(/Ctrl-C stops/);
+    for (const value of Object.values(own)) expect(cli.output()).not.toContain(value);
+    expect(cli.stdout()).toContain("QSTASH_TOKEN=<yours, hidden>");
+    expect(cli.stdout()).toContain("QSTASH_NEXT_SIGNING_KEY=<yours, hidden>");
+    const keys = await fetch(`${url}/v2/keys`, { headers: { authorization: `Bearer ${own.QJOBS_DEV_TOKEN}` } });
+    expect(await keys.json()).toEqual({
+      current: own.QJOBS_DEV_CURRENT_SIGNING_KEY,
+      next: own.QJOBS_DEV_NEXT_SIGNING_KEY,
+    });
+    const publicToken = await fetch(`${url}/v2/keys`, {
+      headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}` },
+    });
+    expect(publicToken.status).toBe(401);
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it("hides them in the banner when given as flags too", async () => {
+    const cli = spawnCli(["dev", "--port", "0", "--token", own.QJOBS_DEV_TOKEN]);
+    await cli.waitFor(/Ctrl-C stops/);
+    expect(cli.output()).not.toContain(own.QJOBS_DEV_TOKEN);
+    expect(cli.stdout()).toContain("QSTASH_TOKEN=<yours, hidden>");
+    expect(cli.stdout()).toContain(`QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}`);
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it("never reads QSTASH_TOKEN or the QSTASH_* keys, which may be production's", async () => {
+    const cli = spawnCli(["dev", "--port", "0"], {
+      env: { QSTASH_TOKEN: "prod_token", QSTASH_CURRENT_SIGNING_KEY: "sig_prod", QSTASH_NEXT_SIGNING_KEY: "sig_prod2" },
+    });
+    const [, url] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+    await cli.waitFor(/Ctrl-C stops/);
+    const keys = await fetch(`${url}/v2/keys`, { headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}` } });
+    expect(await keys.json()).toEqual({
+      current: DEV_CREDENTIALS.currentSigningKey,
+      next: DEV_CREDENTIALS.nextSigningKey,
+    });
+    expect(await cli.stop()).toBe(0);
+  });
+
+  it("--help names the QJOBS_DEV_* variables as the way that keeps secrets out of ps", async () => {
+    const run = await runCli(["dev", "--help"]);
+    for (const name of Object.keys(own)) expect(run.stdout).toContain(name);
+    expect(run.stdout).toMatch(/visible to every local user in `ps`/);
+  });
+});

@@ -23,7 +23,7 @@ const stateFolder = async () => {
 
 /** A qjobs dev engine and server over the journal in `dir`, and the real Client pointed at it. */
 async function open(dir: string, clock: ManualClock) {
-  const journal = openJournal(dir);
+  const journal = openJournal(dir, dir);
   const engine = new Engine({
     clock,
     deliver: deliverHttp,
@@ -99,7 +99,7 @@ describe("state that survives a restart", () => {
     const first = await open(dir, clock);
     await first.client.publish({ url: "http://127.0.0.1:9/x", body: "{}", delay: 3600 });
     await first.server.close();
-    const journal = openJournal(dir, { fresh: true });
+    const journal = openJournal(dir, dir, { fresh: true });
     expect(journal.records).toEqual([]);
     journal.store.close();
   });

@@ -1,18 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { loadConfig } from "../core/config.js";
+import { ignoreQjobsFolder } from "../core/private-files.js";
 import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
-import { writeIfChanged } from "../core/write.js";
 import { projectView } from "../dashboard/project.js";
 import { dashboardHandler } from "../dashboard/server.js";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
 import { type DevServer, startServer } from "../dev/server.js";
-import { openJournal } from "../dev/store.js";
+import { type JournalNotice, openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
 import { appJobsUrl } from "../env-files.js";
 import { UserError } from "../errors.js";
@@ -62,12 +61,9 @@ export interface DevHandle {
   readonly schedules: DevSchedules;
   /** The dashboard's address (with its secret when the token is not the public one). */
   readonly dashboardUrl: string;
+  /** What opening the state found (tightened modes, skipped lines), for the banner; none in memory. */
+  readonly state?: { readonly dir: string; readonly notice: JournalNotice };
   close(): Promise<void>;
-}
-
-/** The `.qjobs/` folder ignores itself, so the state never shows up in git, even before `qjobs init`. */
-async function ignoreStateFolder(folder: string): Promise<void> {
-  if (!existsSync(join(folder, ".gitignore"))) await writeIfChanged(join(folder, ".gitignore"), "*\n");
 }
 
 /** `qjobs dev`: the local QStash-compatible server. */
@@ -78,7 +74,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   if ((given.currentSigningKey || given.nextSigningKey) && !given.token) {
     // With the public token, anyone could make this server sign with the private keys.
     throw new UserError(
-      "--current-signing-key and --next-signing-key need --token too: with the public development token anyone could have deliveries signed with your keys",
+      "--current-signing-key and --next-signing-key need --token too (or QJOBS_DEV_TOKEN with the QJOBS_DEV_*_SIGNING_KEY variables): with the public development token anyone could have deliveries signed with your keys",
     );
   }
   for (const [name, value] of [
@@ -103,8 +99,8 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url }),
   });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
-  if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) await ignoreStateFolder(resolve(cwd, ".qjobs"));
-  const journal = stateDir ? openJournal(stateDir, { fresh: options.fresh }) : undefined;
+  if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) ignoreQjobsFolder(cwd);
+  const journal = stateDir ? openJournal(cwd, stateDir, { fresh: options.fresh }) : undefined;
   const engine = new Engine({
     store: journal?.store,
     restore: journal?.records,
@@ -193,6 +189,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       return schedules;
     },
     dashboardUrl: `${server.url}/${secret ? `${secret}/` : ""}`,
+    state: stateDir && journal ? { dir: stateDir, notice: journal.notice } : undefined,
     close: async () => {
       await Promise.all([server.close(), watcher?.close()]);
     },

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileExtraction } from "../types.js";
 import { version } from "../version.js";
-import { writeIfChanged } from "./write.js";
+import { ignoreQjobsFolder, writePrivateFile } from "./private-files.js";
 
 /** Bump when extraction changes what it finds, so old caches are ignored; a new CLI release ignores them too. */
 const CACHE_VERSION = `5/${version}`;
@@ -56,8 +56,12 @@ export class ExtractionCache {
   /** Keeps only the files seen in this run. */
   async save(): Promise<void> {
     const sorted = Object.fromEntries(Object.entries(this.next).sort(([a], [b]) => (a < b ? -1 : 1)));
-    await writeIfChanged(join(this.root, CACHE_FILE), JSON.stringify({ version: CACHE_VERSION, entries: sorted }));
-    // The folder ignores itself, so it never shows up in git even before `qjobs init` lists it.
-    await writeIfChanged(join(this.root, ".qjobs", ".gitignore"), "*\n");
+    // Never through a link a checked-out repository planted: generate runs on pull-request checkouts in CI.
+    writePrivateFile(
+      this.root,
+      join(this.root, CACHE_FILE),
+      JSON.stringify({ version: CACHE_VERSION, entries: sorted }),
+    );
+    ignoreQjobsFolder(this.root);
   }
 }

@@ -8,3 +8,7 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_DLQ = 1_000;
 /** How many bytes of bodies the dead-letter queue keeps at most (message and response bodies together). */
 export const DEFAULT_MAX_DLQ_BYTES = 256 * 1024 * 1024;
+/** How many messages may wait or be in flight at once (429 beyond it): QStash queues more, a laptop needs a bound. */
+export const DEFAULT_MAX_MESSAGES = 100_000;
+/** How many messages one batch request may hold (400 beyond it). */
+export const MAX_BATCH_MESSAGES = 1_000;

@@ -41,7 +41,7 @@ export const deliverHttp: Deliver = (delivery) =>
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve({ ...response, durationMs: performance.now() - started });
+      resolve({ ...response, durationMs: Math.round(performance.now() - started) });
     };
     let url: URL;
     try {

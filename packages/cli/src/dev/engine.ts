@@ -1,7 +1,7 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
 import { type Cron, parseCron } from "../cron.js";
-import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES } from "./defaults.js";
+import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES, DEFAULT_MAX_MESSAGES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
 import { type Filter, type Filterable, matches } from "./filters.js";
 import { BadRequest, type CallbackConfig, type Message, type MessageSpec, newId } from "./message.js";
@@ -103,6 +103,8 @@ export interface EngineOptions {
   /** The dead-letter queue keeps at most this many entries and body bytes; the oldest go first. */
   maxDlq?: number;
   maxDlqBytes?: number;
+  /** At most this many messages are waiting or in flight; a publish beyond it is refused (429). */
+  maxMessages?: number;
   /** Where state is kept across restarts; in memory only by default. */
   store?: Store;
   /** The records a store held at start: the engine resumes from them. */
@@ -200,6 +202,9 @@ export class Engine {
   private readonly flows = new Map<string, FlowState>();
   private readonly dedup = new Map<string, { messageId: string; expiresAt: number }>();
   private readonly queueActive = new Map<string, number>();
+  /** Messages waiting (not in flight) per queue and per flow-control key: counted, never walked for. */
+  private readonly waitingInQueue = new Map<string, number>();
+  private readonly waitingForFlow = new Map<string, number>();
   private readonly store: Store;
   private seq = 0;
   private active = 0;
@@ -304,6 +309,7 @@ export class Engine {
       ...this.events.map((event) => event.seq),
       ...[...this.dlq.values()].map((entry) => entry.seq),
     );
+    for (const message of this.messages.values()) this.countWaiting(message, 1);
     // Missed cron ticks are not caught up: each schedule waits for its next tick from now.
     for (const schedule of this.schedules.values()) this.armSchedule(schedule);
     this.compact();
@@ -355,12 +361,24 @@ export class Engine {
     this.store.flush();
   }
 
+  /** Keeps the per-queue and per-key counts of waiting messages as a message starts or stops waiting. */
+  private countWaiting(message: Message, delta: 1 | -1): void {
+    const add = (counts: Map<string, number>, key: string) => {
+      const next = (counts.get(key) ?? 0) + delta;
+      if (next > 0) counts.set(key, next);
+      else counts.delete(key);
+    };
+    if (message.queueName) add(this.waitingInQueue, message.queueName);
+    if (message.flowControl) add(this.waitingForFlow, message.flowControl.key);
+  }
+
   private saveMessage(message: Message): void {
     this.store.append({ k: "msg", m: serializeMessage(message) });
   }
 
   private forget(message: Message): void {
-    this.messages.delete(message.messageId);
+    if (!this.messages.delete(message.messageId)) return;
+    if (message.state === "CREATED" || message.state === "RETRY") this.countWaiting(message, -1);
     this.store.append({ k: "gone", id: message.messageId });
     this.compactIfDue();
   }
@@ -430,10 +448,30 @@ export class Engine {
     }
     if (spec.flowControl) this.flow(spec.flowControl.key).config = { ...spec.flowControl };
     this.messages.set(message.messageId, message);
+    this.countWaiting(message, 1);
     this.saveMessage(message);
     this.log(message, { state: "CREATED" });
     this.schedulePump();
     return { messageId: message.messageId };
+  }
+
+  /**
+   * Refuses, before anything is accepted, a publish of `count` messages that would hold more than the
+   * live-message cap (issue 20, item 12: one request could otherwise fill the memory).
+   */
+  ensureRoom(count: number): void {
+    const max = this.options.maxMessages ?? DEFAULT_MAX_MESSAGES;
+    if (this.messages.size + count > max)
+      throw new LimitReached(
+        `too many messages: qjobs dev holds at most ${max} waiting or in-flight messages (${this.messages.size} now, ${count} more asked); cancel some or wait for deliveries`,
+        max,
+        Math.max(0, max - this.messages.size),
+      );
+  }
+
+  /** How many messages a publish to a URL group makes: one per endpoint. */
+  groupSize(name: string): number {
+    return this.groups.get(name)?.endpoints.length ?? 0;
   }
 
   /** Publishes one message per endpoint of a URL group, each with its own retries and dead letter. */
@@ -455,17 +493,21 @@ export class Engine {
     return this.messages.get(messageId);
   }
 
-  /** Cancels a message that is not being delivered right now; returns whether there was one. */
+  /**
+   * Cancels a message; returns whether there was one. One being delivered right now is cancelled as QStash
+   * does: that attempt ends, and no other follows it (no retry, no dead letter, no callback).
+   */
   cancel(messageId: string): boolean {
     const message = this.messages.get(messageId);
-    if (!message || message.state === "ACTIVE") return false;
+    if (!message) return false;
+    if (message.state === "ACTIVE") message.cancelled = true;
     this.forget(message);
     this.log(message, { state: "CANCELED" });
     this.settleIfIdle();
     return true;
   }
 
-  /** Cancels every waiting message that matches (a filter that matches nothing cancels nothing). */
+  /** Cancels every message that matches, in flight too (a filter that matches nothing cancels nothing). */
   cancelMatching(filter: Filter): number {
     const matching = [...this.messages.values()].filter((message) => matches(filter, filterable(message)));
     return matching.filter((message) => this.cancel(message.messageId)).length;
@@ -557,9 +599,7 @@ export class Engine {
 
   /** How many of a queue's messages wait (not being delivered). */
   queueLag(name: string): number {
-    let lag = 0;
-    for (const message of this.messages.values()) if (message.queueName === name && message.state !== "ACTIVE") lag++;
-    return lag;
+    return this.waitingInQueue.get(name) ?? 0;
   }
 
   // ---- URL groups --------------------------------------------------------------------------------
@@ -638,12 +678,9 @@ export class Engine {
     const config = this.effective(state);
     const now = this.now();
     const starts = state.starts.filter((at) => at > now - config.periodMs);
-    let waitListSize = 0;
-    for (const message of this.messages.values())
-      if (message.flowControl?.key === key && message.state !== "ACTIVE") waitListSize++;
     return {
       flowControlKey: key,
-      waitListSize,
+      waitListSize: this.waitingForFlow.get(key) ?? 0,
       parallelismMax: config.parallelism ?? 0,
       parallelismCount: state.active,
       rateMax: config.rate ?? 0,
@@ -651,6 +688,8 @@ export class Engine {
       ratePeriod: config.periodMs / 1000,
       ratePeriodStart: starts[0] ?? state.periodStart,
       isPaused: state.paused,
+      isPinnedParallelism: state.pinned?.parallelism !== undefined,
+      isPinnedRate: state.pinned?.rate !== undefined,
     };
   }
 
@@ -667,7 +706,12 @@ export class Engine {
     const state = this.flows.get(key);
     if (!state) return false;
     if (action === "pause" || action === "resume") state.paused = action === "pause";
-    else if (action === "pin") state.pinned = { ...state.pinned, ...values };
+    // Pinning one setting leaves the other's pin as it was: each is unpinned on its own.
+    else if (action === "pin")
+      state.pinned = {
+        ...state.pinned,
+        ...Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)),
+      };
     else if (action === "unpin") {
       const pinned = { ...state.pinned };
       if (values.parallelism !== undefined || (values.parallelism === undefined && values.rate === undefined))
@@ -848,6 +892,7 @@ export class Engine {
   }
 
   private async attempt(message: Message): Promise<void> {
+    this.countWaiting(message, -1);
     message.state = "ACTIVE";
     this.active++;
     this.log(message, { state: "ACTIVE" });
@@ -890,7 +935,8 @@ export class Engine {
     if (message.queueName) this.queueActive.set(message.queueName, (this.queueActive.get(message.queueName) ?? 1) - 1);
     if (message.flowControl) this.flow(message.flowControl.key).active--;
     try {
-      this.settle(message, response);
+      // Cancelled while in flight: the attempt is over, and nothing follows it.
+      if (!message.cancelled) this.settle(message, response);
     } catch (error) {
       // An exception while settling fails this attempt's message for good, never the process (an unhandled
       // rejection would end qjobs dev and every message with it). A fresh response: the one that made
@@ -929,6 +975,7 @@ export class Engine {
       const delay = this.retryDelay(message, response);
       message.retried++;
       message.state = "RETRY";
+      this.countWaiting(message, 1);
       message.dueAt = this.now() + delay;
       this.saveMessage(message);
       this.log(message, { state: "ERROR", ...failed });
@@ -973,8 +1020,15 @@ export class Engine {
     }
   }
 
-  /** Retry-After (or X-RateLimit-Reset*) first, then the message's expression, then QStash's backoff, scaled. */
+  /**
+   * Retry-After (or X-RateLimit-Reset*) first, then the message's expression, then QStash's backoff, scaled;
+   * in whole milliseconds, as every time QStash reports is (a scaled backoff or `1.5s` would be fractional).
+   */
   private retryDelay(message: Message, response: DeliveryResponse): number {
+    return Math.round(this.unroundedRetryDelay(message, response));
+  }
+
+  private unroundedRetryDelay(message: Message, response: DeliveryResponse): number {
     const { headers } = response;
     for (const name of ["retry-after", "x-ratelimit-reset", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]) {
       const ms = parseRetryAfter(headers[name], this.now());
@@ -1023,6 +1077,20 @@ export class Engine {
       sourceMessageId: message.messageId,
       callerIp: message.callerIp,
     });
+  }
+}
+
+/**
+ * A publish over qjobs dev's live-message cap: answered 429 with the RateLimit-* headers of QStash's quota
+ * errors, so the SDK throws its QstashDailyRatelimitError with the limit in it.
+ */
+export class LimitReached extends Error {
+  constructor(
+    message: string,
+    readonly limit: number,
+    readonly remaining: number,
+  ) {
+    super(message);
   }
 }
 

@@ -5,7 +5,7 @@ import { parseDuration } from "./time.js";
 /** A publish QStash would refuse: answered 400 with its JSON body. */
 export class BadRequest extends Error {}
 
-/** A message's state while the engine holds it (a cancelled one is dropped at once). */
+/** A message's state while the engine holds it (a cancelled one is dropped at once; one in flight ends its attempt). */
 export type MessageState = "CREATED" | "ACTIVE" | "RETRY" | "DELIVERED" | "FAILED";
 
 export interface FlowControl {
@@ -72,6 +72,8 @@ export interface Message extends MessageSpec {
   retried: number;
   /** When the next attempt may start (ms). */
   dueAt: number;
+  /** Cancelled while an attempt was in flight: when it ends, nothing follows. */
+  cancelled?: true;
 }
 
 const DEFAULT_RETRIES = 3;

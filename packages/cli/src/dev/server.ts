@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { PageHandler } from "../dashboard/server.js";
 import { crossSiteRefusal, readBody } from "../local-http.js";
-import { DEFAULT_MAX_BODY_BYTES } from "./defaults.js";
+import { DEFAULT_MAX_BODY_BYTES, MAX_BATCH_MESSAGES } from "./defaults.js";
 import { flatHeaders } from "./deliver.js";
-import { type Engine, NotFound } from "./engine.js";
+import { type Engine, LimitReached, NotFound } from "./engine.js";
 import { parseQuery } from "./filters.js";
 import { BadRequest, parsePublish } from "./message.js";
 import { parseDuration } from "./time.js";
@@ -31,7 +31,7 @@ const safeDecode = (segment: string) => {
   }
 };
 
-type Answer = { status: number; body?: unknown };
+type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
 const ok = (body?: unknown): Answer => ({ status: 200, body });
 const notFound = (what: string): Answer => ({ status: 404, body: { error: `${what} not found` } });
 
@@ -95,6 +95,7 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
   ) => {
     if (isUrl(destination)) {
       const spec = parsePublish(destination, headers, body, call.callerIp);
+      engine.ensureRoom(1);
       const result = engine.publish(queueName ? { ...spec, queueName } : spec);
       return { result: { ...result, url: spec.url }, group: false };
     }
@@ -103,6 +104,7 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
       parsePublish(destination, headers, body, call.callerIp);
     // The spec of a group's messages is checked against a placeholder URL.
     const spec = parsePublish("http://url-group.invalid/", headers, body, call.callerIp);
+    engine.ensureRoom(engine.groupSize(groupName(destination)));
     const results = engine.publishToGroup(groupName(destination), queueName ? { ...spec, queueName } : spec);
     return { result: results, group: true };
   };
@@ -134,6 +136,10 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
         if (method !== "POST") break;
         const entries = jsonBody<unknown>(call, "the batch body");
         if (!Array.isArray(entries)) throw new BadRequest("batch body must be a JSON array");
+        if (entries.length > MAX_BATCH_MESSAGES)
+          throw new BadRequest(
+            `batch has ${entries.length} messages: qjobs dev takes at most ${MAX_BATCH_MESSAGES} in one request; split it`,
+          );
         // Validate every entry before accepting any, so a bad batch publishes nothing.
         const checked = entries.map(
           (entry: { destination?: string; headers?: Record<string, string>; body?: string; queue?: string }, index) => {
@@ -153,6 +159,13 @@ function routes(engine: Engine, keys: { current: string; next: string }) {
             }
             return { destination: entry.destination, headers, body, queue: entry.queue };
           },
+        );
+        // All or nothing: a batch that would pass the live-message cap publishes none of its messages.
+        engine.ensureRoom(
+          checked.reduce(
+            (sum, entry) => sum + (isUrl(entry.destination) ? 1 : engine.groupSize(groupName(entry.destination))),
+            0,
+          ),
         );
         return ok(
           checked.map((entry) => publishTo(call, entry.destination, entry.headers, entry.body, entry.queue).result),
@@ -347,12 +360,15 @@ export async function startServer(
     const target = request.url ?? "/";
     const url = new URL(target, "http://qstash.local");
     const headers = flatHeaders(request);
-    const send = ({ status, body }: Answer) => {
+    const send = ({ status, body, headers: extra = {} }: Answer) => {
       const text = body === undefined ? "" : JSON.stringify(body);
       // A refusal may leave a body unread: close the connection rather than read it.
       const close = request.complete ? {} : { connection: "close" };
       response
-        .writeHead(status, body === undefined ? close : { "content-type": "application/json", ...close })
+        .writeHead(
+          status,
+          body === undefined ? { ...extra, ...close } : { "content-type": "application/json", ...extra, ...close },
+        )
         .end(text);
     };
     // Refusals come before reading a byte of the body.
@@ -390,6 +406,12 @@ export async function startServer(
     } catch (error) {
       if (error instanceof BadRequest) answer = { status: 400, body: { error: error.message } };
       else if (error instanceof NotFound) answer = { status: 404, body: { error: error.message } };
+      else if (error instanceof LimitReached)
+        answer = {
+          status: 429,
+          body: { error: error.message },
+          headers: { "ratelimit-limit": String(error.limit), "ratelimit-remaining": String(error.remaining) },
+        };
       else answer = { status: 500, body: { error: (error as Error).message } };
     }
     // What was accepted reaches the operating system before the client hears that it was.

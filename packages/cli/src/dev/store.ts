@@ -1,6 +1,8 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { UserError } from "../errors.js";
+import { createTemporary, openPrivate, privateFolder, refuseLinks, replacePrivateFile } from "../core/private-files.js";
+import { journalRecordProblem } from "./journal-records.js";
+import { lockState } from "./lock.js";
 
 /**
  * Where `qjobs dev` keeps its state so that a restart or a crash loses no message: an append-only journal
@@ -34,62 +36,84 @@ export function memoryStore(): Store {
 const JOURNAL = "journal.jsonl";
 const LOCK = "lock";
 
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
-
-/**
- * Takes the state folder for this process: a lock file names the owner, so a second server on the same
- * state stops with a clear error instead of two processes delivering the same messages.
- */
-function lock(dir: string): () => void {
-  const file = join(dir, LOCK);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const owner = Number(readFileSync(file, "utf8").trim());
-      if (owner && owner !== process.pid && isRunning(owner)) {
-        throw new UserError(
-          `Another qjobs dev (process ${owner}) is using the state in ${dir}. Stop it, or give this one --state-dir.`,
-        );
-      }
-      rmSync(file, { force: true }); // left by a process that is gone
-    }
-  }
-  throw new UserError(`Could not lock the state folder ${dir}`);
+/** What opening the journal found that the user should hear about (printed once, at start). */
+export interface JournalNotice {
+  /** The folder or journal was readable by others: now 0700 / 0600. */
+  tightened: boolean;
+  /** Lines that were not records, by line number (1-based), with why: skipped. */
+  skipped: { line: number; reason: string }[];
+  /** The journal ended in a cut line (a crash mid-write): cut back to its last complete line. */
+  cut: boolean;
+  /** Where the journal as found was kept before anything rewrote it, when lines were skipped or cut. */
+  keptAside?: string;
 }
 
-/** Opens (creating) the journal in `dir`: returns the store and the records it held, in order. */
+/** The journal's records, and the lines that are not ones (by number); text after the last newline is no line. */
+function readRecords(text: string): { records: JournalRecord[]; skipped: JournalNotice["skipped"] } {
+  const records: JournalRecord[] = [];
+  const skipped: JournalNotice["skipped"] = [];
+  const lines = text.split("\n");
+  lines.pop(); // after the last newline: empty, or a line cut by a crash mid-write
+  lines.forEach((line, index) => {
+    if (!line) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      skipped.push({ line: index + 1, reason: "not JSON" });
+      return;
+    }
+    const problem = journalRecordProblem(value);
+    if (problem) skipped.push({ line: index + 1, reason: problem });
+    else records.push(value as JournalRecord);
+  });
+  return { records, skipped };
+}
+
+/**
+ * Opens (creating) the journal in `dir`: returns the store, the records it held, in order, and what the
+ * user should hear about it. `root` is the project: no part of the path below it may be a link.
+ */
 export function openJournal(
+  root: string,
   dir: string,
   options: { fresh?: boolean } = {},
-): { store: Store; records: JournalRecord[] } {
-  mkdirSync(dir, { recursive: true });
-  const unlock = lock(dir);
+): { store: Store; records: JournalRecord[]; notice: JournalNotice } {
+  const folder = privateFolder(root, dir);
+  const unlock = lockState(root, dir, join(dir, LOCK));
   const path = join(dir, JOURNAL);
-  if (options.fresh) rmSync(path, { force: true });
-  const records: JournalRecord[] = [];
-  if (existsSync(path)) {
-    for (const line of readFileSync(path, "utf8").split("\n")) {
-      if (!line) continue;
-      try {
-        records.push(JSON.parse(line) as JournalRecord);
-      } catch {
-        // The last line of a journal cut by a crash mid-write: everything before it stands.
-      }
+  let records: JournalRecord[] = [];
+  const notice: JournalNotice = { tightened: folder.tightened, skipped: [], cut: false };
+  let opened: { fd: number; tightened: boolean } | undefined;
+  try {
+    if (options.fresh) {
+      refuseLinks(root, path);
+      rmSync(path, { force: true });
     }
+    opened = openPrivate(root, path, "a+");
+    notice.tightened ||= opened.tightened;
+    const bytes = readFileSync(opened.fd);
+    const text = bytes.toString("utf8");
+    const read = readRecords(text);
+    records = read.records;
+    notice.skipped = read.skipped;
+    const complete = bytes.lastIndexOf(0x0a) + 1; // the bytes up to the last newline
+    notice.cut = complete < bytes.length;
+    if (notice.cut || notice.skipped.length > 0) {
+      // Kept before the cut below or the next compaction drops what could not be read.
+      const aside = createTemporary(root, path, "unreadable");
+      writeSync(aside.fd, bytes);
+      closeSync(aside.fd);
+      notice.keptAside = aside.path;
+    }
+    // An append after a cut line would join it, and be lost with it at the next start.
+    if (notice.cut) ftruncateSync(opened.fd, complete);
+  } catch (error) {
+    if (opened) closeSync(opened.fd);
+    unlock();
+    throw error;
   }
-  let fd = openSync(path, "a");
+  let fd = opened.fd;
   let pending: string[] = [];
   let size = records.length;
   let scheduled = false;
@@ -115,23 +139,21 @@ export function openJournal(
     compact(live) {
       if (closed) return;
       store.flush();
-      const temporary = `${path}.tmp`;
-      const out = openSync(temporary, "w");
       let count = 0;
-      let chunk: string[] = [];
-      for (const record of live) {
-        chunk.push(JSON.stringify(record));
-        count++;
-        if (chunk.length >= 1000) {
-          writeSync(out, `${chunk.join("\n")}\n`);
-          chunk = [];
+      replacePrivateFile(root, path, (out) => {
+        let chunk: string[] = [];
+        for (const record of live) {
+          chunk.push(JSON.stringify(record));
+          count++;
+          if (chunk.length >= 1000) {
+            writeSync(out, `${chunk.join("\n")}\n`);
+            chunk = [];
+          }
         }
-      }
-      if (chunk.length > 0) writeSync(out, `${chunk.join("\n")}\n`);
-      closeSync(out);
+        if (chunk.length > 0) writeSync(out, `${chunk.join("\n")}\n`);
+      });
       closeSync(fd);
-      renameSync(temporary, path);
-      fd = openSync(path, "a");
+      fd = openPrivate(root, path, "a").fd;
       size = count;
     },
     get size() {
@@ -145,5 +167,5 @@ export function openJournal(
       unlock();
     },
   };
-  return { store, records };
+  return { store, records, notice };
 }
