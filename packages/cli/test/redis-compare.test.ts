@@ -183,12 +183,16 @@ describe.skipIf(!redisServerInstalled && !requireRedis)("the local Redis answers
       "FOO",
       "FOO a b",
       "foo a",
+      ["FOO", "x".repeat(100), "y".repeat(100), "z"],
+      ["BAD\r\nNAME", "line\nbreak"],
       "GET",
       "GET a b",
       "HSET h f",
       "HSET h f v g",
       "XADD x * f",
       "TTL a b",
+      "sEt mixed case",
+      "gEt mixed",
     ]);
   });
 
@@ -298,6 +302,15 @@ describe.skipIf(!redisServerInstalled && !requireRedis)("the local Redis answers
       "XADD t MAXLEN ~ 10 LIMIT 100 999-1 f v",
       "XLEN t",
     ]);
+  });
+
+  test("streams: approximate trimming counts a node's bytes too, so large entries trim almost exactly", async () => {
+    const large = (size: number, count: number, maxlen: number) =>
+      Array.from(
+        { length: count },
+        (_, index) => `XADD s${size} MAXLEN ~ ${maxlen} ${index + 1}-1 f ${"x".repeat(size)}`,
+      );
+    await compare(() => [...large(5000, 10, 3), "XLEN s5000", ...large(1500, 7, 4), "XLEN s1500"]);
   });
 
   test("sorted sets: ZADD with its options, ZRANGE by rank and BYSCORE with REV and LIMIT, ZREVRANGE, ZREM, ZCARD, ZSCORE", async () => {

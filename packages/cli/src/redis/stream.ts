@@ -15,8 +15,21 @@ export interface StreamEntry {
 export const UINT64_MAX = 2n ** 64n - 1n;
 const MIN_ID: StreamId = { ms: 0n, seq: 0n };
 const MAX_ID: StreamId = { ms: UINT64_MAX, seq: UINT64_MAX };
-/** Redis packs a stream into nodes of at most this many entries (stream-node-max-entries); `~` trims whole nodes. */
+/**
+ * Redis packs a stream into nodes (listpacks) of at most 100 entries, deleted ones included
+ * (stream-node-max-entries), or about 4 KiB (stream-node-max-bytes); `~` trims whole nodes only.
+ */
 const NODE_ENTRIES = 100;
+const NODE_BYTES = 4096;
+/** What a listpack spends on each field or value besides its bytes: an estimate, so node sizes in bytes are approximate. */
+const ELEMENT_OVERHEAD_BYTES = 2;
+
+/** One node: its live entries, every entry it ever took, and roughly its size. */
+interface StreamNode {
+  live: number;
+  total: number;
+  bytes: number;
+}
 
 export const formatId = (id: StreamId) => `${id.ms}-${id.seq}`;
 export const compareIds = (a: StreamId, b: StreamId) =>
@@ -79,8 +92,8 @@ function previousId(id: StreamId): StreamId | undefined {
 export class Stream {
   readonly entries: StreamEntry[] = [];
   lastId: StreamId = MIN_ID;
-  /** How many live entries each node holds, oldest node first (Redis's radix tree of listpacks, in counts). */
-  private readonly nodes: number[] = [];
+  /** The nodes, oldest first: Redis's radix tree of listpacks, kept as counts only. */
+  private readonly nodes: StreamNode[] = [];
 
   /**
    * The id XADD gives a new entry: `requested` as is, or with `seqGiven` false its sequence taken after
@@ -104,9 +117,13 @@ export class Stream {
   append(id: StreamId, fields: string[]): void {
     this.entries.push({ id, fields });
     this.lastId = id;
-    const last = this.nodes.length - 1;
-    if (last >= 0 && (this.nodes[last] as number) < NODE_ENTRIES) this.nodes[last] = (this.nodes[last] as number) + 1;
-    else this.nodes.push(1);
+    const bytes = fields.reduce((sum, field) => sum + Buffer.byteLength(field) + ELEMENT_OVERHEAD_BYTES, 0);
+    const tail = this.nodes.at(-1);
+    if (tail && tail.total < NODE_ENTRIES && tail.bytes + bytes < NODE_BYTES) {
+      tail.live++;
+      tail.total++;
+      tail.bytes += bytes;
+    } else this.nodes.push({ live: 1, total: 1, bytes });
   }
 
   /**
@@ -115,16 +132,16 @@ export class Stream {
    */
   trim(maxlen: number, approximate: boolean, limit: number): number {
     let removed = 0;
-    while (this.entries.length - removed > maxlen && this.nodes.length > 0) {
-      const node = this.nodes[0] as number;
+    for (let node = this.nodes[0]; node && this.entries.length - removed > maxlen; node = this.nodes[0]) {
       const over = this.entries.length - removed - maxlen;
-      if (node <= over) {
-        if (approximate && limit > 0 && removed + node > limit) break;
+      if (node.live <= over) {
+        if (approximate && limit > 0 && removed + node.live > limit) break;
         this.nodes.shift();
-        removed += node;
+        removed += node.live;
       } else {
+        // Exact trimming marks entries deleted inside the node, which still counts them as taken.
         if (approximate) break;
-        this.nodes[0] = node - over;
+        node.live -= over;
         removed += over;
       }
     }
