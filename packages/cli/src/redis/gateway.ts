@@ -22,9 +22,6 @@ const COMMANDS: CommandTable = {
   ...sortedSetCommands,
 };
 
-/** The names of the commands the local Redis answers, lower-case. */
-export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS).sort();
-
 /**
  * One applied write, as it can be replayed later: `command` in a form whose meaning does not depend on
  * when it runs (expiry times absolute, stream ids explicit), applied as if at `at` (ms since the epoch).
@@ -40,7 +37,10 @@ export type Outcome = { result: Reply } | { error: string };
 export interface RedisGatewayOptions {
   clock: Clock;
   maxKeys?: number;
-  /** Told of each request's writes, in order, once they are applied (a transaction's writes come together). */
+  /**
+   * Told of each request's writes, in order, once applied and before the client is answered. A
+   * transaction's writes come in one call: stored in one append, none of them survives a crash without the rest.
+   */
   onWrite?: (records: WriteRecord[]) => void;
 }
 
@@ -88,7 +88,7 @@ export class RedisGateway {
   restore(records: Iterable<WriteRecord>): void {
     let index = 0;
     for (const record of records) {
-      // Keys already past their time are dropped as they would have been then; the cap was checked live.
+      // Each write runs at its own time, so a key that had expired by then is gone for it as it was live.
       const outcome = this.apply(record.command, { now: record.at, keys: this.keys, wrote: () => {} });
       if ("error" in outcome)
         throw new Error(`Redis write ${index} (${record.command[0]}) could not be replayed: ${outcome.error}`);
