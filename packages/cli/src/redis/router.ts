@@ -156,6 +156,9 @@ function base64Body(body: unknown): unknown {
  * `Upstash-Encoding: base64`. Errors are `{ "error": "ERR …" }`, as Upstash answers them.
  */
 export function redisHandler(gateway: RedisGateway, options: RedisRouterOptions): RedisRequestHandler {
+  // An empty token would let in every request that sends none.
+  if (!options.token)
+    throw new Error("the local Redis needs a token (QJOBS_REDIS_REST_TOKEN) to check requests against");
   const settings: Required<RedisRouterOptions> = {
     prefix: REDIS_PREFIX,
     maxRequestBytes: MAX_REQUEST_BYTES,
