@@ -293,6 +293,28 @@ describe.skipIf(!redisServerInstalled && !requireRedis)("the local Redis answers
     ]);
   });
 
+  test("streams: XSETID moves the last id, never below the top entry", async () => {
+    await compare(() => [
+      "XADD x 5-1 f v",
+      "XSETID x 100-0",
+      "XADD x 100-0 f v",
+      "XADD x 100-* f v",
+      "XSETID x 0-1",
+      "XSETID x 100-1",
+      "XADD x 100-* f v",
+      "XSETID missing 1-1",
+      "XSETID x abc",
+      "XSETID x -",
+      "XSETID x 200-0 FOO",
+      "XADD e MAXLEN 0 7-7 f v",
+      "XSETID e 1-1",
+      "XADD e 1-* f v",
+      "SET s v",
+      "XSETID s 1-1",
+      "XSETID x",
+    ]);
+  });
+
   test("streams: approximate trimming keeps whole nodes of 100 entries, as Redis does", async () => {
     const adds = Array.from({ length: 250 }, (_, index) => `XADD t MAXLEN ~ 120 ${index + 1}-1 f ${index}`);
     await compare(() => [

@@ -1,5 +1,5 @@
 import type { Clock } from "../dev/time.js";
-import type { Command, CommandTable, Context, Reply } from "./command.js";
+import type { Command, CommandTable, Context, Reply, WriteRecord } from "./command.js";
 import { hashCommands } from "./commands/hashes.js";
 import { keyCommands } from "./commands/keys.js";
 import { sortedSetCommands } from "./commands/sorted-sets.js";
@@ -7,6 +7,9 @@ import { streamCommands } from "./commands/streams.js";
 import { stringCommands } from "./commands/strings.js";
 import { RedisError, unknownCommand, wrongArity } from "./errors.js";
 import { Keyspace } from "./keyspace.js";
+import { snapshotRecords } from "./snapshot.js";
+
+export type { WriteRecord };
 
 /** At most this many keys at once: a runaway loop in an app fills its terminal, not the machine's memory. */
 export const MAX_KEYS = 100_000;
@@ -21,15 +24,6 @@ const COMMANDS: CommandTable = {
   ...streamCommands,
   ...sortedSetCommands,
 };
-
-/**
- * One applied write, as it can be replayed later: `command` in a form whose meaning does not depend on
- * when it runs (expiry times absolute, stream ids explicit), applied as if at `at` (ms since the epoch).
- */
-export interface WriteRecord {
-  at: number;
-  command: string[];
-}
 
 /** What a command answered: its reply, or Redis's error text. */
 export type Outcome = { result: Reply } | { error: string };
@@ -94,6 +88,14 @@ export class RedisGateway {
         throw new Error(`Redis write ${index} (${record.command[0]}) could not be replayed: ${outcome.error}`);
       index++;
     }
+  }
+
+  /**
+   * The live keyspace as records, the fewest that `restore` needs to rebuild it (one per key, one per
+   * stream entry): what a journal keeps when it compacts, instead of every write since the start.
+   */
+  snapshot(): WriteRecord[] {
+    return snapshotRecords(this.keys, this.clock.now());
   }
 
   /** Frees expired keys now (bounded by SWEEP_BUDGET); returns how many went. */

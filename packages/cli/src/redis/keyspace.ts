@@ -84,6 +84,14 @@ export class Keyspace {
     return this.values.size;
   }
 
+  /** Every key that is live at `now`, with its value and expiry. */
+  *live(now: number): Generator<{ key: string; value: Value; expiresAt: number | undefined }> {
+    for (const [key, value] of this.values) {
+      const expiresAt = this.expiries.get(key);
+      if (expiresAt === undefined || expiresAt > now) yield { key, value, expiresAt };
+    }
+  }
+
   /**
    * Deletes expired keys, looking at no more than `budget` keys with an expiry, so one sweep stays
    * short however many keys there are; the ones looked at and kept move to the back of the line.
