@@ -143,7 +143,7 @@ describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, 
     await compare(() => [...large(5000, 10, 3), "XLEN s5000", ...large(1500, 7, 4), "XLEN s1500"]);
   });
 
-  test("sorted sets: ZADD with its options, ZRANGE by rank and BYSCORE with REV and LIMIT, ZREVRANGE, ZREM, ZCARD, ZSCORE", async () => {
+  test("sorted sets: ZADD with its options, ZRANGE by rank and BYSCORE with REV and LIMIT, ZREVRANGE, ZREM, ZREMRANGEBYSCORE, ZCOUNT, ZCARD, ZSCORE", async () => {
     await compare(() => [
       "ZADD z 1 a 2 b 3 c",
       "ZADD z 1 a",
@@ -197,10 +197,21 @@ describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, 
       "ZRANGE missing a b",
       "ZADD t 1 b 1 a 1 c 0 z",
       "ZRANGE t 0 -1",
+      "ZCOUNT z -inf +inf",
+      "ZCOUNT z (1.5 7",
+      "ZCOUNT z 7 2",
+      "ZCOUNT z a 1",
+      "ZCOUNT missing 0 1",
+      "ZREMRANGEBYSCORE z -inf (0",
+      "ZREMRANGEBYSCORE z x 1",
+      "ZREMRANGEBYSCORE missing 0 1",
+      "ZRANGE z 0 -1 WITHSCORES",
       "ZREM z a nope",
       "ZREM missing a",
       "ZCARD missing",
-      "ZREM t a b c z",
+      "ZREMRANGEBYSCORE t 0 1",
+      "EXISTS t",
+      "ZADD t 1 a",
       "EXISTS t",
       "SET s v",
       "ZADD s 1 a",
@@ -208,6 +219,8 @@ describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, 
       "ZCARD s",
       "ZREM s a",
       "ZSCORE s a",
+      "ZCOUNT s 0 1",
+      "ZREMRANGEBYSCORE s 0 1",
     ]);
   });
 });
