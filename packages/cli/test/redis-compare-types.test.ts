@@ -4,7 +4,7 @@ import { test } from "vitest";
 import { describeAgainstRealRedis } from "./redis-comparison.js";
 
 describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, streams, sorted sets", (compare) => {
-  test("hashes: HSET, HSETNX, HGET, HMGET, HGETALL, HDEL, HINCRBY, and WRONGTYPE", async () => {
+  test("hashes: HSET, HSETNX, HGET, HMGET, HGETALL, HEXISTS, HLEN, HDEL, HINCRBY, and WRONGTYPE", async () => {
     await compare(() => [
       "HSET h f1 v1 f2 v2",
       "HSET h f1 v9 f3 v3",
@@ -20,6 +20,11 @@ describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, 
       "HSET h f2 again",
       "HGETALL h",
       "HMGET h f1 nope f3",
+      "HEXISTS h f1",
+      "HEXISTS h nope",
+      "HEXISTS missing f",
+      "HLEN h",
+      "HLEN missing",
       "HMGET missing a b",
       "HINCRBY h n 5",
       "HINCRBY h n -7",
@@ -40,6 +45,8 @@ describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, 
       "HINCRBY s f 1",
       "HINCRBY s f x",
       "HMGET s f",
+      "HEXISTS s f",
+      "HLEN s",
     ]);
   });
 

@@ -162,6 +162,8 @@ describe("write records", () => {
     run("SET temp v PX 100");
     run("DEL n");
     run("SET n 10 KEEPTTL");
+    run("SETEX p 1 v");
+    run("PERSIST p");
     clock.advance(600);
     run("EXPIRE s 50 LT");
 
@@ -177,6 +179,7 @@ describe("write records", () => {
         "XRANGE x - +",
         "ZRANGE z 0 -1 WITHSCORES",
         "EXISTS gone temp",
+        "TTL p",
       ].map((text) => result(source.execute(text.split(" "))));
     expect(view(redis)).toEqual([
       "v",
@@ -190,6 +193,7 @@ describe("write records", () => {
       ],
       ["a", "1", "c", "3"],
       0,
+      -1,
     ]);
     expect(view(replayed)).toEqual(view(redis));
   });

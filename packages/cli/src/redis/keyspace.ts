@@ -80,6 +80,11 @@ export class Keyspace {
     this.expiries.set(key, at);
   }
 
+  /** Removes the key's expiry: it lives until deleted. */
+  persist(key: string): void {
+    this.expiries.delete(key);
+  }
+
   get size(): number {
     return this.values.size;
   }
