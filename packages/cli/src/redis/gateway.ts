@@ -42,6 +42,11 @@ export interface RedisGatewayOptions {
  * The local stand-in for Upstash Redis: a keyspace of strings, hashes, streams and sorted sets that
  * answers commands exactly as Redis does, with no HTTP. Every write it applies is reported as a record,
  * and `restore` rebuilds the same keyspace from those records.
+ *
+ * Where it knowingly differs: values are text (what JSON carries), not arbitrary bytes; a hash lists its
+ * fields in insertion order, as Redis does only for small hashes (up to 128 fields); scores print as the
+ * shortest decimal that reads back (Redis 7.2 and later; 7.0 prints 17 digits for some fractions);
+ * XADD MINID, XSETID's options and ZRANGE BYLEX answer an error saying they are not supported.
  */
 export class RedisGateway {
   private readonly keys: Keyspace;
