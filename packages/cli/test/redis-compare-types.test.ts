@@ -158,6 +158,9 @@ describeAgainstRealRedis("the local Redis answers as a real Redis does: hashes, 
       "XLEN c",
       "XADD c MAXLEN ~ 1 LIMIT 250 100-1 f v",
       "XLEN c",
+      ...large("d", 5000, 10, 100),
+      "XADD d MAXLEN ~ 1 LIMIT 3 99-1 f v",
+      "XLEN d",
     ]);
   });
 
