@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { isLoopbackUrl } from "@qjobs/runtime";
 
@@ -50,4 +51,11 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
     request.once("end", () => resolve(Buffer.concat(chunks)));
     request.once("error", reject);
   });
+}
+
+/** Whether a token given by a client is `secret`, compared in constant time so its bytes cannot be guessed one by one. */
+export function sameSecret(given: string, secret: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
