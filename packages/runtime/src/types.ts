@@ -61,6 +61,11 @@ export interface JobContext {
   readonly headers: Headers;
   /** The verified signature's claims (`jti` is unique per attempt, `iat` when QStash signed it); absent in `job.run`. */
   readonly claims?: SignatureClaims;
+  /**
+   * Records a JSON value as the run's latest progress (up to 16 KiB of JSON). Returns nothing and never throws:
+   * at most one write is in flight, then only the latest value is sent. Without a run store it does nothing.
+   */
+  readonly progress: (value: unknown) => void;
 }
 
 export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext) => TResult | Promise<TResult>;
