@@ -168,6 +168,8 @@ export interface DispatchConfig {
   readonly bypassSecret: string | undefined;
   /** The largest body the route reads (a payload must leave room for its failure callback). */
   readonly maxBodyBytes: number;
+  /** Where dispatched runs are recorded as queued; undefined without a store. */
+  readonly runStore: RunStoreConfig | undefined;
 }
 
 /** What publishing needs. Throws, naming the missing or refused variable. */
@@ -196,6 +198,7 @@ export function readDispatchConfig(env: Env = processEnv(), routePath?: string):
     jobsUrl: jobsUrl.href,
     bypassSecret: env.VERCEL_AUTOMATION_BYPASS_SECRET || undefined,
     maxBodyBytes: readMaxBodyBytes(env),
+    runStore: readRunStoreConfig(env),
   };
 }
 
