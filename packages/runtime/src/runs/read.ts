@@ -81,7 +81,10 @@ export async function listStoredRuns(
     for (const { id } of pairs) pipe.hgetall(runKeys.run(id));
     const hashes = (await withinBound(pipe.exec())).map(hashFields);
     const expired: string[] = [];
+    let read = 0;
     for (const [index, { id, score }] of pairs.entries()) {
+      if (runs.length === limit) break;
+      read++;
       scanned++;
       if (score !== max) {
         max = score;
@@ -94,10 +97,10 @@ export async function listStoredRuns(
         skip++;
         if (options.status === undefined || run.status === options.status) runs.push(run);
       }
-      if (runs.length === limit) break;
     }
     if (expired.length > 0) await withinBound(redis.zrem(list, ...expired)).catch(() => {});
-    if (pairs.length < batch) return { runs };
+    // The list ran out: every entry was read and there are no more.
+    if (read === pairs.length && pairs.length < batch) return { runs };
   }
   return { runs, nextCursor: `${max}:${skip}` };
 }
