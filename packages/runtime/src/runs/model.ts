@@ -67,7 +67,8 @@ export const runKeys = {
   /** The runs of one job of an app. */
   jobList: (app: string, key: string) => `qjobs:runs:${app}:job:${key}`,
   /** A signature id seen by the route: a delivery whose id was seen before records nothing. */
-  signature: (jti: string) => `qjobs:jti:${jti}`,
+  // Not `qjobs:jti:`: a replay guard on the same database (the README's example) claims that key before the handler.
+  signature: (jti: string) => `qjobs:run-signature:${jti}`,
 };
 
 /** The fields of a run's hash. The per-delivery ones carry the signed job key in their name. */
