@@ -7,6 +7,7 @@ export {
   type DispatchConfig,
   type Env,
   isLoopbackUrl,
+  RUN_STORE_VARIABLES,
   readDispatchConfig,
   readSigningKeys,
   resolveJobsUrl,
@@ -36,11 +37,13 @@ export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
-export { createRuns, DEFAULT_WAIT_SECONDS, linkRunRetry, type RunsApi } from "./runs/api.js";
+export { createRuns, DEFAULT_WAIT_SECONDS, linkRunRetry, type RunsApi, type WaitOptions } from "./runs/api.js";
 export {
+  isRunEnded,
   MAX_ERROR_CHARS,
   MAX_PROGRESS_BYTES,
   MAX_RESULT_BYTES,
+  RUN_STATUSES,
   type Run,
   type RunError,
   type RunStatus,

@@ -252,8 +252,8 @@ export type Jsonify<T> = 0 extends 1 & T
                   ? JsonifyObject<T>
                   : never;
 
-// biome-ignore lint/suspicious/noExplicitAny: only the result is inferred.
-type ResultOf<TJob> = TJob extends Job<any, any, infer TResult> ? TResult : unknown;
+/** What a job's handler resolves to, read off `run` (inferring through the handler's `T | Promise<T>` widens it). */
+type ResultOf<TJob> = TJob extends { run(...args: never[]): Promise<infer TResult> } ? TResult : unknown;
 
 /** The `result` of a run of job `TKey`: what JSON makes of what its handler returns. */
 export type JobResult<TKey extends JobKey> = Jsonify<Awaited<ResultOf<RegisteredJobs[TKey]>>>;

@@ -82,7 +82,6 @@ describe("dispatch resolves to a run handle and records the run as queued", () =
     expect((await deliver(handle, { n: 4 })).status).toBe(200);
     const run = await getRun(handle);
     expect(run).toMatchObject({ status: "succeeded", result: { imported: 4 } });
-    expect(run?.result?.imported).toBe(4);
   });
 
   it("a handle whose key is not the stored run's finds nothing; a bare id finds the run", async () => {

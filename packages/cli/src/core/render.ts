@@ -148,7 +148,7 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
  * The URL path a Next.js App Router route file is served at (`src/app/api/(jobs)/route.ts` → `/api/jobs`):
  * route groups and parallel-route slots are not part of it. Undefined outside an `app/` folder.
  */
-function appRoutePath(routeFile: string): string | undefined {
+export function appRoutePath(routeFile: string): string | undefined {
   const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
   if (!match) return undefined;
   const segments = (match[1] as string)

@@ -23,6 +23,14 @@ const MAX_POLL_MS = 2000;
 /** `waitForRun`'s timeout when none is given, in seconds. */
 export const DEFAULT_WAIT_SECONDS = 60;
 
+export interface WaitOptions<TRun = Run> {
+  /** Seconds to wait at most (default 60); then the last known run is the answer. */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Told of the run each time it changed (status, progress...), while waiting. */
+  onUpdate?: (run: TRun) => void;
+}
+
 /** The registry's run functions, typed by job key. */
 export interface RunsApi {
   /**
@@ -39,7 +47,7 @@ export interface RunsApi {
    */
   waitForRun<TKey extends JobKey>(
     handle: RunHandle<TKey>,
-    options?: { timeout?: number; signal?: AbortSignal },
+    options?: WaitOptions<Run<JobResult<TKey>>>,
   ): Promise<Run<JobResult<TKey>> | undefined>;
   /**
    * Cancels the run's message at QStash, then records `cancelled` when no attempt is running; while one is,
@@ -86,11 +94,16 @@ export function createRuns(config: { routePath?: string } = {}): RunsApi {
     return run && expectedKey !== undefined && run.key !== expectedKey ? undefined : run;
   }
 
-  async function waitForRun(handle: RunHandle, options: { timeout?: number; signal?: AbortSignal } = {}) {
+  async function waitForRun(handle: RunHandle, options: WaitOptions = {}) {
     const deadline = Date.now() + (options.timeout ?? DEFAULT_WAIT_SECONDS) * 1000;
     let delay = FIRST_POLL_MS;
+    let seen: string | undefined;
     for (;;) {
       const run = await getRun(handle);
+      if (run && options.onUpdate && run.updatedAt !== seen) {
+        seen = run.updatedAt;
+        options.onUpdate(run);
+      }
       const left = deadline - Date.now();
       if ((run && isRunEnded(run)) || left <= 0 || options.signal?.aborted) return run;
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
