@@ -4,7 +4,8 @@
 import { Redis } from "@upstash/redis";
 import { describe, expect, test } from "vitest";
 import { rawRequest } from "../../../testkit/raw-request.js";
-import { MAX_PIPELINE_COMMANDS } from "../src/redis/index.js";
+import { ManualClock } from "../src/dev/time.js";
+import { MAX_PIPELINE_COMMANDS, RedisGateway, redisHandler } from "../src/redis/index.js";
 import { REDIS_TOKEN, startStandIn } from "./redis-support.js";
 
 const client = (url: string, token = REDIS_TOKEN, options: { enableAutoPipelining?: boolean } = {}) =>
@@ -118,6 +119,13 @@ describe("@upstash/redis works against the local Redis unchanged", () => {
     expect(await redis.multi().set("a", "1").incr("a").hset("h", { f: "v" }).exec()).toEqual(["OK", 2, 1]);
     await expect(redis.multi().set("b", "1").hget("b", "f").set("c", "1").exec()).rejects.toThrow("WRONGTYPE");
     expect(await redis.mget("b", "c")).toEqual([1, 1]);
+  });
+
+  test("an empty token is refused when the handler is made, so no request without one gets in", () => {
+    const gateway = new RedisGateway({ clock: new ManualClock() });
+    expect(() => redisHandler(gateway, { token: "" })).toThrow(
+      "the local Redis needs a token (QJOBS_REDIS_REST_TOKEN)",
+    );
   });
 
   test("a missing or wrong token is refused with 401, and nothing runs", async () => {

@@ -162,6 +162,8 @@ describe("write records", () => {
     run("SET temp v PX 100");
     run("DEL n");
     run("SET n 10 KEEPTTL");
+    run("SETEX p 1 v");
+    run("PERSIST p");
     clock.advance(600);
     run("EXPIRE s 50 LT");
 
@@ -177,6 +179,7 @@ describe("write records", () => {
         "XRANGE x - +",
         "ZRANGE z 0 -1 WITHSCORES",
         "EXISTS gone temp",
+        "TTL p",
       ].map((text) => result(source.execute(text.split(" "))));
     expect(view(redis)).toEqual([
       "v",
@@ -190,8 +193,60 @@ describe("write records", () => {
       ],
       ["a", "1", "c", "3"],
       0,
+      -1,
     ]);
     expect(view(replayed)).toEqual(view(redis));
+  });
+
+  test("a snapshot rebuilds the live keyspace from one record per key and stream entry, expired keys left out", () => {
+    const { clock, redis, run, records } = gateway();
+    for (let round = 0; round < 20; round++) run(`HINCRBY h n ${round}`);
+    run("HSET h text v");
+    run("EXPIRE h 3600");
+    run("SET s v PX 5000");
+    run("SET gone v PX 10");
+    run("ZADD z 1.5 a inf b -3 c");
+    run("XADD x * f 1");
+    run("XADD x MAXLEN 1 * f 2");
+    run("XADD trimmed MAXLEN 0 * f v");
+    run("XADD moved 5-1 f v");
+    run("XSETID moved 9-0");
+    clock.advance(100);
+
+    const snapshot = redis.snapshot();
+    expect(snapshot.length).toBeLessThan(records().length / 2);
+    expect(snapshot.some((record) => record.command[1] === "gone")).toBe(false);
+    const rebuilt = new RedisGateway({ clock });
+    rebuilt.restore(JSON.parse(JSON.stringify(snapshot)) as WriteRecord[]);
+    const view = (source: RedisGateway) =>
+      [
+        "HGETALL h",
+        "PTTL h",
+        "GET s",
+        "PTTL s",
+        "ZRANGE z 0 -1 WITHSCORES",
+        "XRANGE x - +",
+        "XLEN trimmed",
+        `XADD trimmed ${START}-* f v`,
+        `XADD x ${START}-* f 3`,
+        "XADD moved 9-* f v",
+        "EXISTS gone",
+      ].map((text) => result(source.execute(text.split(" "))));
+    const expected = view(redis);
+    expect(expected).toEqual([
+      ["n", "190", "text", "v"],
+      3_600_000 - 100,
+      "v",
+      4900,
+      ["c", "-3", "a", "1.5", "b", "inf"],
+      [[`${START}-1`, ["f", "2"]]],
+      0,
+      `${START}-1`,
+      `${START}-2`,
+      "9-1",
+      0,
+    ]);
+    expect(view(rebuilt)).toEqual(expected);
   });
 
   test("a record that cannot be replayed stops the restore, naming it", () => {

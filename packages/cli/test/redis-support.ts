@@ -67,20 +67,22 @@ export interface RealRedis {
   send(command: string[]): Promise<Outcome>;
 }
 
-/** Whether Debian's redis-server is installed (CI installs it in .ci/run). */
-export const redisServerInstalled = spawnSync("redis-server", ["--version"]).status === 0;
+/** The redis-server to compare with: Debian's (CI installs it in .ci/run), or the one this names. */
+const REDIS_SERVER = process.env.QJOBS_TEST_REDIS_SERVER || "redis-server";
+export const redisServerInstalled = spawnSync(REDIS_SERVER, ["--version"]).status === 0;
 
 /**
  * A real redis-server on a free loopback port, nothing saved to disk, talked to with node-redis's client
  * (RESP2, the protocol whose replies Upstash's JSON mirrors). Stopped after the test file.
  */
 export async function startRealRedis(): Promise<{ redis: RealRedis; stop: () => Promise<void> }> {
-  if (!redisServerInstalled) throw new Error("redis-server is not installed: run `apt-get install -y redis-server`");
+  if (!redisServerInstalled)
+    throw new Error(`${REDIS_SERVER} is not installed: run \`apt-get install -y redis-server\``);
   // The port was free a moment ago; if another process took it since, try another.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const child = spawn(
-      "redis-server",
+      REDIS_SERVER,
       ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
       {
         stdio: ["ignore", "pipe", "pipe"],

@@ -23,3 +23,12 @@ export type CommandTable = Record<string, Command>;
 
 /** The argument at `index`, which the command's arity guarantees. */
 export const arg = (args: string[], index: number) => args[index] as string;
+
+/**
+ * One applied write, as it can be replayed later: `command` in a form whose meaning does not depend on
+ * when it runs (expiry times absolute, stream ids explicit), applied as if at `at` (ms since the epoch).
+ */
+export interface WriteRecord {
+  at: number;
+  command: string[];
+}

@@ -1,5 +1,5 @@
 import type { Clock } from "../dev/time.js";
-import type { Command, CommandTable, Context, Reply } from "./command.js";
+import type { Command, CommandTable, Context, Reply, WriteRecord } from "./command.js";
 import { hashCommands } from "./commands/hashes.js";
 import { keyCommands } from "./commands/keys.js";
 import { sortedSetCommands } from "./commands/sorted-sets.js";
@@ -7,6 +7,9 @@ import { streamCommands } from "./commands/streams.js";
 import { stringCommands } from "./commands/strings.js";
 import { RedisError, unknownCommand, wrongArity } from "./errors.js";
 import { Keyspace } from "./keyspace.js";
+import { snapshotRecords } from "./snapshot.js";
+
+export type { WriteRecord };
 
 /** At most this many keys at once: a runaway loop in an app fills its terminal, not the machine's memory. */
 export const MAX_KEYS = 100_000;
@@ -22,25 +25,16 @@ const COMMANDS: CommandTable = {
   ...sortedSetCommands,
 };
 
-/** The names of the commands the local Redis answers, lower-case. */
-export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS).sort();
-
-/**
- * One applied write, as it can be replayed later: `command` in a form whose meaning does not depend on
- * when it runs (expiry times absolute, stream ids explicit), applied as if at `at` (ms since the epoch).
- */
-export interface WriteRecord {
-  at: number;
-  command: string[];
-}
-
 /** What a command answered: its reply, or Redis's error text. */
 export type Outcome = { result: Reply } | { error: string };
 
 export interface RedisGatewayOptions {
   clock: Clock;
   maxKeys?: number;
-  /** Told of each request's writes, in order, once they are applied (a transaction's writes come together). */
+  /**
+   * Told of each request's writes, in order, once applied and before the client is answered. A
+   * transaction's writes come in one call: stored in one append, none of them survives a crash without the rest.
+   */
   onWrite?: (records: WriteRecord[]) => void;
 }
 
@@ -48,6 +42,11 @@ export interface RedisGatewayOptions {
  * The local stand-in for Upstash Redis: a keyspace of strings, hashes, streams and sorted sets that
  * answers commands exactly as Redis does, with no HTTP. Every write it applies is reported as a record,
  * and `restore` rebuilds the same keyspace from those records.
+ *
+ * Where it knowingly differs: values are text (what JSON carries), not arbitrary bytes; a hash lists its
+ * fields in insertion order, as Redis does only for small hashes (up to 128 fields); scores print as the
+ * shortest decimal that reads back (Redis 7.2 and later; 7.0 prints 17 digits for some fractions);
+ * XADD MINID, XSETID's options and ZRANGE BYLEX answer an error saying they are not supported.
  */
 export class RedisGateway {
   private readonly keys: Keyspace;
@@ -88,12 +87,20 @@ export class RedisGateway {
   restore(records: Iterable<WriteRecord>): void {
     let index = 0;
     for (const record of records) {
-      // Keys already past their time are dropped as they would have been then; the cap was checked live.
+      // Each write runs at its own time, so a key that had expired by then is gone for it as it was live.
       const outcome = this.apply(record.command, { now: record.at, keys: this.keys, wrote: () => {} });
       if ("error" in outcome)
         throw new Error(`Redis write ${index} (${record.command[0]}) could not be replayed: ${outcome.error}`);
       index++;
     }
+  }
+
+  /**
+   * The live keyspace as records, the fewest that `restore` needs to rebuild it (one per key, one per
+   * stream entry): what a journal keeps when it compacts, instead of every write since the start.
+   */
+  snapshot(): WriteRecord[] {
+    return snapshotRecords(this.keys, this.clock.now());
   }
 
   /** Frees expired keys now (bounded by SWEEP_BUDGET); returns how many went. */

@@ -3,7 +3,6 @@
 export type { Reply } from "./command.js";
 export { RedisError } from "./errors.js";
 export {
-  COMMAND_NAMES,
   MAX_KEYS,
   type Outcome,
   RedisGateway,

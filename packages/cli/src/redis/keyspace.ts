@@ -80,8 +80,21 @@ export class Keyspace {
     this.expiries.set(key, at);
   }
 
+  /** Removes the key's expiry: it lives until deleted. */
+  persist(key: string): void {
+    this.expiries.delete(key);
+  }
+
   get size(): number {
     return this.values.size;
+  }
+
+  /** Every key that is live at `now`, with its value and expiry. */
+  *live(now: number): Generator<{ key: string; value: Value; expiresAt: number | undefined }> {
+    for (const [key, value] of this.values) {
+      const expiresAt = this.expiries.get(key);
+      if (expiresAt === undefined || expiresAt > now) yield { key, value, expiresAt };
+    }
   }
 
   /**

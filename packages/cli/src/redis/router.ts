@@ -23,7 +23,6 @@ export interface RedisRouterOptions {
 }
 
 interface Call {
-  method: string;
   /** The path after the prefix, always starting with `/`. */
   path: string;
   query: URLSearchParams;
@@ -134,14 +133,11 @@ const ROUTES: {
   },
 ];
 
-const encodeStrings = (reply: Reply): Reply =>
-  typeof reply === "string"
-    ? reply === "OK"
-      ? reply
-      : Buffer.from(reply, "utf8").toString("base64")
-    : Array.isArray(reply)
-      ? reply.map(encodeStrings)
-      : reply;
+function encodeStrings(reply: Reply): Reply {
+  if (Array.isArray(reply)) return reply.map(encodeStrings);
+  if (typeof reply !== "string" || reply === "OK") return reply;
+  return Buffer.from(reply, "utf8").toString("base64");
+}
 
 /** With `Upstash-Encoding: base64`, every string in a result, at any depth, is base64 (except "OK", as Upstash does). */
 function base64Body(body: unknown): unknown {
@@ -156,6 +152,9 @@ function base64Body(body: unknown): unknown {
  * `Upstash-Encoding: base64`. Errors are `{ "error": "ERR …" }`, as Upstash answers them.
  */
 export function redisHandler(gateway: RedisGateway, options: RedisRouterOptions): RedisRequestHandler {
+  // An empty token would let in every request that sends none.
+  if (!options.token)
+    throw new Error("the local Redis needs a token (QJOBS_REDIS_REST_TOKEN) to check requests against");
   const settings: Required<RedisRouterOptions> = {
     prefix: REDIS_PREFIX,
     maxRequestBytes: MAX_REQUEST_BYTES,
@@ -197,7 +196,7 @@ export function redisHandler(gateway: RedisGateway, options: RedisRouterOptions)
         body: { error: `ERR max request size exceeded: the body is over ${settings.maxRequestBytes} bytes` },
       });
     try {
-      send(route.answer(gateway, { method, path, query: url.searchParams, body }, settings));
+      send(route.answer(gateway, { path, query: url.searchParams, body }, settings));
     } catch (error) {
       if (error instanceof ProtocolError) send({ status: error.status, body: { error: error.message } });
       else send({ status: 500, body: { error: `ERR internal error: ${(error as Error).message}` } });

@@ -46,6 +46,16 @@ export const hashCommands: CommandTable = {
     },
   },
 
+  hexists: {
+    arity: 3,
+    run: ({ keys, now }, args) => (keys.read(arg(args, 0), "hash", now)?.has(arg(args, 1)) ? 1 : 0),
+  },
+
+  hlen: {
+    arity: 2,
+    run: ({ keys, now }, args) => keys.read(arg(args, 0), "hash", now)?.size ?? 0,
+  },
+
   hgetall: {
     arity: 2,
     run: ({ keys, now }, args) => [...(keys.read(arg(args, 0), "hash", now) ?? [])].flat(),

@@ -90,6 +90,20 @@ export const keyCommands: CommandTable = {
   pexpire: expire("pexpire", "ms", true),
   expireat: expire("expireat", "s", false),
   pexpireat: expire("pexpireat", "ms", false),
+  persist: {
+    arity: 2,
+    run(context, args) {
+      const key = arg(args, 0);
+      if (context.keys.get(key, context.now) === undefined || context.keys.expiry(key) === undefined) return 0;
+      context.keys.persist(key);
+      context.wrote(["PERSIST", key]);
+      return 1;
+    },
+  },
+  type: {
+    arity: 2,
+    run: ({ keys, now }, args) => keys.get(arg(args, 0), now)?.type ?? "none",
+  },
   ttl: ttl("s"),
   pttl: ttl("ms"),
   ping: {

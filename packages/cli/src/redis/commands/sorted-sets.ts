@@ -88,9 +88,7 @@ function zrange(context: Context, args: string[], reverseCommand: boolean): Repl
     const set = context.keys.read(key, "zset", context.now);
     members = set ? byRank(set, start, stop, reverse === true) : [];
   } else {
-    const min = scoreBound(low);
-    const max = scoreBound(high);
-    if (!min || !max) throw new RedisError("ERR min or max is not a float");
+    const { min, max } = scoreRange([key, low, high]);
     const set = context.keys.read(key, "zset", context.now);
     // A negative offset, or one past the end, selects nothing; a negative limit means no limit.
     if (!set || offset < 0n || (offset > 0n && offset >= BigInt(set.size))) members = [];
@@ -112,6 +110,14 @@ function byRank(set: SortedSet, start: bigint, stop: bigint, reverse: boolean): 
   return set.byRank(Number(first), Number(last), reverse);
 }
 
+/** A ZCOUNT or ZREMRANGEBYSCORE range, refused as Redis refuses it before the key is looked at. */
+function scoreRange(args: string[]) {
+  const min = scoreBound(arg(args, 1));
+  const max = scoreBound(arg(args, 2));
+  if (!min || !max) throw new RedisError("ERR min or max is not a float");
+  return { min, max };
+}
+
 export const sortedSetCommands: CommandTable = {
   zadd: { arity: -4, run: zadd },
   zrange: { arity: -4, run: (context, args) => zrange(context, args, false) },
@@ -126,6 +132,28 @@ export const sortedSetCommands: CommandTable = {
       const removed = args.slice(1).filter((member) => set.remove(member)).length;
       if (set.size === 0) context.keys.delete(key);
       if (removed > 0) context.wrote(["ZREM", ...args]);
+      return removed;
+    },
+  },
+
+  zcount: {
+    arity: 4,
+    run({ keys, now }, args) {
+      const { min, max } = scoreRange(args);
+      return keys.read(arg(args, 0), "zset", now)?.byScore(min, max, false).length ?? 0;
+    },
+  },
+
+  zremrangebyscore: {
+    arity: 4,
+    run(context, args) {
+      const key = arg(args, 0);
+      const { min, max } = scoreRange(args);
+      const set = context.keys.read(key, "zset", context.now);
+      if (!set) return 0;
+      const removed = set.byScore(min, max, false).filter(({ member }) => set.remove(member)).length;
+      if (set.size === 0) context.keys.delete(key);
+      if (removed > 0) context.wrote(["ZREMRANGEBYSCORE", ...args]);
       return removed;
     },
   },

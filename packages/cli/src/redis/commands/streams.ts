@@ -1,7 +1,7 @@
 import { integer, isOption } from "../arguments.js";
 import { arg, type CommandTable, type Context, type Reply } from "../command.js";
 import { RedisError, syntaxError, wrongArity } from "../errors.js";
-import { formatId, parseId, parseIntervalEnd, Stream, type StreamId, UINT64_MAX } from "../stream.js";
+import { compareIds, formatId, parseId, parseIntervalEnd, Stream, type StreamId, UINT64_MAX } from "../stream.js";
 
 /** Without LIMIT, `~` trims at most this many entries per XADD (Redis: 100 × stream-node-max-entries). */
 const DEFAULT_APPROXIMATE_LIMIT = 10_000n;
@@ -117,6 +117,28 @@ export const streamCommands: CommandTable = {
 
   xrange: range(false),
   xrevrange: range(true),
+
+  xsetid: {
+    arity: -3,
+    run(context, args) {
+      const key = arg(args, 0);
+      const { id } = parseId(arg(args, 1), { strict: true });
+      if (args.length > 2) {
+        const option = arg(args, 2).toLowerCase();
+        if ((option === "entriesadded" || option === "maxdeletedid") && args.length > 3)
+          throw new RedisError(`ERR XSETID ${option.toUpperCase()} is not supported by the local Redis of qjobs dev`);
+        throw syntaxError();
+      }
+      const stream = context.keys.read(key, "stream", context.now);
+      if (!stream) throw new RedisError("ERR no such key");
+      const top = stream.entries.at(-1);
+      if (top && compareIds(id, top.id) < 0)
+        throw new RedisError("ERR The ID specified in XSETID is smaller than the target stream top item");
+      stream.lastId = id;
+      context.wrote(["XSETID", key, formatId(id)]);
+      return "OK";
+    },
+  },
 
   xlen: {
     arity: 2,

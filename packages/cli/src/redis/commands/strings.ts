@@ -1,5 +1,5 @@
 import { inInt64, integer, tryInteger } from "../arguments.js";
-import { arg, type CommandTable, type Context } from "../command.js";
+import { arg, type CommandTable, type Context, type Reply } from "../command.js";
 import { invalidExpireTime, notInteger, overflow, syntaxError } from "../errors.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
@@ -26,15 +26,30 @@ function setOptions(options: string[]) {
   return { flags, expiry };
 }
 
-/** An EX/PX/EXAT/PXAT amount as the absolute time (ms) it names. */
-function absoluteExpiry(context: Context, expiry: { kind: string; amount: string }): number {
+/** An EX/PX/EXAT/PXAT amount as the absolute time (ms) it names; `name` is the command refused in the error. */
+function absoluteExpiry(context: Context, expiry: { kind: string; amount: string }, name = "set"): number {
   let ms = integer(expiry.amount);
   const seconds = expiry.kind === "ex" || expiry.kind === "exat";
-  if (ms <= 0n || (seconds && ms > INT64_MAX / 1000n)) throw invalidExpireTime("set");
+  if (ms <= 0n || (seconds && ms > INT64_MAX / 1000n)) throw invalidExpireTime(name);
   if (seconds) ms *= 1000n;
   if (expiry.kind === "ex" || expiry.kind === "px") ms += BigInt(context.now);
-  if (!inInt64(ms)) throw invalidExpireTime("set");
+  if (!inInt64(ms)) throw invalidExpireTime(name);
   return Number(ms);
+}
+
+/** SETEX and PSETEX: SET with EX or PX, the amount before the value. */
+function setWithExpiry(name: string, kind: "ex" | "px") {
+  return {
+    arity: 4,
+    run(context: Context, args: string[]): Reply {
+      const [key, amount, value] = [arg(args, 0), arg(args, 1), arg(args, 2)];
+      const expiresAt = absoluteExpiry(context, { kind, amount }, name);
+      context.keys.put(key, { type: "string", data: value }, context.now);
+      context.keys.expireAt(key, expiresAt);
+      context.wrote(["SET", key, value, "PXAT", String(expiresAt)]);
+      return "OK";
+    },
+  };
 }
 
 export const stringCommands: CommandTable = {
@@ -65,6 +80,9 @@ export const stringCommands: CommandTable = {
       return previous === undefined ? "OK" : previous;
     },
   },
+
+  setex: setWithExpiry("setex", "ex"),
+  psetex: setWithExpiry("psetex", "px"),
 
   mget: {
     arity: -2,
