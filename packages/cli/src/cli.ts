@@ -53,6 +53,7 @@ Examples:
   $ qjobs list --json         the jobs, as JSON
   $ qjobs schedules sync      after a deploy: make QStash's schedules match the declared ones
   $ qjobs dashboard           see and steer production's jobs (QSTASH_TOKEN), by job key
+  $ qjobs run reports:daily --wait    dispatch a job and follow its run to its result
 
 Configuration: qjobs.config.json in the project folder, for example
   { "jobs": ["src/**/*.job.ts"], "registry": "src/qjobs.gen.ts", "route": "src/app/api/jobs/route.ts" }`,
