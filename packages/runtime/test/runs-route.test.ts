@@ -170,6 +170,20 @@ describe("the route records each delivery's run", () => {
     expect(stored?.result).toBeUndefined();
   });
 
+  it("retention is counted from the end: a generous bound before, QJOBS_RUN_RETENTION once ended", async () => {
+    env.QJOBS_RUN_RETENTION = "3600";
+    const ttl = () => {
+      const answer = redis.gateway.execute(["TTL", "qjobs:run:msg_ttl"]);
+      return "result" in answer ? Number(answer.result) : Number.NaN;
+    };
+    await route()(await deliver("shop/sync", undefined, { messageId: "msg_ttl" }));
+    expect(ttl()).toBeGreaterThan(30 * 24 * 3600);
+    await route()(await deliver("shop/sync", undefined, { messageId: "msg_ttl", retried: 1 }));
+    expect((await run("msg_ttl"))?.status).toBe("succeeded");
+    expect(ttl()).toBeGreaterThan(3500);
+    expect(ttl()).toBeLessThanOrEqual(3600);
+  });
+
   it("a result over 256 KiB: succeeded, with resultError instead of the result", async () => {
     await route()(await deliver("reports/big", undefined, { messageId: "msg_big" }));
     const stored = await run("msg_big");
