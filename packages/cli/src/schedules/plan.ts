@@ -141,8 +141,8 @@ export function wantedSchedules(
         ...(Object.fromEntries(
           Object.entries(job.options).filter(([name]) => SCHEDULE_OPTION_NAMES.includes(name)),
         ) as ScheduleOptions),
-        // A job's onFailure hook hears about failed scheduled runs too.
-        ...(job.failureHook ? { failureCallback: hookUrl(job.key) } : {}),
+        // Scheduled runs end like dispatched ones: the route's failure callback unless the job declares its own.
+        ...(job.failureHook || job.options.failureCallback === undefined ? { failureCallback: hookUrl(job.key) } : {}),
       },
     })),
   );
