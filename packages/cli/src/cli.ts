@@ -21,6 +21,9 @@ import { version } from "./version.js";
 const cwdOption = () =>
   new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
 
+/** The first name of --jobs-url, kept working but out of the help: it takes the jobs route's URL, not the app's. */
+const appUrlAlias = () => new Option("--app-url <url>").hideHelp();
+
 /** Resolves on Ctrl-C or SIGTERM. */
 const untilStopped = () =>
   new Promise<void>((resolve) => {
@@ -156,9 +159,10 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     .option("--fresh", "start with empty state (forget every message, dead letter, schedule and log)")
     .option("--in-memory", "keep no state on disk: a restart forgets everything")
     .option(
-      "--app-url <url>",
+      "--jobs-url <url>",
       "your app's jobs route, for the schedules and the dashboard (default: QJOBS_URL, .env.local, .env)",
     )
+    .addOption(appUrlAlias())
     .option("--no-schedules", "do not register the schedules the jobs declare")
     .addHelpText(
       "after",
@@ -186,6 +190,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
         stateDir: string;
         fresh?: boolean;
         inMemory?: boolean;
+        jobsUrl?: string;
         appUrl?: string;
         schedules: boolean;
       }) => {
@@ -206,7 +211,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           maxDlq: Number(options.maxDlq),
           cwd: options.cwd,
           stateDir: options.inMemory ? false : options.stateDir,
-          appUrl: options.appUrl,
+          appUrl: options.jobsUrl ?? options.appUrl,
           schedules: options.schedules,
           fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
@@ -224,7 +229,8 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
     .description("see and steer the jobs of the QStash that QSTASH_URL/QSTASH_TOKEN name (e.g. production), by job key")
     .addOption(cwdOption())
     .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(String(DEFAULT_DASHBOARD_PORT)))
-    .option("--app-url <url>", "your app's jobs route (default: QJOBS_URL, .env.local, .env)")
+    .option("--jobs-url <url>", "your app's jobs route (default: QJOBS_URL, .env.local, .env)")
+    .addOption(appUrlAlias())
     .addHelpText(
       "after",
       `
@@ -233,12 +239,12 @@ project's .env.local or .env. The CLI holds the token and forwards only the call
 page never sees it. Open the address it prints: it holds a secret made for this launch.
 (qjobs dev serves the same dashboard for the local server at its own address.)`,
     )
-    .action(async (options: { cwd: string; port: string; appUrl?: string }) => {
+    .action(async (options: { cwd: string; port: string; jobsUrl?: string; appUrl?: string }) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { dashboard } = await import("./commands/dashboard.js");
-      const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.appUrl });
+      const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.jobsUrl ?? options.appUrl });
       reportDashboardStarted(output, handle);
       await untilStopped();
       await handle.close();

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
+import { checkJobsUrlPath, ConfigurationError } from "@qjobs/runtime";
 import { UserError } from "./errors.js";
 
 /**
@@ -21,15 +22,28 @@ export function projectEnv(cwd: string, name: string, env: NodeJS.ProcessEnv = p
 }
 
 /**
- * The app's jobs route, for `qjobs dev` (its schedules and dashboard) and `qjobs dashboard`: `--app-url`, else
- * QJOBS_URL (see projectEnv); a user error when it is not an absolute http(s) URL.
+ * The app's jobs route, for `qjobs dev` (its schedules and dashboard) and `qjobs dashboard`: `--jobs-url`, else
+ * QJOBS_URL (see projectEnv); a user error when it is not an absolute http(s) URL or has no path, checked as the
+ * runtime checks it (`routePath`: the route's path, when the project's route is an App Router one).
  */
-export function appJobsUrl(cwd: string, explicit?: string, env: NodeJS.ProcessEnv = process.env): URL | undefined {
+export function appJobsUrl(
+  cwd: string,
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  routePath?: string,
+): URL | undefined {
   const url = explicit || projectEnv(cwd, "QJOBS_URL", env);
   if (url === undefined) return undefined;
+  const variable = explicit ? "--jobs-url" : "QJOBS_URL";
   // `localhost:3000/api/jobs` parses, with `localhost:` as its scheme: only http(s) is a route QStash can call.
   const parsed = URL.canParse(url) ? new URL(url) : undefined;
   if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:")
-    throw new UserError(`The app's jobs URL (--app-url or QJOBS_URL) must be an absolute http(s) URL, got "${url}"`);
+    throw new UserError(`The app's jobs URL (${variable}) must be an absolute http(s) URL, got "${url}"`);
+  try {
+    checkJobsUrlPath(parsed, variable, routePath);
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw new UserError(error.message);
+    throw error;
+  }
   return parsed;
 }

@@ -194,7 +194,7 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   } else if (schedules.state === "no-app-url" && schedules.declared > 0) {
     output.out(
       color.yellow(
-        `${plural(schedules.declared, "declared schedule")} not registered: set QJOBS_URL (in .env.local) or pass --app-url`,
+        `${plural(schedules.declared, "declared schedule")} not registered: set QJOBS_URL (in .env.local) or pass --jobs-url`,
       ),
     );
   }

@@ -58,10 +58,10 @@ describe("the engine fires registered schedules on time", () => {
 });
 
 describe("qjobs dev as a process", () => {
-  it("registers the declared schedules for --app-url at start, and triggers one at once", async () => {
+  it("registers the declared schedules for --jobs-url at start, and triggers one at once", async () => {
     const { destination } = await startLocal();
     const dir = await tempProject({}, { from: fixture });
-    const cli = spawnCli(["dev", "--port", "0", "--cwd", dir, "--app-url", `${destination.url}/api/jobs`]);
+    const cli = spawnCli(["dev", "--port", "0", "--cwd", dir, "--jobs-url", `${destination.url}/api/jobs`]);
     const [, url] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
     await cli.waitFor(/Schedules: 4 declared schedules registered for http:\/\/127\.0\.0\.1:\d+\/api\/jobs/);
     const client = localClient(url as string);
@@ -85,7 +85,7 @@ describe("qjobs dev as a process", () => {
     expect(await localClient(url as string).schedules.list()).toEqual([]);
     await off.stop();
     const bare = spawnCli(["dev", "--port", "0", "--cwd", dir], { env: { QJOBS_URL: "" } });
-    await bare.waitFor(/4 declared schedules not registered: set QJOBS_URL \(in \.env\.local\) or pass --app-url/);
+    await bare.waitFor(/4 declared schedules not registered: set QJOBS_URL \(in \.env\.local\) or pass --jobs-url/);
   });
 
   it("reads QJOBS_URL from .env.local, and with --watch re-registers as the declarations change", async () => {

@@ -1,5 +1,6 @@
 export { deliveryUrl } from "./binding.js";
 export {
+  checkJobsUrlPath,
   DEFAULT_MAX_BODY_BYTES,
   DEV_CREDENTIALS,
   type DispatchConfig,

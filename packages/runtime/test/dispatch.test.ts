@@ -258,6 +258,44 @@ describe("dispatch fails closed", () => {
     expect(qstash.requests[0]?.headers.authorization).toBe("Bearer test-token");
   });
 
+  it.each(["https://app.example.com", "https://app.example.com/", "http://localhost:3000?x=1"])(
+    "refuses QJOBS_URL %s, which has no path (QStash would deliver to the home page, which answers 200)",
+    async (url) => {
+      vi.stubEnv("QJOBS_URL", url);
+      const error = await email.dispatch({ userId: "u_1" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error).toMatchObject({ variables: ["QJOBS_URL"] });
+      expect((error as Error).message).toMatch(/QJOBS_URL is .* which has no path.*home page/);
+      const registry = createDispatch({ "welcome-email": {} }, { routePath: "/api/jobs" });
+      await expect(registry.dispatch("welcome-email", { userId: "u_1" })).rejects.toThrow(
+        `Use your jobs route's URL ${new URL(url).origin}/api/jobs.`,
+      );
+      expect(qstash.requests).toEqual([]);
+    },
+  );
+
+  it("warns once, naming QJOBS_URL and the route's path, when the URL's path does not end with the route's", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const registry = createDispatch({ "welcome-email": {} }, { routePath: "/api/jobs" });
+      for (const url of ["https://app.example.com/app/api/jobs", "https://app.example.com/api/jobs/"]) {
+        vi.stubEnv("QJOBS_URL", url);
+        await registry.dispatch("welcome-email", { userId: "u_1" });
+      }
+      expect(warn).not.toHaveBeenCalled();
+      vi.stubEnv("QJOBS_URL", "https://app.example.com/api/job");
+      await registry.dispatch("welcome-email", { userId: "u_1" });
+      await registry.dispatch("welcome-email", { userId: "u_1" });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]?.[0]).toMatch(
+        /QJOBS_URL is "https:\/\/app\.example\.com\/api\/job", but your jobs route is at \/api\/jobs/,
+      );
+      expect(qstash.requests).toHaveLength(4);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it("rejects a relative QJOBS_URL", async () => {
     vi.stubEnv("QJOBS_URL", "/api/jobs");
     await expect(email.dispatch({ userId: "u_1" })).rejects.toThrow(/absolute/);

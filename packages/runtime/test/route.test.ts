@@ -279,6 +279,21 @@ describe("the route fails closed", () => {
     expect(loaded).toEqual([]);
   });
 
+  it("answers 500 and logs QJOBS_URL when it has no path (deliveries would go to the home page), running nothing", async () => {
+    const handler = createRouteHandler(jobs, {
+      env: { ...keys, QJOBS_URL: "https://app.example.com/" },
+      routePath: "/api/jobs",
+      logger,
+    });
+    expect((await handler(await request())).status).toBe(500);
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /QJOBS_URL is "https:\/\/app\.example\.com\/", which has no path.*https:\/\/app\.example\.com\/api\/jobs/,
+      ),
+    );
+    expect(loaded).toEqual([]);
+  });
+
   it("needs both keys", async () => {
     const handler = createRouteHandler(jobs, {
       env: { QSTASH_CURRENT_SIGNING_KEY: "sig_x", QJOBS_URL: routeUrl },

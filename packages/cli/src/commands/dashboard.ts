@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
+import { knownRoutePath } from "../core/config.js";
 import { DEFAULT_DASHBOARD_PORT } from "../dashboard/defaults.js";
 import { projectView } from "../dashboard/project.js";
 import { dashboardHandler } from "../dashboard/server.js";
@@ -50,7 +51,7 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
   } catch {
     throw new UserError(`QSTASH_URL must be an absolute URL, got "${qstash}"`);
   }
-  const jobsUrl = appJobsUrl(cwd, options.appUrl, env);
+  const jobsUrl = appJobsUrl(cwd, options.appUrl, env, await knownRoutePath(cwd));
   const secret = randomBytes(16).toString("base64url");
   const title = `qjobs dashboard · ${new URL(qstash).host}`;
   const pages = dashboardHandler({

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { loadConfig } from "../core/config.js";
+import { knownRoutePath, loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
 import { writeIfChanged } from "../core/write.js";
@@ -89,7 +89,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
   const cwd = resolve(options.cwd ?? ".");
-  const jobsUrl = appJobsUrl(cwd, options.appUrl);
+  const jobsUrl = appJobsUrl(cwd, options.appUrl, process.env, await knownRoutePath(cwd));
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
   // Built before the journal is locked: a page that is not built fails here with nothing to undo.
   // With a token of the user's own, the page (which holds no token) is behind a secret too.

@@ -1,5 +1,5 @@
 import { ConfigurationError, deliveryUrl, readDispatchConfig } from "@qjobs/runtime";
-import { loadConfig } from "../core/config.js";
+import { loadConfig, routeUrlPath } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import { UserError } from "../errors.js";
 import { type PlanStep, planSync, wantedSchedules } from "../schedules/plan.js";
@@ -34,7 +34,7 @@ export async function schedulesSync(options: SchedulesSyncOptions): Promise<Sche
   const config = await loadConfig(options.cwd);
   let dispatch: ReturnType<typeof readDispatchConfig>;
   try {
-    dispatch = readDispatchConfig(env);
+    dispatch = readDispatchConfig(env, routeUrlPath(config.route));
   } catch (error) {
     if (error instanceof ConfigurationError)
       throw new UserError(error.message.replace("Cannot dispatch jobs", "Cannot sync schedules"));

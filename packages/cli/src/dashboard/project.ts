@@ -63,7 +63,7 @@ export async function projectView(options: {
   const problems: string[] = [];
   if (!options.jobsUrl)
     problems.push(
-      "The app's jobs URL is unknown: set QJOBS_URL (or pass --app-url) to dispatch and to tie messages to jobs.",
+      "The app's jobs URL is unknown: set QJOBS_URL (or pass --jobs-url) to dispatch and to tie messages to jobs.",
     );
   try {
     const scan = await scanProject(await loadConfig(options.cwd), { persistCache: false });
