@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
-import { checkJobsUrlPath, ConfigurationError } from "@qjobs/runtime";
+import { ConfigurationError, checkJobsUrlPath } from "@qjobs/runtime";
 import { UserError } from "./errors.js";
 
 /**
