@@ -229,7 +229,15 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     return cached;
   }
 
+  // Every answer says it came from the qjobs route, so qjobs dev can tell it from a page that answered in its
+  // place (a jobs URL pointing at the app's home page answers 200 too): PRODUCT.md's `Qjobs-Route: 1`.
   return async function POST(request) {
+    const response = await answer(request);
+    response.headers.set("Qjobs-Route", "1");
+    return response;
+  };
+
+  async function answer(request: Request): Promise<Response> {
     if (request.method !== "POST") {
       return failure(405, "method_not_allowed", "The jobs route only accepts POST", { headers: { Allow: "POST" } });
     }
@@ -341,5 +349,5 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       );
       return failure(500, "job_failed", `Job "${key}" failed; QStash will retry it`);
     }
-  };
+  }
 }

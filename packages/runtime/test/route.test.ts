@@ -69,6 +69,21 @@ beforeEach(() => {
 });
 
 describe("the route answers every delivery as PRODUCT.md says", () => {
+  it("says Qjobs-Route: 1 on every answer, so qjobs dev can tell it from a page that answered in its place", async () => {
+    const unconfigured = createRouteHandler(jobs, { env: {}, logger });
+    const answers = [
+      await deliver("welcome-email", { userId: "u_1" }),
+      await deliver("charge:card", {}),
+      await deliver("flaky", {}),
+      await deliver("no-such-job", {}),
+      await POST(new Request(routeUrl, { method: "GET" })),
+      await POST(new Request(`${routeUrl}?job=welcome-email`, { method: "POST", body: "{}" })),
+      await unconfigured(new Request(`${routeUrl}?job=welcome-email`, { method: "POST", body: "{}" })),
+    ];
+    expect(answers.map((response) => response.status)).toEqual([200, 489, 500, 404, 405, 401, 500]);
+    expect(answers.map((response) => response.headers.get("qjobs-route"))).toEqual(answers.map(() => "1"));
+  });
+
   it("200: runs the handler with the payload and the delivery's context, loading only that job", async () => {
     const response = await deliver("welcome-email", { userId: "u_1" }, { retried: 2 });
     expect(response.status).toBe(200);
