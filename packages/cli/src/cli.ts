@@ -215,6 +215,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           schedules: options.schedules,
           fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
+          onWarning: (warning) => output.err(output.errColor.yellow(`⚠ ${warning}`)),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });
         reportDevStarted(output, handle, Number(options.retryScale));

@@ -184,7 +184,9 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}`);
   output.out(`  Dashboard: ${color.bold(color.cyan(handle.dashboardUrl))}\n`);
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
-  output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
+  if (handle.jobsUrl) output.out(`  QJOBS_URL=${handle.jobsUrl}`);
+  else
+    output.out(color.yellow("  QJOBS_URL is not set: set it to your jobs route, e.g. http://localhost:3000/api/jobs"));
   if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
   const { schedules } = handle;
   if (schedules.state === "registered" && schedules.count > 0) {

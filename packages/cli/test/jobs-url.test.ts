@@ -2,7 +2,8 @@
 // job runs. Every command that reads one refuses it, naming the variable and the route's path.
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
-import { runCli, tempProject } from "./support.js";
+import { startDestination } from "../../../testkit/destination.js";
+import { runCli, spawnCli, tempProject } from "./support.js";
 
 /** A Next.js App Router project: its route is at /api/jobs. */
 const appRouterProject = () =>
@@ -45,5 +46,41 @@ describe("a jobs URL without a path is refused wherever one is read (issue 21)",
       env: { ...env, QJOBS_URL: "http://localhost:3000/api/job" },
     });
     expect(run.stderr).toContain('QJOBS_URL is "http://localhost:3000/api/job", but your jobs route is at /api/jobs');
+  });
+});
+
+describe("qjobs dev tells a delivery that looks like success from one that ran the job (issue 21)", () => {
+  const publish = (qstash: string, url: string) =>
+    fetch(`${qstash}/v2/publish/${url}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}` },
+      body: "{}",
+    });
+
+  it("prints the jobs URL it uses; warns, naming QJOBS_URL, on a 2xx without Qjobs-Route: 1, and says QStash does not follow a 3xx", async () => {
+    const app = await startDestination((delivery, response) => {
+      if (delivery.target.startsWith("/api/jobs"))
+        return void response.writeHead(200, { "qjobs-route": "1" }).end('{"ok":true}');
+      if (delivery.target.startsWith("/slash/")) return void response.writeHead(308, { location: "/slash" }).end();
+      response.writeHead(200, { "content-type": "text/html" }).end("<h1>Home</h1>");
+    });
+    try {
+      const dir = await appRouterProject();
+      const cli = spawnCli(["dev", "--port", "0", "--cwd", dir, "--jobs-url", `${app.url}/api/jobs`]);
+      const [, qstash] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+      await cli.waitFor(new RegExp(`^ {2}QJOBS_URL=${app.url}/api/jobs$`)); // the banner names the URL it uses
+      // The route itself, a page that is not the route for a key nobody declared, then the two mistakes.
+      for (const url of [`${app.url}/api/jobs?job=greet`, `${app.url}/?job=other`, `${app.url}/?job=greet`])
+        expect((await publish(qstash as string, url)).status).toBe(200);
+      await cli.waitFor(
+        new RegExp(`⚠ ${app.url}/ answered 200 for job "greet" without Qjobs-Route: 1.*Check QJOBS_URL`),
+      );
+      expect((await publish(qstash as string, `${app.url}/slash/?job=greet`)).status).toBe(200);
+      await cli.waitFor(/answered 308, a redirect to \/slash, for job "greet": QStash does not follow redirects/);
+      await cli.waitFor(/ {2}other\s+#1 {2}200 /); // the undeclared key's delivery, logged without a warning
+      expect(cli.output().match(/⚠/g)).toHaveLength(2);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { dashboardHandler } from "../dashboard/server.js";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
+import { routeWarning } from "../dev/route-check.js";
 import { type DevServer, startServer } from "../dev/server.js";
 import { openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
@@ -23,6 +24,8 @@ export interface DevOptions {
   /** Multiplies QStash's retry backoff (e^(2.5n) s); 0.01 makes the first retry 0.12 s instead of 12 s. */
   retryScale?: number;
   onAttempt?: (report: AttemptReport) => void;
+  /** A delivery that looks like success but is not (see routeWarning); each warning once. */
+  onWarning?: (warning: string) => void;
   /** Credentials other than Upstash's public development ones, e.g. to try a production build locally. */
   credentials?: { token?: string; currentSigningKey?: string; nextSigningKey?: string };
   /** The largest request body accepted (413 beyond it). */
@@ -62,6 +65,8 @@ export interface DevHandle {
   readonly schedules: DevSchedules;
   /** The dashboard's address (with its secret when the token is not the public one). */
   readonly dashboardUrl: string;
+  /** The app's jobs route it uses (`--jobs-url` or QJOBS_URL), for its schedules, dashboard and warnings. */
+  readonly jobsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,9 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
   if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) await ignoreStateFolder(resolve(cwd, ".qjobs"));
+  const warned = new Set<string>(); // each warning once: a wrong jobs URL would repeat it at every delivery
+  // The keys the project declares, for routeWarning: kept with each scan of the project.
+  let declared = new Set<string>();
   const journal = stateDir ? openJournal(stateDir, { fresh: options.fresh }) : undefined;
   const engine = new Engine({
     store: journal?.store,
@@ -111,7 +119,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     clock: realClock,
     deliver: deliverHttp,
     retryScale,
-    onAttempt: options.onAttempt,
+    onAttempt: (report) => {
+      options.onAttempt?.(report);
+      const warning = routeWarning(report, (key) => declared.has(key), jobsUrl);
+      if (warning && !warned.has(warning)) {
+        warned.add(warning);
+        options.onWarning?.(warning);
+      }
+    },
     signingKey: credentials.currentSigningKey,
     maxDlq: options.maxDlq,
   });
@@ -133,28 +148,30 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     throw error;
   }
   let schedules: DevSchedules = { state: "off" };
-  let refreshSchedules = async () => {};
-  if (options.schedules !== false) {
-    refreshSchedules = async () => {
-      const scan = await scanProject(await loadConfig(cwd), { persistCache: true });
-      if (scan.diagnostics.length > 0) return; // reported by the watcher or generate; the schedules stay as they were
-      if (!jobsUrl) {
-        schedules = {
-          state: "no-app-url",
-          declared: scan.model.jobs.reduce((sum, job) => sum + job.schedules.length, 0),
-        };
-        return;
-      }
-      const steps = registerSchedules(engine, scan.model.jobs, jobsUrl);
+  const refreshProject = async () => {
+    const scan = await scanProject(await loadConfig(cwd), { persistCache: true });
+    if (scan.diagnostics.length > 0) return; // reported by the watcher or generate; the schedules stay as they were
+    declared = new Set(scan.model.jobs.map((job) => job.key));
+    if (options.schedules === false) return;
+    if (!jobsUrl) {
       schedules = {
-        state: "registered",
-        jobsUrl: jobsUrl.href,
-        count: steps.filter((step) => step.action !== "delete").length,
+        state: "no-app-url",
+        declared: scan.model.jobs.reduce((sum, job) => sum + job.schedules.length, 0),
       };
+      return;
+    }
+    const steps = registerSchedules(engine, scan.model.jobs, jobsUrl);
+    schedules = {
+      state: "registered",
+      jobsUrl: jobsUrl.href,
+      count: steps.filter((step) => step.action !== "delete").length,
     };
-    try {
-      await refreshSchedules();
-    } catch (error) {
+  };
+  try {
+    await refreshProject();
+  } catch (error) {
+    // Without schedules to register, a project that cannot be read yet only leaves the keys unknown.
+    if (options.schedules !== false) {
       await server.close(); // a server left listening would keep the process alive after the error
       throw error;
     }
@@ -169,7 +186,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
             watch.onEvent(event);
             if (event.type !== "generated") return;
             // Never an unhandled rejection: that would end qjobs dev and every message with it.
-            refreshSchedules().catch((error: unknown) =>
+            refreshProject().catch((error: unknown) =>
               watch.onEvent({
                 type: "failed",
                 message: `could not register the schedules: ${(error as Error).message}`,
@@ -193,6 +210,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       return schedules;
     },
     dashboardUrl: `${server.url}/${secret ? `${secret}/` : ""}`,
+    jobsUrl: jobsUrl?.href,
     close: async () => {
       await Promise.all([server.close(), watcher?.close()]);
     },
