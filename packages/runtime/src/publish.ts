@@ -1,6 +1,7 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
+import { didYouMean } from "./near-key.js";
 import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
 
@@ -168,6 +169,18 @@ export interface RegistryDispatch {
 }
 
 /**
+ * An unknown key, said as it is: this copy of the registry does not declare it. Under `next dev` a job just added
+ * can meet an older copy of the registry that the dev server still holds (issue 21), hence the second half.
+ */
+function unknownJob(key: string, keys: readonly string[]): TypeError {
+  return new TypeError(
+    `Unknown job ${JSON.stringify(key)}: this copy of the registry (qjobs.gen.ts) does not declare it.${didYouMean(key, keys)} ` +
+      "If the job is new, run `qjobs generate` (the watcher does it for you); under `next dev`, if qjobs.gen.ts " +
+      "already lists it, the dev server still holds an older copy: save qjobs.gen.ts, or restart it.",
+  );
+}
+
+/**
  * Builds the registry's `dispatch` over each job's declared options, which `qjobs generate` reads from the job
  * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL.
  */
@@ -179,7 +192,7 @@ export function createDispatch(
   const hooked = new Set(config.failureHooks);
   const hook = (key: string) => ({ failureHook: hooked.has(key) });
   const optionsOf = (key: string, options: DispatchOptions | undefined) => {
-    if (!Object.hasOwn(declared, key)) throw new TypeError(`Unknown job "${key}": run \`qjobs generate\` if it is new`);
+    if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
     return mergeOptions(declared[key] as DispatchOptions, options);
   };
   return {

@@ -218,8 +218,22 @@ describe("the registry's dispatch(key) applies each job's declared options, with
     expect(entries.map((entry) => retries(entry.headers))).toEqual(["5", "5"]);
   });
 
-  it("refuses a key the registry does not know, publishing nothing", async () => {
-    await expect(byKey("no-such-job" as "welcome-email", { userId: "u" })).rejects.toThrow(/Unknown job "no-such-job"/);
+  it("refuses a key the registry does not know, publishing nothing, saying what is true and what to do", async () => {
+    const error = (await byKey("no-such-job" as "welcome-email", { userId: "u" }).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(
+      /^Unknown job "no-such-job": this copy of the registry \(qjobs\.gen\.ts\) does not declare it\. If/,
+    );
+    expect(error.message).toContain(
+      "under `next dev`, if qjobs.gen.ts already lists it, the dev server still holds an older copy",
+    );
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("says did you mean …? for a key near a declared one (a typo, a missing s)", async () => {
+    await expect(byKey("image/resize" as "welcome-email", { userId: "u" })).rejects.toThrow(
+      'does not declare it. Did you mean "images/resize"?',
+    );
+    await expect(manyByKey("welcome-emails" as "welcome-email", [])).rejects.toThrow('Did you mean "welcome-email"?');
     expect(qstash.requests).toEqual([]);
   });
 
