@@ -1,8 +1,8 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
-import { didYouMean } from "./near-key.js";
 import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
+import { didYouMean } from "./near-key.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
