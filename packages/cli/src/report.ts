@@ -1,10 +1,10 @@
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
-import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
 import type { ListResult } from "./commands/list.js";
 import type { SchedulesSyncResult } from "./commands/schedules.js";
 import type { WatchEvent } from "./commands/watch.js";
+import type { GenerateResult } from "./core/sync.js";
 import { nextRuns, parseCron } from "./cron.js";
 import type { PlanStep } from "./schedules/plan.js";
 import {

@@ -6,10 +6,10 @@ import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { CONFIG_FILE, defaultConfig, loadConfig, sourceBase } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
+import { syncProject } from "../core/sync.js";
 import { UserError } from "../errors.js";
 import type { Config } from "../types.js";
 import { version } from "../version.js";
-import { generate } from "./generate.js";
 
 export type Framework = "next-app" | "next-pages" | "none";
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
@@ -231,7 +231,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
     await mkdir(dirname(join(root, path)), { recursive: true });
     await writeFile(join(root, path), content);
   }
-  const generated = await generate({ cwd: root });
+  const generated = await syncProject({ cwd: root });
   if (generated.diagnostics.length > 0) {
     throw new UserError(
       `the project's job files have errors; run qjobs generate to see them (nothing else is wrong with init)`,

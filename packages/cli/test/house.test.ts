@@ -1,0 +1,23 @@
+// The house rules that keep the CLI in shape (shared/STYLE.md): checked on the sources, so a change that
+// breaks one fails here rather than in review.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { repoRoot } from "./support.js";
+
+const commandsDir = join(repoRoot, "packages", "cli", "src", "commands");
+
+describe("the CLI's shape", () => {
+  it("no command imports another command: what two share lives in core/ (issue 21: init imported generate)", async () => {
+    const files = (await readdir(commandsDir)).filter((file) => file.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(3);
+    const imports = await Promise.all(
+      files.map(async (file) => {
+        const text = await readFile(join(commandsDir, file), "utf8");
+        const siblings = [...text.matchAll(/from\s+"(\.\/[^"]+)"|import\(\s*"(\.\/[^"]+)"\s*\)/g)];
+        return siblings.map((match) => `${file} imports ${match[1] ?? match[2]}`);
+      }),
+    );
+    expect(imports.flat()).toEqual([]);
+  });
+});
