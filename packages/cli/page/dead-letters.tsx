@@ -80,7 +80,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
         </thead>
         <tbody>
           {messages.map((entry) => {
-            const owner = jobOf(entry.url, project.jobsUrl);
+            const owner = jobOf(entry.url, project);
             return (
               <tr key={entry.dlqId} aria-label={`Dead letter ${entry.messageId}`}>
                 <td>

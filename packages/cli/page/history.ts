@@ -50,17 +50,38 @@ export function pagingState(state: MessageState | undefined): string | undefined
       ];
 }
 
-/** The job (and hook) a delivery URL names, when it is the app's jobs route. */
-export function jobOf(url: string, jobsUrl: string | undefined): { key: string; hook?: string } | undefined {
-  if (!jobsUrl) return undefined;
+/**
+ * Where the page looks for the app's jobs: its jobs URL, and with `anyLoopback` (qjobs dev) the keys it declares,
+ * so a delivery to another loopback origin still counts for its job (issue 21: `.env.local` edited after qjobs dev
+ * started, and the Jobs view said "0 delivered" for jobs that had just run).
+ */
+export interface JobRoute {
+  readonly jobsUrl?: string;
+  readonly anyLoopback?: boolean;
+  readonly jobs?: readonly { readonly key: string }[];
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * The job (and hook) a delivery URL names: on the app's jobs route; in qjobs dev also on any loopback URL whose
+ * `?job=` is a declared key, then marked `elsewhere` (the page says it went elsewhere than QJOBS_URL).
+ */
+export function jobOf(
+  url: string,
+  route: JobRoute | undefined,
+): { key: string; hook?: string; elsewhere?: string } | undefined {
+  if (!route?.jobsUrl) return undefined;
   try {
     const target = new URL(url);
-    const route = new URL(jobsUrl);
-    if (target.origin !== route.origin || target.pathname !== route.pathname) return undefined;
+    const jobsUrl = new URL(route.jobsUrl);
     const key = target.searchParams.get("job");
     if (!key) return undefined;
     const hook = target.searchParams.get("hook");
-    return hook ? { key, hook } : { key };
+    const job = hook ? { key, hook } : { key };
+    if (target.origin === jobsUrl.origin && target.pathname === jobsUrl.pathname) return job;
+    const declared = route.anyLoopback && LOOPBACK.test(target.hostname) && route.jobs?.some((j) => j.key === key);
+    return declared ? { ...job, elsewhere: `${target.origin}${target.pathname}` } : undefined;
   } catch {
     return undefined;
   }
@@ -144,10 +165,10 @@ export type Outcome = "delivered" | "retrying" | "failed";
 export type Counts = Record<Outcome, number>;
 
 /** Per job: its messages by latest state, over the entries given (newest first). */
-export function countsByJob(entries: readonly LogEntry[], jobsUrl: string | undefined): Map<string, Counts> {
+export function countsByJob(entries: readonly LogEntry[], route: JobRoute | undefined): Map<string, Counts> {
   const counts = new Map<string, Counts>();
   for (const message of summarize(entries).values()) {
-    const job = jobOf(message.url, jobsUrl);
+    const job = jobOf(message.url, route);
     if (!job || job.hook || !(message.state in { delivered: 1, retrying: 1, failed: 1 })) continue;
     const own = counts.get(job.key) ?? { delivered: 0, retrying: 0, failed: 0 };
     own[message.state as Outcome]++;
@@ -161,10 +182,20 @@ export interface Bucket {
   counts: Counts;
 }
 
+/** The URLs other than QJOBS_URL that messages of declared jobs went to (qjobs dev's loopback matching). */
+export function elsewhereUrls(entries: readonly LogEntry[], route: JobRoute | undefined): string[] {
+  const urls = new Set<string>();
+  for (const entry of entries) {
+    const elsewhere = jobOf(entry.url, route)?.elsewhere;
+    if (elsewhere) urls.add(elsewhere);
+  }
+  return [...urls].sort();
+}
+
 /** Per job: delivery outcomes (DELIVERED, ERROR, FAILED entries) in `buckets` equal slices of [from, to]. */
 export function outcomesOverTime(
   entries: readonly LogEntry[],
-  jobsUrl: string | undefined,
+  route: JobRoute | undefined,
   range: { from: number; to: number; buckets: number },
 ): Map<string, Bucket[]> {
   const width = Math.max(1, (range.to - range.from) / range.buckets);
@@ -173,7 +204,7 @@ export function outcomesOverTime(
     const outcome = ({ DELIVERED: "delivered", ERROR: "retrying", FAILED: "failed" } as const)[
       entry.state as "DELIVERED" | "ERROR" | "FAILED"
     ];
-    const job = outcome && jobOf(entry.url, jobsUrl);
+    const job = outcome && jobOf(entry.url, route);
     if (!job || job.hook || entry.time < range.from || entry.time > range.to) continue;
     let buckets = byJob.get(job.key);
     if (!buckets) {

@@ -36,7 +36,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const created = events.find((entry) => entry.state === "CREATED");
   const body = created?.body;
   const latest = events[0];
-  const owner = jobOf(summary.url, project.jobsUrl);
+  const owner = jobOf(summary.url, project);
   const job = owner && !owner.hook ? project.jobs.find((candidate) => candidate.key === owner.key) : undefined;
   const attempts = attemptsOf(events);
   const pending = summary.state === "scheduled" || summary.state === "retrying" || summary.state === "active";

@@ -95,7 +95,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
         </thead>
         <tbody>
           {rows.map((row) => {
-            const owner = jobOf(row.url, project.jobsUrl);
+            const owner = jobOf(row.url, project);
             return (
               <tr key={row.messageId}>
                 <td>

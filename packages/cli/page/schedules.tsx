@@ -30,7 +30,7 @@ function rows(project: ProjectView, registered: readonly RegisteredSchedule[]): 
   const others = registered
     .filter((schedule) => !known.has(schedule.scheduleId))
     .map((schedule) => {
-      const key = jobOf(schedule.destination, project.jobsUrl)?.key;
+      const key = jobOf(schedule.destination, project)?.key;
       return { scheduleId: schedule.scheduleId, job: key, label: schedule.scheduleId, registered: schedule };
     });
   return [...declared, ...others];

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { attemptsOf, countsByJob, jobOf, type LogEntry, outcomesOverTime, summarize } from "../page/history.js";
+import {
+  attemptsOf,
+  countsByJob,
+  elsewhereUrls,
+  jobOf,
+  type LogEntry,
+  outcomesOverTime,
+  summarize,
+} from "../page/history.js";
 import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
 
 const JOBS = "http://localhost:3000/api/jobs";
@@ -69,14 +77,14 @@ describe("message views from the logs", () => {
       entry(950, "DELIVERED", "h1", "flaky", { url: `${JOBS}?job=flaky&hook=failure` }),
       entry(960, "DELIVERED", "o1", "x", { url: "https://elsewhere.example/api/jobs?job=flaky" }),
     ];
-    expect(Object.fromEntries(countsByJob([...others, ...LOG], JOBS))).toEqual({
+    expect(Object.fromEntries(countsByJob([...others, ...LOG], { jobsUrl: JOBS }))).toEqual({
       "emails/greet": { delivered: 1, retrying: 0, failed: 0 },
       flaky: { delivered: 0, retrying: 0, failed: 1 },
     });
   });
 
   it("buckets outcomes over time for the chart", () => {
-    const chart = outcomesOverTime(LOG, JOBS, { from: 0, to: 1000, buckets: 2 });
+    const chart = outcomesOverTime(LOG, { jobsUrl: JOBS }, { from: 0, to: 1000, buckets: 2 });
     expect(chart.get("emails/greet")?.map((bucket) => bucket.counts)).toEqual([
       { delivered: 0, retrying: 1, failed: 0 },
       { delivered: 1, retrying: 0, failed: 0 },
@@ -85,10 +93,27 @@ describe("message views from the logs", () => {
   });
 
   it("names the job of a delivery URL only on the app's own route", () => {
-    expect(jobOf(`${JOBS}?job=images%2Fresize`, JOBS)).toEqual({ key: "images/resize" });
-    expect(jobOf(`${JOBS}?job=a&hook=failure`, JOBS)).toEqual({ key: "a", hook: "failure" });
-    expect(jobOf("http://localhost:3000/other?job=a", JOBS)).toBeUndefined();
-    expect(jobOf(`${JOBS}?job=a`, undefined)).toBeUndefined();
+    expect(jobOf(`${JOBS}?job=images%2Fresize`, { jobsUrl: JOBS })).toEqual({ key: "images/resize" });
+    expect(jobOf(`${JOBS}?job=a&hook=failure`, { jobsUrl: JOBS })).toEqual({ key: "a", hook: "failure" });
+    expect(jobOf("http://localhost:3000/other?job=a", { jobsUrl: JOBS })).toBeUndefined();
+    expect(jobOf(`${JOBS}?job=a`, {})).toBeUndefined();
+  });
+
+  it("in qjobs dev, counts a declared job's message to another loopback origin, marked elsewhere (issue 21)", () => {
+    const dev = { jobsUrl: JOBS, anyLoopback: true, jobs: [{ key: "flaky" }, { key: "welcome-email" }] };
+    const moved = "http://127.0.0.1:3001/api/jobs";
+    const log = [
+      entry(30, "DELIVERED", "m1", "welcome-email", { url: `${moved}?job=welcome-email` }),
+      entry(20, "DELIVERED", "m2", "welcome-email"),
+      entry(10, "DELIVERED", "m3", "undeclared", { url: `${moved}?job=undeclared` }),
+      entry(5, "DELIVERED", "m4", "flaky", { url: "https://elsewhere.example/api/jobs?job=flaky" }),
+    ];
+    expect(countsByJob(log, dev).get("welcome-email")).toEqual({ delivered: 2, retrying: 0, failed: 0 });
+    expect(countsByJob(log, dev).has("flaky")).toBe(false); // not loopback: not this app's
+    expect(jobOf(`${moved}?job=welcome-email`, dev)).toEqual({ key: "welcome-email", elsewhere: moved });
+    expect(elsewhereUrls(log, dev)).toEqual([moved]);
+    // qjobs dashboard (production, shared) keeps the exact jobs URL.
+    expect(countsByJob(log, { ...dev, anyLoopback: false }).get("welcome-email")?.delivered).toBe(1);
   });
 });
 

@@ -105,7 +105,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     secret,
     jobsUrl,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url }),
+    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url, anyLoopback: true }),
   });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
   if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) await ignoreStateFolder(resolve(cwd, ".qjobs"));

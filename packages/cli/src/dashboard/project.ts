@@ -53,11 +53,14 @@ export async function projectView(options: {
   jobsUrl: URL | undefined;
   title: string;
   qstash: string;
+  /** qjobs dev: tie messages to jobs on any loopback origin (ProjectView.anyLoopback). */
+  anyLoopback?: boolean;
   now?: number;
 }): Promise<ProjectView> {
   const base = {
     title: options.title,
     qstash: options.qstash,
+    ...(options.anyLoopback ? { anyLoopback: true } : {}),
     ...(options.jobsUrl ? { jobsUrl: options.jobsUrl.href } : {}),
   };
   const problems: string[] = [];
