@@ -13,7 +13,7 @@ import {
   reportSchedulesSync,
   reportWatchEvent,
 } from "./report.js";
-import { type Output, processOutput } from "./terminal.js";
+import { formatClock, type Output, processOutput } from "./terminal.js";
 import { version } from "./version.js";
 
 // Commands load their modules when they run, so `qjobs --help` and a cached `generate` start fast.
@@ -119,7 +119,8 @@ Configuration: qjobs.config.json in the project folder, for example
     .addHelpText(
       "after",
       `
-Uses QSTASH_URL and QSTASH_TOKEN (which QStash) and QJOBS_URL (which app); run it once a deploy is live.
+Uses QSTASH_URL and QSTASH_TOKEN (which QStash) and QJOBS_URL (which app), from the environment, else
+.env.production.local, .env.local, .env.production, .env (as next start reads them); run it once a deploy is live.
 Each declared schedule gets an id from the app's URL, the job key and the schedule's name (or position), so
 re-running never duplicates, and production, previews and other apps in one QStash account never collide.
 Only schedules qjobs made for this URL are changed or deleted; schedules made by hand are left alone.`,
@@ -160,7 +161,7 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     .option("--in-memory", "keep no state on disk: a restart forgets everything")
     .option(
       "--jobs-url <url>",
-      "your app's jobs route, for the schedules and the dashboard (default: QJOBS_URL, .env.local, .env)",
+      "your app's jobs route, for the schedules and the dashboard (default: QJOBS_URL, from the env or .env files)",
     )
     .addOption(appUrlAlias())
     .option("--no-schedules", "do not register the schedules the jobs declare")
@@ -216,6 +217,7 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
           fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
           onWarning: (warning) => output.err(output.errColor.yellow(`⚠ ${warning}`)),
+          onNotice: (notice) => output.out(`${color.dim(formatClock())} ${notice}`),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });
         reportDevStarted(output, handle, Number(options.retryScale));
@@ -230,13 +232,13 @@ The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
     .description("see and steer the jobs of the QStash that QSTASH_URL/QSTASH_TOKEN name (e.g. production), by job key")
     .addOption(cwdOption())
     .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(String(DEFAULT_DASHBOARD_PORT)))
-    .option("--jobs-url <url>", "your app's jobs route (default: QJOBS_URL, .env.local, .env)")
+    .option("--jobs-url <url>", "your app's jobs route (default: QJOBS_URL, from the env or .env files)")
     .addOption(appUrlAlias())
     .addHelpText(
       "after",
       `
-It reads QSTASH_TOKEN (and QSTASH_URL, default https://qstash.upstash.io) from the environment or the
-project's .env.local or .env. The CLI holds the token and forwards only the calls the page makes; the
+It reads QSTASH_TOKEN (and QSTASH_URL, default https://qstash.upstash.io) from the environment, else the
+project's .env.development.local, .env.local, .env.development, .env (as next dev reads them). The CLI holds the token and forwards only the calls the page makes; the
 page never sees it. Open the address it prints: it holds a secret made for this launch.
 (qjobs dev serves the same dashboard for the local server at its own address.)`,
     )

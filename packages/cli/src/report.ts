@@ -184,7 +184,7 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}`);
   output.out(`  Dashboard: ${color.bold(color.cyan(handle.dashboardUrl))}\n`);
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${value}`);
-  if (handle.jobsUrl) output.out(`  QJOBS_URL=${handle.jobsUrl}`);
+  if (handle.jobsUrl) output.out(`  QJOBS_URL=${handle.jobsUrl}  ${color.dim(`(${handle.jobsUrlSource})`)}`);
   else
     output.out(color.yellow("  QJOBS_URL is not set: set it to your jobs route, e.g. http://localhost:3000/api/jobs"));
   if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
@@ -210,6 +210,7 @@ export function reportDashboardStarted(output: Output, handle: DashboardHandle):
   output.out(`${color.green("✓")} qjobs dashboard for ${color.bold(handle.qstash)}`);
   output.out(`  Open ${color.bold(color.cyan(handle.url))}`);
   output.out(color.dim("  (the address holds a secret made for this launch; the page never sees your token)"));
+  output.out(color.dim(`  Read: ${handle.sources.join("; ")}`));
   if (!handle.jobsUrl)
     output.out(color.yellow("  QJOBS_URL is not set: messages are not tied to jobs and nothing can be dispatched"));
   output.out(color.dim("Ctrl-C stops."));
@@ -243,6 +244,7 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
       JSON.stringify(
         {
           jobsUrl: result.jobsUrl,
+          sources: result.sources,
           dryRun: result.dryRun,
           steps: result.steps.map((step) => ({
             ...stepJson(step),
@@ -257,7 +259,7 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
     return result.failure ? 1 : 0;
   }
   const { color } = output;
-  output.out(`Schedules for ${color.bold(result.jobsUrl)}:`);
+  output.out(`Schedules for ${color.bold(result.jobsUrl)} ${color.dim(`(${result.sources.join("; ")})`)}:`);
   if (result.steps.length === 0) output.out(color.dim("  none declared, none at QStash"));
   for (const step of result.steps) {
     if (step.action === "delete") {

@@ -1,5 +1,7 @@
 // Issue 21: a jobs URL without the route's path looks like success (the app's home page answers 200) while no
 // job runs. Every command that reads one refuses it, naming the variable and the route's path.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
 import { startDestination } from "../../../testkit/destination.js";
@@ -68,7 +70,7 @@ describe("qjobs dev tells a delivery that looks like success from one that ran t
       const dir = await appRouterProject();
       const cli = spawnCli(["dev", "--port", "0", "--cwd", dir, "--jobs-url", `${app.url}/api/jobs`]);
       const [, qstash] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
-      await cli.waitFor(new RegExp(`^ {2}QJOBS_URL=${app.url}/api/jobs$`)); // the banner names the URL it uses
+      await cli.waitFor(new RegExp(`^ {2}QJOBS_URL=${app.url}/api/jobs {2}\\(QJOBS_URL from --jobs-url\\)$`)); // the banner names it
       // The route itself, a page that is not the route for a key nobody declared, then the two mistakes.
       for (const url of [`${app.url}/api/jobs?job=greet`, `${app.url}/?job=other`, `${app.url}/?job=greet`])
         expect((await publish(qstash as string, url)).status).toBe(200);
@@ -82,5 +84,20 @@ describe("qjobs dev tells a delivery that looks like success from one that ran t
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("qjobs dev follows its env files (issue 21)", () => {
+  it("prints the jobs URL and where it came from, and follows a change of .env.local without a restart", async () => {
+    const dir = await appRouterProject();
+    await writeFile(join(dir, ".env.local"), "QJOBS_URL=http://127.0.0.1:3000/api/jobs\n");
+    await writeFile(join(dir, ".env"), "QJOBS_URL=http://127.0.0.1:4000/api/jobs\n"); // .env.local wins
+    const cli = spawnCli(["dev", "--port", "0", "--cwd", dir], { env: { QJOBS_URL: "" } });
+    const [, qstash] = await cli.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+    await cli.waitFor(/^ {2}QJOBS_URL=http:\/\/127\.0\.0\.1:3000\/api\/jobs {2}\(QJOBS_URL from \.env\.local\)$/);
+    await writeFile(join(dir, ".env.local"), "QJOBS_URL=http://127.0.0.1:3001/api/jobs\n");
+    await cli.waitFor(/QJOBS_URL is now http:\/\/127\.0\.0\.1:3001\/api\/jobs \(QJOBS_URL from \.env\.local\)/);
+    const project = (await (await fetch(`${qstash}/api/project`)).json()) as { jobsUrl?: string };
+    expect(project.jobsUrl).toBe("http://127.0.0.1:3001/api/jobs");
   });
 });

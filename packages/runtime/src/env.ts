@@ -233,6 +233,15 @@ export function readDispatchConfig(env: Env = processEnv(), routePath?: string):
       ["QSTASH_TOKEN"],
     );
   }
+  if (token === DEV_CREDENTIALS.token && !env.QSTASH_URL) {
+    // Without QSTASH_URL the SDK goes to Upstash's cloud, which refuses this token after retrying for a while.
+    throw new ConfigurationError(
+      "Cannot dispatch jobs: QSTASH_TOKEN holds the public development token but QSTASH_URL is not set, so messages " +
+        "would go to Upstash's cloud, which refuses it. Set QSTASH_URL to qjobs dev's address (e.g. http://127.0.0.1:8080), " +
+        "or use your QStash token.",
+      ["QSTASH_URL"],
+    );
+  }
   return {
     token,
     qstashUrl: env.QSTASH_URL || undefined,

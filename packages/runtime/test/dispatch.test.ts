@@ -265,6 +265,16 @@ describe("dispatch fails closed", () => {
     expect(qstash.requests).toEqual([]);
   });
 
+  it("refuses at once, naming QSTASH_URL, the public development token without QSTASH_URL (Upstash's cloud)", async () => {
+    vi.stubEnv("QSTASH_TOKEN", DEV_CREDENTIALS.token);
+    vi.stubEnv("QSTASH_URL", "");
+    const error = await email.dispatch({ userId: "u_1" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ variables: ["QSTASH_URL"] });
+    expect((error as Error).message).toMatch(/public development token but QSTASH_URL is not set/);
+    expect(qstash.requests).toEqual([]);
+  });
+
   it("ignores QSTASH_DEV: publishing goes where QSTASH_URL says", async () => {
     vi.stubEnv("QSTASH_DEV", "true");
     await email.dispatch({ userId: "u_1" });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, type FSWatcher, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { knownRoutePath, loadConfig } from "../core/config.js";
@@ -15,7 +15,7 @@ import { routeWarning } from "../dev/route-check.js";
 import { type DevServer, startServer } from "../dev/server.js";
 import { openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
-import { appJobsUrl } from "../env-files.js";
+import { appJobsUrl, ENV_FILES, readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { registerSchedules } from "../schedules/local.js";
 
@@ -24,8 +24,10 @@ export interface DevOptions {
   /** Multiplies QStash's retry backoff (e^(2.5n) s); 0.01 makes the first retry 0.12 s instead of 12 s. */
   retryScale?: number;
   onAttempt?: (report: AttemptReport) => void;
-  /** A delivery that looks like success but is not (see routeWarning); each warning once. */
+  /** A delivery that looks like success but is not (see routeWarning), each once; an env file that went wrong. */
   onWarning?: (warning: string) => void;
+  /** The jobs URL changed with the env files. */
+  onNotice?: (notice: string) => void;
   /** Credentials other than Upstash's public development ones, e.g. to try a production build locally. */
   credentials?: { token?: string; currentSigningKey?: string; nextSigningKey?: string };
   /** The largest request body accepted (413 beyond it). */
@@ -67,12 +69,30 @@ export interface DevHandle {
   readonly dashboardUrl: string;
   /** The app's jobs route it uses (`--jobs-url` or QJOBS_URL), for its schedules, dashboard and warnings. */
   readonly jobsUrl?: string;
+  /** Where it came from: `QJOBS_URL from .env.local`. */
+  readonly jobsUrlSource: string;
   close(): Promise<void>;
 }
 
 /** The `.qjobs/` folder ignores itself, so the state never shows up in git, even before `qjobs init`. */
 async function ignoreStateFolder(folder: string): Promise<void> {
   if (!existsSync(join(folder, ".gitignore"))) await writeIfChanged(join(folder, ".gitignore"), "*\n");
+}
+
+/**
+ * Calls `changed` whenever one of the env files next dev reads changes, is created or removed: qjobs dev follows
+ * them as it follows job files (issue 21: `.env.local` edited after qjobs dev started). fs.watch on the folder,
+ * not on the files, so a file created later or replaced by an editor's atomic save is seen too.
+ */
+function followEnvFiles(cwd: string, changed: () => void): FSWatcher | undefined {
+  const names = new Set(ENV_FILES.development);
+  try {
+    return watch(cwd, { persistent: false }, (_event, file) => {
+      if (file && names.has(file.toString())) changed();
+    });
+  } catch {
+    return undefined; // a folder that cannot be watched: the env files are read once, as before
+  }
 }
 
 /** `qjobs dev`: the local QStash-compatible server. */
@@ -94,7 +114,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
   const cwd = resolve(options.cwd ?? ".");
-  const jobsUrl = appJobsUrl(cwd, options.appUrl, process.env, await knownRoutePath(cwd));
+  const routePath = await knownRoutePath(cwd);
+  // `--jobs-url`, else QJOBS_URL as next dev would read it; followed as the env files change (see followEnvFiles).
+  const readJobsUrl = () => {
+    const projectEnv = readProjectEnv(cwd, "development");
+    const url = appJobsUrl(projectEnv, options.appUrl, routePath);
+    return { url, source: options.appUrl ? "QJOBS_URL from --jobs-url" : sourceOf(projectEnv, "QJOBS_URL") };
+  };
+  let { url: jobsUrl, source: jobsUrlSource } = readJobsUrl();
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
   // Built before the journal is locked: a page that is not built fails here with nothing to undo.
   // With a token of the user's own, the page (which holds no token) is behind a secret too.
@@ -103,7 +130,9 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     title: "qjobs dev",
     upstream: () => ({ url: server.url, token: credentials.token }),
     secret,
-    jobsUrl,
+    get jobsUrl() {
+      return jobsUrl; // read at each request: it follows the env files
+    },
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url, anyLoopback: true }),
   });
@@ -196,6 +225,25 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
         }),
       )
     : undefined;
+  const envWatcher = options.appUrl
+    ? undefined
+    : followEnvFiles(cwd, () => {
+        let next: ReturnType<typeof readJobsUrl>;
+        try {
+          next = readJobsUrl();
+        } catch (error) {
+          options.onWarning?.(`${(error as Error).message}; qjobs dev keeps ${jobsUrl?.href ?? "no jobs URL"}`);
+          return;
+        }
+        if (next.url?.href === jobsUrl?.href) return;
+        ({ url: jobsUrl, source: jobsUrlSource } = next);
+        options.onNotice?.(
+          jobsUrl ? `QJOBS_URL is now ${jobsUrl.href} (${jobsUrlSource})` : "QJOBS_URL is no longer set",
+        );
+        refreshProject().catch((error: unknown) =>
+          options.onWarning?.(`could not register the schedules: ${(error as Error).message}`),
+        );
+      });
   return {
     server,
     engine,
@@ -210,8 +258,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       return schedules;
     },
     dashboardUrl: `${server.url}/${secret ? `${secret}/` : ""}`,
-    jobsUrl: jobsUrl?.href,
+    get jobsUrl() {
+      return jobsUrl?.href;
+    },
+    get jobsUrlSource() {
+      return jobsUrlSource;
+    },
     close: async () => {
+      envWatcher?.close();
       await Promise.all([server.close(), watcher?.close()]);
     },
   };
