@@ -1,5 +1,6 @@
 // The house rules that keep the CLI in shape (shared/STYLE.md): checked on the sources, so a change that
 // breaks one fails here rather than in review.
+import { spawnSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -19,5 +20,17 @@ describe("the CLI's shape", () => {
       }),
     );
     expect(imports.flat()).toEqual([]);
+  });
+});
+
+describe("the packed packages (issue 21)", () => {
+  it.each(["runtime", "cli"])("@qjobs/%s carries its README and the repository's LICENSE", async (name) => {
+    const dir = join(repoRoot, "packages", name);
+    const pack = spawnSync("pnpm", ["pack", "--dry-run", "--json"], { cwd: dir, encoding: "utf8" });
+    expect(pack.status, pack.stderr).toBe(0);
+    const files = (JSON.parse(pack.stdout) as { files: { path: string }[] }).files.map((file) => file.path);
+    expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json"]));
+    // One license: each package's copy is the repository's.
+    expect(await readFile(join(dir, "LICENSE"), "utf8")).toBe(await readFile(join(repoRoot, "LICENSE"), "utf8"));
   });
 });
