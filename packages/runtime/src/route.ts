@@ -161,7 +161,8 @@ async function runFailureHook(
   const source = base64Bytes(callback.sourceBody);
   let payload: unknown;
   let rawPayload: unknown;
-  let reason: JobFailure["reason"] = "failed";
+  // Status 0: no attempt got an answer (the app was down, or a timeout), which "failed" would hide (issue 21).
+  let reason: JobFailure["reason"] = callback.status === 0 ? "unreachable" : "failed";
   try {
     rawPayload = parseBody(source);
     payload = await validatePayload(key, job.schema, rawPayload);
@@ -181,7 +182,7 @@ async function runFailureHook(
     ...(reason === "invalid_payload" ? { rawPayload } : {}),
   };
   try {
-    await job.onFailure(reason === "failed" ? payload : undefined, info, ctx);
+    await job.onFailure(reason === "invalid_payload" ? undefined : payload, info, ctx);
     return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
   } catch (error) {
     logger.error(

@@ -69,10 +69,12 @@ export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext)
 export interface JobFailure {
   /**
    * `"failed"`: the handler failed (retries exhausted, or a 489 / NonRetryableError).
+   * `"unreachable"`: no attempt got an answer (the app was down or timed out: `status` is 0), so the handler may
+   * never have run.
    * `"invalid_payload"`: the payload itself was the failure (not JSON, or refused by the schema); it is in
    * `rawPayload`, and the hook's payload is undefined.
    */
-  readonly reason: "failed" | "invalid_payload";
+  readonly reason: "failed" | "unreachable" | "invalid_payload";
   /** The last attempt's HTTP status (0 when there was no answer). */
   readonly status: number;
   /** The last attempt's response body, as text (QStash may cut it short). */
