@@ -29,6 +29,7 @@ export function reportGenerate(output: Output, result: GenerateResult, check: bo
   for (const warning of result.warnings) {
     output.err(`${formatDiagnostic(warning, output.errColor)} ${output.errColor.yellow("(warning)")}`);
   }
+  if (result.files.length === 0) return 0; // nothing to write or check: the warning above says why
   const took = color.dim(`in ${formatDuration(result.durationMs)}`);
   const jobs = plural(result.model.jobs.length, "job");
   if (check) {

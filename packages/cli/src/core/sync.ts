@@ -1,8 +1,10 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
-import { loadConfig } from "./config.js";
+import { CONFIG_FILE, loadConfig } from "./config.js";
 import { emitFiles } from "./emit.js";
 import { timeoutWarnings } from "./model.js";
-import { scanProject } from "./scan.js";
+import { type ScanResult, scanProject } from "./scan.js";
 
 export interface GenerateOptions {
   cwd: string;
@@ -33,15 +35,52 @@ export async function syncProject(options: GenerateOptions): Promise<GenerateRes
   const check = options.check ?? false;
   const config = await loadConfig(options.cwd);
   const scan = await scanProject(config, { persistCache: !check });
-  const files = scan.diagnostics.length > 0 ? [] : await emitFiles(config, scan.model, check);
+  // No job file and no config: most likely the wrong folder, so nothing is written there (issue 21: a registry
+  // and a route with 0 jobs, reported as success). A config says this is the project: its files stay current.
+  const unset = scan.files.length === 0 && !existsSync(join(config.root, CONFIG_FILE));
+  const emit = scan.diagnostics.length === 0 && (!unset || (check && generatedFilesExist(config)));
+  const files = emit ? await emitFiles(config, scan.model, check) : [];
   return {
     config,
     model: scan.model,
     diagnostics: scan.diagnostics,
-    warnings: scan.diagnostics.length > 0 ? [] : timeoutWarnings(scan.model, config),
+    warnings:
+      scan.diagnostics.length > 0
+        ? []
+        : [...jobFileWarnings(config, scan, unset), ...timeoutWarnings(scan.model, config)],
     files,
     jobFiles: scan.files.length,
     parsed: scan.parsed,
     durationMs: performance.now() - started,
   };
+}
+
+const generatedFilesExist = (config: Config) =>
+  existsSync(join(config.root, config.registry)) || existsSync(join(config.root, config.route));
+
+/** No job file at all (naming the globs), and each `*.job.ts` file with no job in it (it would be skipped silently). */
+function jobFileWarnings(config: Config, scan: ScanResult, unset: boolean): Diagnostic[] {
+  if (scan.files.length === 0) {
+    const where = config.jobs.join(", ");
+    return [
+      {
+        file: CONFIG_FILE,
+        line: 1,
+        column: 1,
+        message: unset
+          ? `no job files match ${where} here, and there is no ${CONFIG_FILE}: nothing was written. Run qjobs in your app's folder (--cwd), or qjobs init`
+          : `no job files match ${where}: the registry and the route have no job`,
+      },
+    ];
+  }
+  const withJobs = new Set(scan.model.jobs.map((job) => job.file));
+  return scan.files
+    .filter((file) => !withJobs.has(file))
+    .map((file) => ({
+      file,
+      line: 1,
+      column: 1,
+      message:
+        'no job in this file: export one, e.g. `export const thumbnail = createJob("images/thumbnail", async (payload: { url: string }) => {})`',
+    }));
 }
