@@ -31,6 +31,19 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     );
   });
 
+  it("@qjobs/runtime's own dispatch does not compile, and the error names the registry's import (issue 21)", async () => {
+    const dir = await tempProject({}, { from: exportForms, inRepo: true });
+    await writeFile(
+      join(dir, "src/misuse.ts"),
+      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("welcome-email", { userId: "u_1" });\nexport {};\n',
+    );
+    const result = tsc(compilers["typescript 5.9"], dir);
+    expect(result.code).toBe(2);
+    expect(result.output).toMatch(
+      /src\/misuse\.ts\(2,.*error TS2345: .*'"import \{ dispatch \} from your generated registry \(\\"@\/qjobs\.gen\\"\), not from \\"@qjobs\/runtime\\""'/,
+    );
+  });
+
   it("a job added to a file is typed as soon as generate runs", async () => {
     const dir = await tempProject({}, { from: exportForms, inRepo: true });
     await writeFile(

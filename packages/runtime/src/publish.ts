@@ -203,15 +203,16 @@ export function createDispatch(
   };
 }
 
+/** What a call of @qjobs/runtime's own `dispatch` is told by the compiler: the import to use instead. */
+export type UseTheRegistryDispatch =
+  'import { dispatch } from your generated registry ("@/qjobs.gen"), not from "@qjobs/runtime"';
+
 /**
  * @deprecated Import `dispatch` from your generated registry (`qjobs.gen.ts`): it applies each job's declared
- * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. This one refuses, so that no
- * dispatch silently drops them.
+ * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. A call does not compile (its key
+ * must be the sentence naming the import, issue 21), and refuses at run time for JavaScript callers.
  */
-export function dispatch<TKey extends JobKey>(
-  key: TKey,
-  ..._args: DispatchArgs<JobInput<TKey>>
-): Promise<DispatchResult> {
+export function dispatch(key: UseTheRegistryDispatch, ..._args: unknown[]): Promise<DispatchResult> {
   return Promise.reject(
     new QJobsError(
       "dispatch_moved",

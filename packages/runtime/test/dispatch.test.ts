@@ -238,6 +238,7 @@ describe("the registry's dispatch(key) applies each job's declared options, with
   });
 
   it("@qjobs/runtime's own dispatch(key) refuses, naming the import to use, so no declared option is ever dropped", async () => {
+    // @ts-expect-error -- a compile error too, naming the import (typesafety.test.ts checks its words)
     const error = await dispatch("welcome-email", { userId: "u_1" }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: "dispatch_moved" });
     expect((error as Error).message).toMatch(/import \{ dispatch \} from your generated registry/);
