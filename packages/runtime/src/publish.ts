@@ -1,7 +1,8 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
-import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
-import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
+import { type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
+import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
+import { jsonIssue } from "./json-check.js";
 import { didYouMean } from "./near-key.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
 
@@ -85,6 +86,10 @@ const encoder = new TextEncoder();
 /** The payload as the JSON body QStash will carry, refused before publishing when the route could not take it. */
 function serialize(key: string, config: DispatchConfig, payload: unknown): string | undefined {
   if (payload === undefined) return undefined;
+  // Outside production, what tsc would refuse is refused at run time too (a value typed any, JavaScript): the walk
+  // costs a little, and a Date that arrives as a string is a bug to find before deploying (issue 21).
+  const issue = processEnv().NODE_ENV === "production" ? undefined : jsonIssue(payload);
+  if (issue) throw new InvalidPayloadError(key, [{ path: "", message: `${issue}: a payload travels as JSON` }]);
   const body = JSON.stringify(payload);
   const limit = maxPayloadBytes(config.maxBodyBytes);
   // A UTF-8 byte is at least a UTF-16 unit and at most three: encode only when the length says it may matter.

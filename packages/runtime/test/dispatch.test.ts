@@ -321,6 +321,31 @@ describe("dispatch fails closed", () => {
     }
   });
 
+  it.each([
+    [{ userId: "u_1", at: new Date(0) }, "payload.at is a Date (send a string or a number)"],
+    [{ userId: "u_1", tags: new Set(["a"]) }, "payload.tags is a Set (send an array)"],
+    [{ userId: "u_1", ids: ["a", undefined] }, "payload.ids[] may hold undefined (JSON turns it into null)"],
+    [{ userId: "u_1", cents: 10n }, "payload.cents is a bigint"],
+    [{ userId: "u_1", price: new URL("https://x.dev") }, "payload.price is a URL instance (send a plain object)"],
+  ])(
+    "outside production, refuses a payload JSON cannot carry in tsc's words, publishing nothing (%#)",
+    async (payload, words) => {
+      vi.stubEnv("NODE_ENV", "development");
+      const error = await email.dispatch(payload as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidPayloadError);
+      expect((error as Error).message).toBe(
+        `Invalid payload for job "welcome-email": ${words}: a payload travels as JSON`,
+      );
+      expect(qstash.requests).toEqual([]);
+    },
+  );
+
+  it("in production, publishes a Date as JSON.stringify makes it (the check is a development aid)", async () => {
+    vi.stubEnv("NODE_ENV", "production");
+    await email.dispatch({ userId: "u_1", at: new Date(0) } as never);
+    expect(qstash.requests[0]?.body.toString()).toBe('{"userId":"u_1","at":"1970-01-01T00:00:00.000Z"}');
+  });
+
   it("rejects a relative QJOBS_URL", async () => {
     vi.stubEnv("QJOBS_URL", "/api/jobs");
     await expect(email.dispatch({ userId: "u_1" })).rejects.toThrow(/absolute/);
