@@ -168,13 +168,14 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     .addHelpText(
       "after",
       `
-Point your app at it (Upstash's public development credentials, refused in production):
+Point your app at it (Upstash's public development credentials: accepted only for local use, every jobs URL
+on a loopback address or NODE_ENV development or test):
   QSTASH_URL=http://127.0.0.1:8080
   QSTASH_TOKEN=${DEV_CREDENTIALS.token}
   QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}
   QSTASH_NEXT_SIGNING_KEY=${DEV_CREDENTIALS.nextSigningKey}
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
-The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.`,
+qjobs reads QSTASH_URL, never QSTASH_DEV: with the public token and no QSTASH_URL, dispatch refuses at once.`,
     )
     .action(
       async (options: {

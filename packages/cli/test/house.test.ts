@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "./support.js";
+import { repoRoot, runCli } from "./support.js";
 
 const commandsDir = join(repoRoot, "packages", "cli", "src", "commands");
 
@@ -32,5 +32,22 @@ describe("the packed packages (issue 21)", () => {
     expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json"]));
     // One license: each package's copy is the repository's.
     expect(await readFile(join(dir, "LICENSE"), "utf8")).toBe(await readFile(join(repoRoot, "LICENSE"), "utf8"));
+  });
+});
+
+describe("help texts agree with the README (issue 21)", () => {
+  it("qjobs dev --help says what the README says of QSTASH_DEV and of the public development keys", async () => {
+    const readme = await readFile(join(repoRoot, "README.md"), "utf8");
+    const help = (await runCli(["dev", "--help"])).stdout.replace(/\s+/g, " ");
+    const rule = "every jobs URL on a loopback address or NODE_ENV development or test";
+    expect(help).toContain(`accepted only for local use, ${rule}`);
+    expect(readme.replace(/\s+/g, " ")).toContain(
+      "accepted only for local use (every jobs URL on a loopback address, or `NODE_ENV` `development` or `test`)",
+    );
+    const qstashDev =
+      "qjobs reads QSTASH_URL, never QSTASH_DEV: with the public token and no QSTASH_URL, dispatch refuses at once";
+    expect(help).toContain(qstashDev);
+    expect(readme.replace(/`/g, "").replace(/\s+/g, " ")).toContain(qstashDev);
+    expect(help).not.toContain("refused in production");
   });
 });
