@@ -302,6 +302,19 @@ describe("qjobs generate where there is no job (issue 21)", () => {
     expect(check.code).toBe(0);
   });
 
+  it("warns, naming the job, when a bare cron meets a handler whose payload a named type decides", async () => {
+    const dir = await tempProject({
+      "src/app/page.tsx": "",
+      "src/jobs/daily.job.ts":
+        'import { createJob } from "@qjobs/runtime";\ntype Report = { day: string };\nexport const daily = createJob("reports/daily", { schedule: "0 9 * * *", handler: async (payload: Report) => void payload });\n',
+    });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(
+      /src\/jobs\/daily\.job\.ts:3:.*job "reports\/daily" has a schedule without a payload: it fires with none/,
+    );
+  });
+
   it("warns, naming the file, when a *.job.ts file holds no job (it would be skipped silently)", async () => {
     const dir = await tempProject({
       "src/app/page.tsx": "",

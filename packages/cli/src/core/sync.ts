@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 import { CONFIG_FILE, loadConfig } from "./config.js";
 import { emitFiles } from "./emit.js";
-import { timeoutWarnings } from "./model.js";
+import { bareCronWarnings, timeoutWarnings } from "./model.js";
 import { type ScanResult, scanProject } from "./scan.js";
 
 export interface GenerateOptions {
@@ -47,7 +47,11 @@ export async function syncProject(options: GenerateOptions): Promise<GenerateRes
     warnings:
       scan.diagnostics.length > 0
         ? []
-        : [...jobFileWarnings(config, scan, unset), ...timeoutWarnings(scan.model, config)],
+        : [
+            ...jobFileWarnings(config, scan, unset),
+            ...bareCronWarnings(scan.model),
+            ...timeoutWarnings(scan.model, config),
+          ],
     files,
     jobFiles: scan.files.length,
     parsed: scan.parsed,
