@@ -192,7 +192,7 @@ describe("qjobs init", () => {
           include: ["src"],
         }),
         "src/use.ts":
-          'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: "world" });\n',
+          'import { dispatch } from "./qjobs.gen";\nexport const go = () => dispatch("hello", { name: "world" });\n',
       },
       { inRepo: true },
     );
@@ -204,7 +204,7 @@ describe("qjobs init", () => {
     expect(tsc.status).toBe(0);
     await writeFile(
       join(dir, "src/use.ts"),
-      'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: 42 });\n',
+      'import { dispatch } from "./qjobs.gen";\nexport const go = () => dispatch("hello", { name: 42 });\n',
     );
     expect(
       spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" })
