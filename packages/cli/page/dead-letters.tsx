@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { ProjectView } from "../src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
 import { jobOf } from "./history.js";
-import { confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
+import { Answer, confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
@@ -97,7 +97,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
                 <td>{owner ? owner.key : <span class="muted">{entry.url}</span>}</td>
                 <td>{entry.responseStatus || "no answer"}</td>
                 <td>
-                  <code class="clip">{entry.error ?? entry.responseBody ?? ""}</code>
+                  <Answer error={entry.error} body={entry.responseBody} />
                 </td>
                 <td>
                   <a href={`#/messages/${encodeURIComponent(entry.messageId)}`}>{entry.messageId}</a>

@@ -223,6 +223,23 @@ export function outcomesOverTime(
 /** A header's value whether QStash lists it (`["a"]`) or gives it as text. */
 export const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(", ") : value);
 
+/**
+ * An answer as a person reads it: the route's `{ "error": { "code", "message" } }` as `code: message`, a plain
+ * `{ "error": "..." }` as its text, anything else as it is (issue 21: the page showed escaped raw JSON).
+ */
+export function answerText(body: string | undefined): string {
+  if (!body) return "";
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } | string };
+    if (typeof parsed.error === "string") return parsed.error;
+    const { code, message } = parsed.error ?? {};
+    if (typeof message === "string") return typeof code === "string" ? `${code}: ${message}` : message;
+  } catch {
+    // not JSON: the text itself
+  }
+  return body;
+}
+
 /** A body shown as pretty JSON when it is JSON, else as it is. */
 export function prettyBody(body: string | undefined): string {
   if (body === undefined || body === "") return "";

@@ -3,7 +3,7 @@ import type { ProjectView } from "../src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
-import { confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
+import { Answer, confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
 
 const openMessage = (messageId: string) => {
   location.hash = `#/messages/${encodeURIComponent(messageId)}`;
@@ -147,7 +147,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
                 <td>{attempt.status ?? (attempt.outcome === "running" ? "running" : "no answer")}</td>
                 <td>{attempt.endedAt !== undefined ? `${attempt.endedAt - attempt.startedAt} ms` : ""}</td>
                 <td>
-                  <code class="clip">{attempt.error ?? attempt.responseBody ?? ""}</code>
+                  <Answer error={attempt.error} body={attempt.responseBody} />
                 </td>
               </tr>
             ))}

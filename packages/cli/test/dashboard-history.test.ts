@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  answerText,
   attemptsOf,
   countsByJob,
   elsewhereUrls,
@@ -134,5 +135,17 @@ describe("the dashboard's endpoint list", () => {
       ["POST", "/v2/dlq/retry"],
     ] as const)
       expect({ method, path, listed: listed(method, path) }).toEqual({ method, path, listed: undefined });
+  });
+});
+
+describe("an answer as a person reads it (issue 21: escaped raw JSON)", () => {
+  it("says the route's error as code: message, a plain error as its text, anything else as it is", () => {
+    expect(answerText('{"error":{"code":"job_failed","message":"Job \\"x\\" failed; QStash will retry it"}}')).toBe(
+      'job_failed: Job "x" failed; QStash will retry it',
+    );
+    expect(answerText('{"error":"no such page"}')).toBe("no such page");
+    expect(answerText("<h1>Home</h1>")).toBe("<h1>Home</h1>");
+    expect(answerText('{"ok":true}')).toBe('{"ok":true}');
+    expect(answerText(undefined)).toBe("");
   });
 });
