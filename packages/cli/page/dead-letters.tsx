@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import type { ProjectView } from "../src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
-import { jobOf } from "./history.js";
+import { jobOf, payloadPreview } from "./history.js";
 import { Answer, confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
@@ -71,6 +71,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
             <th scope="col">Published</th>
             <th scope="col">Job</th>
             <th scope="col">Status</th>
+            <th scope="col">Payload</th>
             <th scope="col">Last answer</th>
             <th scope="col">Message</th>
             <th scope="col">
@@ -96,6 +97,9 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
                 </td>
                 <td>{owner ? owner.key : <span class="muted">{entry.url}</span>}</td>
                 <td>{entry.responseStatus || "no answer"}</td>
+                <td>
+                  <code class="clip">{payloadPreview(entry.body)}</code>
+                </td>
                 <td>
                   <Answer error={entry.error} body={entry.responseBody} />
                 </td>

@@ -240,6 +240,19 @@ export function answerText(body: string | undefined): string {
   return body;
 }
 
+/** A payload in one short line, for a table (the whole of it is on the message's page). */
+export function payloadPreview(body: string | undefined, max = 80): string {
+  if (!body) return "";
+  let text = body;
+  try {
+    text = JSON.stringify(JSON.parse(body));
+  } catch {
+    // not JSON: the text itself
+  }
+  text = text.replace(/\s+/g, " ");
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 /** A body shown as pretty JSON when it is JSON, else as it is. */
 export function prettyBody(body: string | undefined): string {
   if (body === undefined || body === "") return "";

@@ -7,6 +7,7 @@ import {
   jobOf,
   type LogEntry,
   outcomesOverTime,
+  payloadPreview,
   summarize,
 } from "../page/history.js";
 import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
@@ -147,5 +148,14 @@ describe("an answer as a person reads it (issue 21: escaped raw JSON)", () => {
     expect(answerText("<h1>Home</h1>")).toBe("<h1>Home</h1>");
     expect(answerText('{"ok":true}')).toBe('{"ok":true}');
     expect(answerText(undefined)).toBe("");
+  });
+});
+
+describe("a dead letter's payload preview (issue 21)", () => {
+  it("is the payload in one short line, compact JSON or the text, cut with an ellipsis", () => {
+    expect(payloadPreview('{\n  "orderId": "o_1",\n  "cents": 500\n}')).toBe('{"orderId":"o_1","cents":500}');
+    expect(payloadPreview("plain\ntext")).toBe("plain text");
+    expect(payloadPreview("x".repeat(100), 10)).toBe(`${"x".repeat(9)}…`);
+    expect(payloadPreview(undefined)).toBe("");
   });
 });
