@@ -41,6 +41,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const attempts = attemptsOf(events);
   const pending = summary.state === "scheduled" || summary.state === "retrying" || summary.state === "active";
   const nextRetry = latest?.state === "RETRY" ? latest.nextDeliveryTime : undefined;
+  const due = summary.state === "scheduled" ? created?.nextDeliveryTime : undefined;
   const replayable = job?.publish !== undefined && body !== "REDACTED";
 
   const replay = async () => {
@@ -94,6 +95,14 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
             <dt>Published</dt>
             <dd>
               <Time at={created.time} />
+            </dd>
+          </>
+        )}
+        {due !== undefined && (
+          <>
+            <dt>Due</dt>
+            <dd>
+              <Time at={due} />
             </dd>
           </>
         )}
