@@ -149,6 +149,12 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
     output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
     return;
   }
+  if (event.type === "waiting") {
+    output.out(
+      `${color.dim(time())} no job files match ${event.globs.join(", ")} yet (and no qjobs.config.json): waiting for the first one`,
+    );
+    return;
+  }
   if (event.type === "failed") {
     output.err(
       `${errColor.dim(time())} ${errColor.red("✗")} could not regenerate: ${event.message}; the next change tries again`,
