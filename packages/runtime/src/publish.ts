@@ -174,14 +174,17 @@ export interface RegistryDispatch {
 }
 
 /**
- * An unknown key, said as it is: this copy of the registry does not declare it. Under `next dev` a job just added
- * can meet an older copy of the registry that the dev server still holds (issue 21), hence the second half.
+ * An unknown key, said as it is: this copy of the registry does not declare it. Under `next dev` (Turbopack), a
+ * route compiled for the first time gets the instance of qjobs.gen.ts that an older route loaded, even when the
+ * file on disk (and the compiled chunk) has the new key: the dev server re-instantiates a shared module only when
+ * a route whose code changed is requested again (issue 21, reproduced with Next 16). Hence the second half.
  */
 function unknownJob(key: string, keys: readonly string[]): TypeError {
   return new TypeError(
     `Unknown job ${JSON.stringify(key)}: this copy of the registry (qjobs.gen.ts) does not declare it.${didYouMean(key, keys)} ` +
-      "If the job is new, run `qjobs generate` (the watcher does it for you); under `next dev`, if qjobs.gen.ts " +
-      "already lists it, the dev server still holds an older copy: save qjobs.gen.ts, or restart it.",
+      "If the job is new, run `qjobs generate` (the watcher does it for you). Under `next dev`, if qjobs.gen.ts " +
+      "already lists it, the dev server still runs the copy an older route loaded: request a route that used it " +
+      "before (or save this route again, or restart next dev) and it reloads.",
   );
 }
 

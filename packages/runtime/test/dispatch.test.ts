@@ -224,7 +224,7 @@ describe("the registry's dispatch(key) applies each job's declared options, with
       /^Unknown job "no-such-job": this copy of the registry \(qjobs\.gen\.ts\) does not declare it\. If/,
     );
     expect(error.message).toContain(
-      "under `next dev`, if qjobs.gen.ts already lists it, the dev server still holds an older copy",
+      "Under `next dev`, if qjobs.gen.ts already lists it, the dev server still runs the copy an older route loaded",
     );
     expect(qstash.requests).toEqual([]);
   });
