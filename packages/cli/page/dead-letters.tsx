@@ -95,7 +95,16 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
                 <td>
                   <Time at={entry.createdAt} />
                 </td>
-                <td>{owner ? owner.key : <span class="muted">{entry.url}</span>}</td>
+                <td>
+                  {owner && !owner.apart ? (
+                    owner.key
+                  ) : (
+                    <span class="muted">
+                      {owner ? `${owner.key} at ` : ""}
+                      {entry.url}
+                    </span>
+                  )}
+                </td>
                 <td>{entry.responseStatus || "no answer"}</td>
                 <td>
                   <code class="clip">{payloadPreview(entry.body)}</code>

@@ -64,13 +64,15 @@ export interface JobRoute {
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
 
 /**
- * The job (and hook) a delivery URL names: on the app's jobs route; in qjobs dev also on any loopback URL whose
- * `?job=` is a declared key, then marked `elsewhere` (the page says it went elsewhere than QJOBS_URL).
+ * The job (and hook) a delivery URL names: on the app's jobs route; elsewhere when its `?job=` is a declared key,
+ * marked `elsewhere` with that URL. In qjobs dev any loopback URL counts as this app's (the page says it went
+ * elsewhere than QJOBS_URL); in qjobs dashboard (a shared QStash: previews, other apps) another origin is `apart`:
+ * shown under its key, never counted, never replayed.
  */
 export function jobOf(
   url: string,
   route: JobRoute | undefined,
-): { key: string; hook?: string; elsewhere?: string } | undefined {
+): { key: string; hook?: string; elsewhere?: string; apart?: true } | undefined {
   if (!route?.jobsUrl) return undefined;
   try {
     const target = new URL(url);
@@ -80,8 +82,11 @@ export function jobOf(
     const hook = target.searchParams.get("hook");
     const job = hook ? { key, hook } : { key };
     if (target.origin === jobsUrl.origin && target.pathname === jobsUrl.pathname) return job;
-    const declared = route.anyLoopback && LOOPBACK.test(target.hostname) && route.jobs?.some((j) => j.key === key);
-    return declared ? { ...job, elsewhere: `${target.origin}${target.pathname}` } : undefined;
+    if (!route.jobs?.some((declared) => declared.key === key)) return undefined;
+    const elsewhere = `${target.origin}${target.pathname}`;
+    return route.anyLoopback && LOOPBACK.test(target.hostname)
+      ? { ...job, elsewhere }
+      : { ...job, elsewhere, apart: true };
   } catch {
     return undefined;
   }
@@ -169,7 +174,7 @@ export function countsByJob(entries: readonly LogEntry[], route: JobRoute | unde
   const counts = new Map<string, Counts>();
   for (const message of summarize(entries).values()) {
     const job = jobOf(message.url, route);
-    if (!job || job.hook || !(message.state in { delivered: 1, retrying: 1, failed: 1 })) continue;
+    if (!job || job.hook || job.apart || !(message.state in { delivered: 1, retrying: 1, failed: 1 })) continue;
     const own = counts.get(job.key) ?? { delivered: 0, retrying: 0, failed: 0 };
     own[message.state as Outcome]++;
     counts.set(job.key, own);
@@ -186,8 +191,8 @@ export interface Bucket {
 export function elsewhereUrls(entries: readonly LogEntry[], route: JobRoute | undefined): string[] {
   const urls = new Set<string>();
   for (const entry of entries) {
-    const elsewhere = jobOf(entry.url, route)?.elsewhere;
-    if (elsewhere) urls.add(elsewhere);
+    const job = jobOf(entry.url, route);
+    if (job?.elsewhere && !job.apart) urls.add(job.elsewhere);
   }
   return [...urls].sort();
 }
@@ -205,7 +210,7 @@ export function outcomesOverTime(
       entry.state as "DELIVERED" | "ERROR" | "FAILED"
     ];
     const job = outcome && jobOf(entry.url, route);
-    if (!job || job.hook || entry.time < range.from || entry.time > range.to) continue;
+    if (!job || job.hook || job.apart || entry.time < range.from || entry.time > range.to) continue;
     let buckets = byJob.get(job.key);
     if (!buckets) {
       buckets = Array.from({ length: range.buckets }, (_, index) => ({

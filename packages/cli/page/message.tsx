@@ -37,7 +37,9 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const body = created?.body;
   const latest = events[0];
   const owner = jobOf(summary.url, project);
-  const job = owner && !owner.hook ? project.jobs.find((candidate) => candidate.key === owner.key) : undefined;
+  // A message to another origin (another app sharing this QStash) is shown, never replayed from here.
+  const job =
+    owner && !owner.hook && !owner.apart ? project.jobs.find((candidate) => candidate.key === owner.key) : undefined;
   const attempts = attemptsOf(events);
   const pending = summary.state === "scheduled" || summary.state === "retrying" || summary.state === "active";
   const nextRetry = latest?.state === "RETRY" ? latest.nextDeliveryTime : undefined;
@@ -71,7 +73,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
         <dt>Job</dt>
         <dd>
           {owner ? (
-            `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}`
+            `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}${owner.apart ? ` at ${owner.elsewhere}, not this app's jobs URL: read-only` : ""}`
           ) : (
             <span class="muted">not a job of this app</span>
           )}

@@ -103,7 +103,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
                 </td>
                 <td>
                   {owner ? (
-                    `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}`
+                    `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}${owner.apart ? ` (at ${new URL(owner.elsewhere ?? "").host})` : ""}`
                   ) : (
                     <span class="muted">{row.url}</span>
                   )}

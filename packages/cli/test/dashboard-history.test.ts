@@ -112,10 +112,19 @@ describe("message views from the logs", () => {
     ];
     expect(countsByJob(log, dev).get("welcome-email")).toEqual({ delivered: 2, retrying: 0, failed: 0 });
     expect(countsByJob(log, dev).has("flaky")).toBe(false); // not loopback: not this app's
+    expect(jobOf("https://elsewhere.example/api/jobs?job=flaky", dev)?.apart).toBe(true);
     expect(jobOf(`${moved}?job=welcome-email`, dev)).toEqual({ key: "welcome-email", elsewhere: moved });
     expect(elsewhereUrls(log, dev)).toEqual([moved]);
-    // qjobs dashboard (production, shared) keeps the exact jobs URL.
-    expect(countsByJob(log, { ...dev, anyLoopback: false }).get("welcome-email")?.delivered).toBe(1);
+    // qjobs dashboard (production, shared) keeps the exact jobs URL: same-key messages elsewhere are apart.
+    const shared = { ...dev, anyLoopback: false };
+    expect(countsByJob(log, shared).get("welcome-email")?.delivered).toBe(1);
+    expect(jobOf(`${moved}?job=welcome-email`, shared)).toEqual({
+      key: "welcome-email",
+      elsewhere: moved,
+      apart: true,
+    });
+    expect(jobOf("https://preview.example/api/jobs?job=flaky", shared)?.apart).toBe(true);
+    expect(elsewhereUrls(log, shared)).toEqual([]);
   });
 });
 
