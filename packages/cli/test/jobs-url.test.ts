@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
 import { startDestination } from "../../../testkit/destination.js";
+import { localClient } from "./dev-support.js";
 import { runCli, spawnCli, tempProject } from "./support.js";
 
 /** A Next.js App Router project: its route is at /api/jobs. */
@@ -12,7 +13,7 @@ const appRouterProject = () =>
   tempProject({
     "src/app/api/jobs/route.ts": "",
     "src/jobs/greet.job.ts":
-      'import { createJob } from "@qjobs/runtime";\nexport const greet = createJob("greet", async () => {});\n',
+      'import { createJob } from "@qjobs/runtime";\nexport const greet = createJob("greet", { schedule: "0 3 * * *", handler: async () => {} });\n',
   });
 
 describe("a jobs URL without a path is refused wherever one is read (issue 21)", () => {
@@ -99,5 +100,10 @@ describe("qjobs dev follows its env files (issue 21)", () => {
     await cli.waitFor(/QJOBS_URL is now http:\/\/127\.0\.0\.1:3001\/api\/jobs \(QJOBS_URL from \.env\.local\)/);
     const project = (await (await fetch(`${qstash}/api/project`)).json()) as { jobsUrl?: string };
     expect(project.jobsUrl).toBe("http://127.0.0.1:3001/api/jobs");
+    // The declared schedule follows: registered for the new URL only.
+    const client = localClient(qstash as string);
+    await expect
+      .poll(async () => (await client.schedules.list()).map((schedule) => schedule.destination))
+      .toEqual(["http://127.0.0.1:3001/api/jobs?job=greet"]);
   });
 });

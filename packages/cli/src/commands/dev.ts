@@ -236,6 +236,8 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
           return;
         }
         if (next.url?.href === jobsUrl?.href) return;
+        // The schedules registered for the old URL go: they would keep firing at an app that moved.
+        if (jobsUrl && options.schedules !== false) registerSchedules(engine, [], jobsUrl);
         ({ url: jobsUrl, source: jobsUrlSource } = next);
         options.onNotice?.(
           jobsUrl ? `QJOBS_URL is now ${jobsUrl.href} (${jobsUrlSource})` : "QJOBS_URL is no longer set",
