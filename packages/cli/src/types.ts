@@ -56,6 +56,8 @@ export interface ExtractedJob {
   readonly options?: Readonly<Record<string, unknown>>;
   /** Whether it declares an onFailure hook. */
   readonly failureHook?: boolean;
+  /** A schedule without a payload, on a handler whose need of one a schema or a named type decides. */
+  readonly bareCronUnchecked?: boolean;
 }
 
 /** What one job file holds. */
@@ -78,6 +80,8 @@ export interface RegisteredJob {
   readonly options: Readonly<Record<string, unknown>>;
   /** Whether it declares an onFailure hook: its messages' failure callback goes to the route. */
   readonly failureHook: boolean;
+  /** See ExtractedJob: a bare cron that only tsc can check against the handler. */
+  readonly bareCronUnchecked?: boolean;
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

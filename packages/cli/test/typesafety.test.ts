@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturesDir, jobSource, runCli, tempProject } from "./support.js";
@@ -28,6 +28,19 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     expect(result.code).toBe(2);
     expect(result.output).toMatch(
       /src\/misuse\.ts\(2,.*error TS2322: Type 'number' is not assignable to type 'string'/,
+    );
+  });
+
+  it("@qjobs/runtime's own dispatch does not compile, and the error names the registry's import (issue 21)", async () => {
+    const dir = await tempProject({}, { from: exportForms, inRepo: true });
+    await writeFile(
+      join(dir, "src/misuse.ts"),
+      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("welcome-email", { userId: "u_1" });\nexport {};\n',
+    );
+    const result = tsc(compilers["typescript 5.9"], dir);
+    expect(result.code).toBe(2);
+    expect(result.output).toMatch(
+      /src\/misuse\.ts\(2,.*error TS2345: .*'"import \{ dispatch \} from your generated registry \(\\"@\/qjobs\.gen\\"\), not from \\"@qjobs\/runtime\\""'/,
     );
   });
 
@@ -84,26 +97,50 @@ describe("payload types never lie: what JSON cannot carry does not compile (issu
   const accepted =
     'interface Signup { email: string; plan?: "free" | "pro"; tags: string[]; meta: { source: string | null } }\n' +
     "export const iface = createJob(NAME, async (payload: Signup) => void payload);\n" +
+    // The seed's own example: an array payload (issue 21: refused under "strict": false, as `next build` writes).
+    'export const users = createJob("accepted/users", async (users: string[]) => void users);\n' +
     'export const coerced = createJob("accepted/coerced", { schema: z.object({ at: z.coerce.date() }), handler: async ({ at }) => void at.getTime() });';
+  // Without strictNullChecks every type admits undefined, so "may hold undefined" cannot be told apart there:
+  // that one check is off; every other refusal holds under each setting.
+  const settings: Record<string, { options: Record<string, boolean>; holes: boolean }> = {
+    "strict: true": { options: { strict: true }, holes: true },
+    "strict: false (as next build writes it)": { options: { strict: false }, holes: false },
+    exactOptionalPropertyTypes: { options: { strict: true, exactOptionalPropertyTypes: true }, holes: true },
+  };
+  const cases = Object.entries(compilers).flatMap(([name, compiler]) =>
+    Object.entries(settings).map(([setting, { options, holes }]) => [name, setting, compiler, options, holes] as const),
+  );
 
-  it.each(Object.entries(compilers))(
-    "%s refuses each one, naming the field, and accepts interfaces and coercing schemas",
-    async (name, compiler) => {
+  it.each(cases)(
+    "%s with %s refuses each one, naming the field, and accepts interfaces, arrays and coercing schemas",
+    async (name, _setting, compiler, options, holes) => {
+      const tsconfig = JSON.parse(await readFile(join(exportForms, "tsconfig.json"), "utf8"));
       const files = Object.fromEntries(
-        Object.entries(refused).map(([file, [source]]) => [`src/refused/${file}.ts`, job(file, source)]),
+        Object.entries(refused).map(([file, [source]]) => [
+          `src/${file === "holes" && !holes ? "accepted" : "refused"}/${file}.ts`,
+          job(file, source),
+        ]),
       );
       const dir = await tempProject(
-        { ...files, "src/accepted.ts": job("iface", accepted) },
+        {
+          ...files,
+          "src/accepted/iface.ts": job("iface", accepted),
+          "tsconfig.json": JSON.stringify({
+            ...tsconfig,
+            compilerOptions: { ...tsconfig.compilerOptions, ...options },
+          }),
+        },
         { from: exportForms, inRepo: true },
       );
       const result = tsc(compiler, dir);
       expect(result.code).not.toBe(0);
       for (const [file, [, issue]] of Object.entries(refused)) {
+        if (file === "holes" && !holes) continue;
         expect(result.output, file).toMatch(new RegExp(`src/refused/${file}\\.ts\\(`));
         // TypeScript 7 words overload errors differently; the issue's text is checked with 5.9.
         if (name === "typescript 5.9") expect(result.output, file).toContain(issue);
       }
-      expect(result.output).not.toMatch(/src\/accepted\.ts/);
+      expect(result.output).not.toMatch(/src\/accepted\//);
     },
   );
 });

@@ -1,6 +1,7 @@
 export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
 export {
+  checkJobsUrlPath,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_RUN_RETENTION_SECONDS,
   DEV_CREDENTIALS,

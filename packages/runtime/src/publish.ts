@@ -1,9 +1,11 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
-import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
-import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
+import { type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
+import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
+import { jsonIssue } from "./json-check.js";
+import { didYouMean } from "./near-key.js";
 import { recordQueued } from "./runs/queued.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey, RunHandle } from "./types.js";
 
@@ -81,6 +83,10 @@ const encoder = new TextEncoder();
 /** The payload as the JSON body QStash will carry, refused before publishing when the route could not take it. */
 function serialize(key: string, config: DispatchConfig, payload: unknown): string | undefined {
   if (payload === undefined) return undefined;
+  // Outside production, what tsc would refuse is refused at run time too (a value typed any, JavaScript): the walk
+  // costs a little, and a Date that arrives as a string is a bug to find before deploying (issue 21).
+  const issue = processEnv().NODE_ENV === "production" ? undefined : jsonIssue(payload);
+  if (issue) throw new InvalidPayloadError(key, [{ path: "", message: `${issue}: a payload travels as JSON` }]);
   const body = JSON.stringify(payload);
   const limit = maxPayloadBytes(config.maxBodyBytes);
   // A UTF-8 byte is at least a UTF-16 unit and at most three: encode only when the length says it may matter.
@@ -181,6 +187,21 @@ export interface RegistryDispatch {
 }
 
 /**
+ * An unknown key, said as it is: this copy of the registry does not declare it. Under `next dev` (Turbopack), a
+ * route compiled for the first time gets the instance of qjobs.gen.ts that an older route loaded, even when the
+ * file on disk (and the compiled chunk) has the new key: the dev server re-instantiates a shared module only when
+ * a route whose code changed is requested again (issue 21, reproduced with Next 16). Hence the second half.
+ */
+function unknownJob(key: string, keys: readonly string[]): TypeError {
+  return new TypeError(
+    `Unknown job ${JSON.stringify(key)}: this copy of the registry (qjobs.gen.ts) does not declare it.${didYouMean(key, keys)} ` +
+      "If the job is new, run `qjobs generate` (the watcher does it for you). Under `next dev`, if qjobs.gen.ts " +
+      "already lists it, the dev server still runs the copy an older route loaded: request a route that used it " +
+      "before (or save this route again, or restart next dev) and it reloads.",
+  );
+}
+
+/**
  * Builds the registry's `dispatch` over each job's declared options, which `qjobs generate` reads from the job
  * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL.
  */
@@ -192,7 +213,7 @@ export function createDispatch(
   const hooked = new Set(config.failureHooks);
   const hook = (key: string) => ({ failureHook: hooked.has(key) });
   const optionsOf = (key: string, options: DispatchOptions | undefined) => {
-    if (!Object.hasOwn(declared, key)) throw new TypeError(`Unknown job "${key}": run \`qjobs generate\` if it is new`);
+    if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
     return mergeOptions(declared[key] as DispatchOptions, options);
   };
   return {
@@ -206,15 +227,16 @@ export function createDispatch(
   };
 }
 
+/** What a call of @qjobs/runtime's own `dispatch` is told by the compiler: the import to use instead. */
+export type UseTheRegistryDispatch =
+  'import { dispatch } from your generated registry ("@/qjobs.gen"), not from "@qjobs/runtime"';
+
 /**
  * @deprecated Import `dispatch` from your generated registry (`qjobs.gen.ts`): it applies each job's declared
- * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. This one refuses, so that no
- * dispatch silently drops them.
+ * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. A call does not compile (its key
+ * must be the sentence naming the import, issue 21), and refuses at run time for JavaScript callers.
  */
-export function dispatch<TKey extends JobKey>(
-  key: TKey,
-  ..._args: DispatchArgs<JobInput<TKey>>
-): Promise<DispatchResult> {
+export function dispatch(key: UseTheRegistryDispatch, ..._args: unknown[]): Promise<DispatchResult> {
   return Promise.reject(
     new QJobsError(
       "dispatch_moved",

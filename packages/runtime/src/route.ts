@@ -204,7 +204,8 @@ async function runFailureHook(
   const recorded = recordFailed(callback);
   let payload: unknown;
   let rawPayload: unknown;
-  let reason: JobFailure["reason"] = "failed";
+  // Status 0: no attempt got an answer (the app was down, or a timeout), which "failed" would hide (issue 21).
+  let reason: JobFailure["reason"] = callback.status === 0 ? "unreachable" : "failed";
   try {
     rawPayload = parseBody(source);
     payload = await validatePayload(key, job.schema, rawPayload);
@@ -224,7 +225,7 @@ async function runFailureHook(
     ...(reason === "invalid_payload" ? { rawPayload } : {}),
   };
   try {
-    await job.onFailure(reason === "failed" ? payload : undefined, info, ctx);
+    await job.onFailure(reason === "invalid_payload" ? undefined : payload, info, ctx);
     await recorded;
     return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
   } catch (error) {
@@ -290,7 +291,15 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     return cached;
   }
 
+  // Every answer says it came from the qjobs route, so qjobs dev can tell it from a page that answered in its
+  // place (a jobs URL pointing at the app's home page answers 200 too): PRODUCT.md's `Qjobs-Route: 1`.
   return async function POST(request) {
+    const response = await respond(request);
+    response.headers.set("Qjobs-Route", "1");
+    return response;
+  };
+
+  async function respond(request: Request): Promise<Response> {
     if (request.method !== "POST") {
       return failure(405, "method_not_allowed", "The jobs route only accepts POST", { headers: { Allow: "POST" } });
     }
@@ -443,5 +452,5 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
         : `Job "${key}" failed on attempt ${ctx.retried + 1}; see the server log`;
       return answer({ kind: "retrying", error: runError }, failure(500, "job_failed", said));
     }
-  };
+  }
 }

@@ -13,13 +13,12 @@ import {
   type RunPage,
   type RunStatus,
 } from "@qjobs/runtime";
-import { loadConfig } from "../core/config.js";
-import { appRoutePath } from "../core/render.js";
+import { loadConfig, routeUrlPath } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
-import { projectEnv } from "../env-files.js";
+import { readProjectEnv } from "../env-files.js";
 import { UserError } from "../errors.js";
 
-/** What the run commands read, from the environment or the project's .env.local or .env (as `qjobs dashboard`). */
+/** What the run commands read, from the environment or the project's development env files (as `qjobs dev`). */
 const RUN_VARIABLES = ["QSTASH_TOKEN", "QSTASH_URL", "QJOBS_URL", "QJOBS_RUN_RETENTION", ...RUN_STORE_VARIABLES];
 
 /**
@@ -27,8 +26,9 @@ const RUN_VARIABLES = ["QSTASH_TOKEN", "QSTASH_URL", "QJOBS_URL", "QJOBS_RUN_RET
  * the environment does not set them. The CLI is a process of its own, so this changes nothing for anyone else.
  */
 function useProjectEnv(cwd: string): void {
+  const { values } = readProjectEnv(cwd, "development");
   for (const name of RUN_VARIABLES) {
-    const value = projectEnv(cwd, name);
+    const value = values[name];
     if (value !== undefined && !process.env[name]) process.env[name] = value;
   }
 }
@@ -98,7 +98,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   }
   const payload = await payloadOf(options);
   useProjectEnv(options.cwd);
-  const routePath = appRoutePath(config.route);
+  const routePath = routeUrlPath(config.route);
   const { dispatch } = createDispatch(
     { [job.key]: job.options as DispatchOptions },
     { ...(routePath ? { routePath } : {}), failureHooks: job.failureHook ? [job.key] : [] },

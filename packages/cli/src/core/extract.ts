@@ -181,6 +181,14 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     const at = position(call);
     const definition = definitionOf(call.arguments[1]);
     const declared = readSchedules(key, definition);
+    const bareCron = declared.some((schedule) => schedule.payload === undefined);
+    const payloadNeed = bareCron ? payloadRequirement(definition) : "none";
+    if (payloadNeed === "required") {
+      problems.push({
+        ...position(call),
+        message: `job "${key}" has a schedule without a payload, but its handler requires one: give the schedule a payload ({ cron, payload }), or make the parameter optional`,
+      });
+    }
     const options = readOptions(key, definition);
     const failureHook = hasProperty(definition, "onFailure");
     if (failureHook && options.failureCallback !== undefined) {
@@ -191,6 +199,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     }
     const schedules = {
       ...(declared.length > 0 ? { schedules: declared } : {}),
+      ...(payloadNeed === "unknown" ? { bareCronUnchecked: true } : {}),
       ...(Object.keys(options).length > 0 ? { options } : {}),
       ...(failureHook ? { failureHook: true } : {}),
     };
@@ -247,6 +256,60 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       node = node.expression;
     }
     return node;
+  }
+
+  /**
+   * Whether a job's handler needs a payload, as far as the text tells without the type checker (a bare cron
+   * fires with none, issue 21): "required" when its parameter is annotated in place with a type that plainly
+   * excludes undefined (an object literal type, an array, string...), "none" when it takes none or an optional
+   * one, "unknown" when a schema or a named type decides (tsc checks that, under strictNullChecks).
+   */
+  function payloadRequirement(definition: Node | undefined): "required" | "none" | "unknown" {
+    let handler = definition;
+    if (definition && ts.isObjectLiteralExpression(definition)) {
+      if (hasProperty(definition, "schema")) return "unknown";
+      const property = definition.properties.find(
+        (candidate) =>
+          candidate.name !== undefined && ts.isIdentifier(candidate.name) && candidate.name.text === "handler",
+      );
+      handler =
+        property && ts.isPropertyAssignment(property)
+          ? property.initializer
+          : property && ts.isMethodDeclaration(property)
+            ? property
+            : undefined;
+    }
+    if (
+      !handler ||
+      !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler) || ts.isMethodDeclaration(handler))
+    )
+      return "unknown";
+    const [parameter] = handler.parameters;
+    if (!parameter || parameter.questionToken || parameter.initializer) return "none";
+    const type = parameter.type;
+    if (!type) return "none"; // the payload type defaults to undefined
+    return plainlyRequired(type) ? "required" : isOptionalType(type) ? "none" : "unknown";
+  }
+
+  function plainlyRequired(type: import("ts-morph").ts.TypeNode): boolean {
+    const { SyntaxKind } = ts;
+    if (ts.isTypeLiteralNode(type) || ts.isArrayTypeNode(type) || ts.isTupleTypeNode(type)) return true;
+    if (ts.isLiteralTypeNode(type)) return type.literal.kind !== SyntaxKind.NullKeyword;
+    if (ts.isParenthesizedTypeNode(type)) return plainlyRequired(type.type);
+    if (ts.isUnionTypeNode(type)) return type.types.every(plainlyRequired);
+    return [SyntaxKind.StringKeyword, SyntaxKind.NumberKeyword, SyntaxKind.BooleanKeyword].includes(type.kind);
+  }
+
+  function isOptionalType(type: import("ts-morph").ts.TypeNode): boolean {
+    const { SyntaxKind } = ts;
+    if (ts.isUnionTypeNode(type)) return type.types.some(isOptionalType);
+    if (ts.isParenthesizedTypeNode(type)) return isOptionalType(type.type);
+    return [
+      SyntaxKind.UndefinedKeyword,
+      SyntaxKind.VoidKeyword,
+      SyntaxKind.UnknownKeyword,
+      SyntaxKind.AnyKeyword,
+    ].includes(type.kind);
   }
 
   /** Whether a job's definition object declares a property (written inline or as a shorthand). */

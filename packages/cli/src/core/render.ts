@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { Config, RegisteredJob, RegistryModel } from "../types.js";
+import { routeUrlPath } from "./config.js";
 
 /** What rendering needs to know of the config. */
 export type RenderTarget = Pick<Config, "registry" | "route" | "importExtension" | "maxDuration" | "runtime">;
@@ -125,7 +126,7 @@ function dispatchConfig(model: RegistryModel, routePath: string | undefined): st
  * declared options and schedules, and the key → job types.
  */
 export function renderRegistry(model: RegistryModel, target: RenderTarget): string {
-  const routePath = appRoutePath(target.route);
+  const routePath = routeUrlPath(target.route);
   return [
     ...HEADER,
     'import { createDispatch, createRuns, type DispatchOptions } from "@qjobs/runtime";',
@@ -144,19 +145,6 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
   ].join("\n");
 }
 
-/**
- * The URL path a Next.js App Router route file is served at (`src/app/api/(jobs)/route.ts` → `/api/jobs`):
- * route groups and parallel-route slots are not part of it. Undefined outside an `app/` folder.
- */
-export function appRoutePath(routeFile: string): string | undefined {
-  const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
-  if (!match) return undefined;
-  const segments = (match[1] as string)
-    .split("/")
-    .filter((segment) => segment && !/^\(.*\)$/.test(segment) && !segment.startsWith("@"));
-  return `/${segments.join("/")}`;
-}
-
 /** The route's segment options (Next.js reads them from the route file): from `maxDuration` and `runtime` in the config. */
 function segmentOptions(target: RenderTarget): string[] {
   const lines: string[] = [];
@@ -169,7 +157,7 @@ function segmentOptions(target: RenderTarget): string[] {
 
 /** The route module: `POST` verifies and runs deliveries of every registered job, loading only that job's module. */
 export function renderRoute(model: RegistryModel, target: RenderTarget): string {
-  const routePath = appRoutePath(target.route);
+  const routePath = routeUrlPath(target.route);
   return [
     ...HEADER,
     'import { type AnyJob, createRouteHandler } from "@qjobs/runtime";',
