@@ -1,4 +1,4 @@
-import type { ProjectView } from "../src/dashboard/view.js";
+import type { ProjectView } from "../../local/src/dashboard/view.js";
 import type { LogEntry } from "./history.js";
 
 // The page's only ways out: its own server's project view, and QStash's REST API through the CLI, which adds

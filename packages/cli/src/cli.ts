@@ -1,7 +1,12 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_DASHBOARD_PORT } from "./dashboard/defaults.js";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "./dev/defaults.js";
+import {
+  DEFAULT_DASHBOARD_PORT,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_DLQ,
+  DEFAULT_PORT,
+  DEFAULT_RETRY_SCALE,
+} from "#local";
 import { UserError } from "./errors.js";
 import {
   confirmInit,
@@ -288,7 +293,7 @@ QSTASH_* keys are never read: they may hold production's.) The banner shows them
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new UserError(`--port must be a port number, got "${options.port}"`);
         const { color } = output;
-        const [{ dev }, { formatAttempt }] = await Promise.all([import("./commands/dev.js"), import("./dev/log.js")]);
+        const [{ dev }, { formatAttempt }] = await Promise.all([import("./commands/dev.js"), import("./dev-log.js")]);
         const handle = await dev({
           port,
           retryScale: Number(options.retryScale),

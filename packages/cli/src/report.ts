@@ -1,4 +1,5 @@
 import { bypassWithheld, DEV_CREDENTIALS, escapeControls, isRunEnded, type Run, type RunPage } from "@qjobs/runtime";
+import { nextRuns, parseCron } from "#local";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { Change, InitResult } from "./commands/init.js";
@@ -7,7 +8,6 @@ import type { RunJobResult } from "./commands/runs.js";
 import type { SchedulesSyncResult } from "./commands/schedules.js";
 import type { WatchEvent } from "./commands/watch.js";
 import type { GenerateResult } from "./core/sync.js";
-import { nextRuns, parseCron } from "./cron.js";
 import type { PlanStep } from "./schedules/plan.js";
 import {
   type Colors,

@@ -1,7 +1,7 @@
 import type { Page, Request } from "playwright-core";
 import { expect } from "vitest";
 import { type Destination, startDestination } from "../../../testkit/destination.js";
-import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
+import { dashboardEndpoint } from "../../local/src/dashboard/endpoints.js";
 import { tempProject } from "./support.js";
 
 /**

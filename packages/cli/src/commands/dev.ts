@@ -2,19 +2,27 @@ import { randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import {
+  type AttemptReport,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_RETRY_SCALE,
+  type DevServer,
+  dashboardHandler,
+  deliverHttp,
+  Engine,
+  ignoreQjobsFolder,
+  type JournalNotice,
+  openJournal,
+  realClock,
+  routeWarning,
+  startServer,
+} from "#local";
 import { knownRoutePath, loadConfig } from "../core/config.js";
-import { ignoreQjobsFolder } from "../core/private-files.js";
+import { PAGE_FOLDER } from "../core/page-folder.js";
 import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
 import { projectView } from "../dashboard/project.js";
-import { dashboardHandler } from "../dashboard/server.js";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
-import { deliverHttp } from "../dev/deliver.js";
-import { type AttemptReport, Engine } from "../dev/engine.js";
-import { routeWarning } from "../dev/route-check.js";
-import { type DevServer, startServer } from "../dev/server.js";
-import { type JournalNotice, openJournal } from "../dev/store.js";
-import { realClock } from "../dev/time.js";
 import { appJobsUrl, ENV_FILES, readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { registerSchedules } from "../schedules/local.js";
@@ -124,6 +132,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   // With a token of the user's own, the page (which holds no token) is behind a secret too.
   const secret = credentials.token === DEV_CREDENTIALS.token ? undefined : randomBytes(16).toString("base64url");
   const pages = dashboardHandler({
+    pageFolder: PAGE_FOLDER,
     title: "qjobs dev",
     upstream: () => ({ url: server.url, token: credentials.token }),
     secret,

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, linkSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { createTemporary, openPrivate } from "../core/private-files.js";
-import { UserError } from "../errors.js";
+import { UserError } from "../user-error.js";
+import { createTemporary, openPrivate } from "./private-files.js";
 
 /** Who holds a lock: the process, when it started (a reused PID is another process) and a nonce of its own. */
 interface Owner {

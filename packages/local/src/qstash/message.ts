@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
+import { parseDuration } from "../time.js";
 import { parseRetryDelay, type RetryDelay } from "./retry-delay.js";
-import { parseDuration } from "./time.js";
 
 /** A publish QStash would refuse: answered 400 with its JSON body. */
 export class BadRequest extends Error {}

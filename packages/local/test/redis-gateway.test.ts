@@ -1,8 +1,8 @@
 // The local Redis's gateway alone, on a clock moved by hand: expiry to the millisecond, the bounded sweep,
 // the key cap, transactions, and the write records that rebuild the same keyspace when replayed.
 import { describe, expect, test } from "vitest";
-import { ManualClock } from "../src/dev/time.js";
 import { type Outcome, RedisGateway, SWEEP_BUDGET, SWEEP_INTERVAL_MS, type WriteRecord } from "../src/redis/index.js";
+import { ManualClock } from "../src/time.js";
 
 const START = Date.UTC(2030, 0, 1);
 

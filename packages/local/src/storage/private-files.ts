@@ -14,7 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, isAbsolute, join, relative, sep } from "node:path";
-import { UserError } from "../errors.js";
+import { UserError } from "../user-error.js";
 
 /**
  * Writes under the project's `.qjobs/` folder (the dev state, its lock, generate's cache and `.gitignore`):

@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net";
 import { createClient, ErrorReply } from "@redis/client";
 import { afterEach } from "vitest";
 import { freePort } from "../../../testkit/processes.js";
-import { ManualClock } from "../src/dev/time.js";
 import {
   type Outcome,
   RedisGateway,
@@ -13,6 +12,7 @@ import {
   type Reply,
   redisHandler,
 } from "../src/redis/index.js";
+import { ManualClock } from "../src/time.js";
 
 export const REDIS_TOKEN = "test-redis-token";
 

@@ -1,7 +1,7 @@
 import { escapeControls } from "@qjobs/runtime";
-import type { Colors } from "../terminal.js";
-import { formatClock as clock, formatDuration } from "../terminal.js";
-import type { AttemptReport } from "./engine.js";
+import type { AttemptReport } from "#local";
+import type { Colors } from "./terminal.js";
+import { formatClock as clock, formatDuration } from "./terminal.js";
 
 /** What a delivery is called in the log: its job key when it went to a qjobs route, else its URL. */
 function deliveryName(url: string): string {

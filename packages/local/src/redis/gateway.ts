@@ -1,4 +1,4 @@
-import type { Clock } from "../dev/time.js";
+import type { Clock } from "../time.js";
 import type { Command, CommandTable, Context, Reply, WriteRecord } from "./command.js";
 import { hashCommands } from "./commands/hashes.js";
 import { keyCommands } from "./commands/keys.js";

@@ -1,8 +1,7 @@
 import { closeSync, ftruncateSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { createTemporary, openPrivate, privateFolder, refuseLinks, replacePrivateFile } from "../core/private-files.js";
-import { journalRecordProblem } from "./journal-records.js";
 import { lockState } from "./lock.js";
+import { createTemporary, openPrivate, privateFolder, refuseLinks, replacePrivateFile } from "./private-files.js";
 
 /**
  * Where `qjobs dev` keeps its state so that a restart or a crash loses no message: an append-only journal
@@ -28,6 +27,9 @@ export interface Store {
 /** One change of state. `k` says what it is about; the rest is its data, as JSON. */
 export type JournalRecord = { k: string } & Record<string, unknown>;
 
+/** Why a parsed line is not a record its service can resume from, or undefined when it is one. */
+export type RecordCheck = (value: unknown) => string | undefined;
+
 /** A store for tests and `--no-persist`: state lives in memory only. */
 export function memoryStore(): Store {
   return { append: () => undefined, flush: () => undefined, compact: () => undefined, size: 0, close: () => undefined };
@@ -49,7 +51,10 @@ export interface JournalNotice {
 }
 
 /** The journal's records, and the lines that are not ones (by number); text after the last newline is no line. */
-function readRecords(text: string): { records: JournalRecord[]; skipped: JournalNotice["skipped"] } {
+function readRecords(
+  text: string,
+  recordProblem: RecordCheck,
+): { records: JournalRecord[]; skipped: JournalNotice["skipped"] } {
   const records: JournalRecord[] = [];
   const skipped: JournalNotice["skipped"] = [];
   const lines = text.split("\n");
@@ -63,7 +68,7 @@ function readRecords(text: string): { records: JournalRecord[]; skipped: Journal
       skipped.push({ line: index + 1, reason: "not JSON" });
       return;
     }
-    const problem = journalRecordProblem(value);
+    const problem = recordProblem(value);
     if (problem) skipped.push({ line: index + 1, reason: problem });
     else records.push(value as JournalRecord);
   });
@@ -74,10 +79,10 @@ function readRecords(text: string): { records: JournalRecord[]; skipped: Journal
  * Opens (creating) the journal in `dir`: returns the store, the records it held, in order, and what the
  * user should hear about it. `root` is the project: no part of the path below it may be a link.
  */
-export function openJournal(
+export function openStore(
   root: string,
   dir: string,
-  options: { fresh?: boolean } = {},
+  options: { fresh?: boolean; recordProblem?: RecordCheck } = {},
 ): { store: Store; records: JournalRecord[]; notice: JournalNotice } {
   const folder = privateFolder(root, dir);
   const unlock = lockState(root, dir, join(dir, LOCK));
@@ -94,7 +99,7 @@ export function openJournal(
     notice.tightened ||= opened.tightened;
     const bytes = readFileSync(opened.fd);
     const text = bytes.toString("utf8");
-    const read = readRecords(text);
+    const read = readRecords(text, options.recordProblem ?? (() => undefined));
     records = read.records;
     notice.skipped = read.skipped;
     const complete = bytes.lastIndexOf(0x0a) + 1; // the bytes up to the last newline

@@ -1,5 +1,6 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { flatHeaders } from "../http.js";
 
 export interface DeliveryRequest {
   url: string;
@@ -23,14 +24,6 @@ export type Deliver = (request: DeliveryRequest) => Promise<DeliveryResponse>;
 // Response bodies are kept for logs, callbacks and the DLQ; QStash truncates them too.
 const MAX_BODY = 1024 * 1024;
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-
-/** A request's or response's headers as one string each (lower-case names, repeated values joined). */
-export function flatHeaders(message: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers))
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
-  return headers;
-}
 
 /** One HTTP attempt with node:http and keep-alive; never throws: failures come back as `error`. */
 export const deliverHttp: Deliver = (delivery) =>

@@ -59,3 +59,11 @@ export function sameSecret(given: string, secret: string): boolean {
   const b = Buffer.from(secret);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** A request's or response's headers as one string each (lower-case names, repeated values joined). */
+export function flatHeaders(message: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers))
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  return headers;
+}

@@ -1,9 +1,7 @@
-import { timingSafeEqual } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { fileURLToPath } from "node:url";
 import { BYPASS_HEADER } from "@qjobs/runtime";
-import { readBody } from "../local-http.js";
+import { readBody, sameSecret } from "../http.js";
 import { dashboardEndpoint } from "./endpoints.js";
 import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
 import type { ProjectView } from "./view.js";
@@ -27,11 +25,12 @@ export interface DashboardOptions {
    */
   bypassSecret?: string;
   maxBodyBytes: number;
+  /** The folder of the page's built files (the CLI builds them into its dist/page). */
+  pageFolder: string;
 }
 
-/** The page's files, built by scripts/build-dashboard.mjs beside the compiled CLI (dist/page). */
-function pageFiles(): Map<string, { type: string; body: Buffer }> {
-  const folder = fileURLToPath(new URL("../page/", import.meta.url));
+/** The page's files, built by the CLI's scripts/build-page.mjs (its dist/page). */
+function pageFiles(folder: string): Map<string, { type: string; body: Buffer }> {
   if (!existsSync(`${folder}app.js`))
     throw new Error(`The dashboard's page is not built (${folder}): run \`pnpm build\``);
   return new Map([
@@ -53,14 +52,8 @@ const PAGE_HEADERS = {
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"]/g, (char) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[char] as string);
 
-const sameSecret = (given: string, secret: string) => {
-  const a = Buffer.from(given);
-  const b = Buffer.from(secret);
-  return a.length === b.length && timingSafeEqual(a, b);
-};
-
 export function dashboardHandler(options: DashboardOptions): PageHandler {
-  const files = pageFiles();
+  const files = pageFiles(options.pageFolder);
   const index = (files.get("index.html") as { body: Buffer }).body
     .toString("utf8")
     .replace("<title>qjobs dev</title>", `<title>${escapeHtml(options.title)}</title>`);

@@ -4,8 +4,8 @@
 import { Redis } from "@upstash/redis";
 import { describe, expect, test } from "vitest";
 import { rawRequest } from "../../../testkit/raw-request.js";
-import { ManualClock } from "../src/dev/time.js";
 import { MAX_PIPELINE_COMMANDS, RedisGateway, redisHandler } from "../src/redis/index.js";
+import { ManualClock } from "../src/time.js";
 import { REDIS_TOKEN, startStandIn } from "./redis-support.js";
 
 const client = (url: string, token = REDIS_TOKEN, options: { enableAutoPipelining?: boolean } = {}) =>

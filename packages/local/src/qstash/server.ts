@@ -2,13 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { PageHandler } from "../dashboard/server.js";
-import { crossSiteRefusal, readBody } from "../local-http.js";
+import { crossSiteRefusal, flatHeaders, readBody } from "../http.js";
+import { parseDuration } from "../time.js";
 import { DEFAULT_MAX_BODY_BYTES, MAX_BATCH_MESSAGES } from "./defaults.js";
-import { flatHeaders } from "./deliver.js";
 import { type Engine, LimitReached, NotFound } from "./engine.js";
 import { parseQuery } from "./filters.js";
 import { BadRequest, parsePublish } from "./message.js";
-import { parseDuration } from "./time.js";
 import { dlqView, eventView, groupView, messageView, queueView, scheduleView } from "./views.js";
 
 interface Call {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { flatHeaders } from "../dev/deliver.js";
-import { crossSiteRefusal, readBody, sameSecret } from "../local-http.js";
+import { crossSiteRefusal, flatHeaders, readBody, sameSecret } from "../http.js";
 import type { Reply } from "./command.js";
 import type { Outcome, RedisGateway } from "./gateway.js";
 

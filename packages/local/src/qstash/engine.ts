@@ -1,13 +1,13 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
 import { type Cron, parseCron } from "../cron.js";
+import { type JournalRecord, memoryStore, type Store } from "../storage/journal.js";
+import { type Clock, parseRetryAfter } from "../time.js";
 import { DEFAULT_MAX_DLQ, DEFAULT_MAX_DLQ_BYTES, DEFAULT_MAX_MESSAGES } from "./defaults.js";
 import type { Deliver, DeliveryResponse } from "./deliver.js";
 import { type Filter, type Filterable, matches } from "./filters.js";
 import { BadRequest, type CallbackConfig, type Message, type MessageSpec, newId } from "./message.js";
 import { parseRetryDelay } from "./retry-delay.js";
-import { type JournalRecord, memoryStore, type Store } from "./store.js";
-import { type Clock, parseRetryAfter } from "./time.js";
 
 /** A log entry (`GET /v2/events`), with what QStash's logs carry. */
 export interface LogEvent {

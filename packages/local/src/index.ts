@@ -1,0 +1,22 @@
+// The local server behind `qjobs dev` and `qjobs dashboard`: what the CLI wires together. Only re-exports.
+export { type Cron, cronProblem, nextRuns, parseCron } from "./cron.js";
+export { DEFAULT_DASHBOARD_PORT } from "./dashboard/defaults.js";
+export { dashboardHandler, type PageHandler } from "./dashboard/server.js";
+export type { ProjectJob, ProjectSchedule, ProjectView } from "./dashboard/view.js";
+export { crossSiteRefusal, flatHeaders } from "./http.js";
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_DLQ,
+  DEFAULT_PORT,
+  DEFAULT_RETRY_SCALE,
+} from "./qstash/defaults.js";
+export { deliverHttp } from "./qstash/deliver.js";
+export { type AttemptReport, Engine } from "./qstash/engine.js";
+export { type MessageSpec, parsePublish } from "./qstash/message.js";
+export { routeWarning } from "./qstash/route-check.js";
+export { type DevServer, startServer } from "./qstash/server.js";
+export { scheduleView } from "./qstash/views.js";
+export { type JournalNotice, openJournal } from "./state.js";
+export { ignoreQjobsFolder, writePrivateFile } from "./storage/private-files.js";
+export { realClock } from "./time.js";
+export { UserError } from "./user-error.js";
