@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startDestination } from "../../../testkit/destination.js";
 import { until } from "../../../testkit/processes.js";
 import { deliverHttp } from "../../local/src/qstash/deliver.js";
-import { Engine } from "../../local/src/qstash/engine.js";
+import { Engine } from "../../local/src/qstash/gateway.js";
 import { startServer } from "../../local/src/qstash/server.js";
 import { openJournal } from "../../local/src/state.js";
 import { ManualClock } from "../../local/src/time.js";

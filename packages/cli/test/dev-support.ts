@@ -3,7 +3,7 @@ import { Client, Receiver } from "@upstash/qstash";
 import { afterEach } from "vitest";
 import { type Destination, type Responder, startDestination } from "../../../testkit/destination.js";
 import { deliverHttp } from "../../local/src/qstash/deliver.js";
-import { Engine, type EngineOptions } from "../../local/src/qstash/engine.js";
+import { Engine, type EngineOptions } from "../../local/src/qstash/gateway.js";
 import { type DevServer, startServer } from "../../local/src/qstash/server.js";
 import { type Clock, realClock } from "../../local/src/time.js";
 

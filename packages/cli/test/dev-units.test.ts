@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cronProblem, parseCron } from "../../local/src/cron.js";
-import type { AttemptReport } from "../../local/src/qstash/engine.js";
+import type { AttemptReport } from "../../local/src/qstash/gateway.js";
 import { parseRetryDelay } from "../../local/src/qstash/retry-delay.js";
 import { ManualClock, parseDuration, parseRetryAfter } from "../../local/src/time.js";
 import { formatAttempt } from "../src/dev-log.js";

@@ -5,17 +5,20 @@ export { dashboardHandler, type PageHandler } from "./dashboard/server.js";
 export type { ProjectJob, ProjectSchedule, ProjectView } from "./dashboard/view.js";
 export { crossSiteRefusal, flatHeaders } from "./http.js";
 export {
+  type AttemptReport,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_DLQ,
   DEFAULT_PORT,
   DEFAULT_RETRY_SCALE,
-} from "./qstash/defaults.js";
-export { deliverHttp } from "./qstash/deliver.js";
-export { type AttemptReport, Engine } from "./qstash/engine.js";
-export { type MessageSpec, parsePublish } from "./qstash/message.js";
-export { routeWarning } from "./qstash/route-check.js";
-export { type DevServer, startServer } from "./qstash/server.js";
-export { scheduleView } from "./qstash/views.js";
+  type DevServer,
+  deliverHttp,
+  Engine,
+  type MessageSpec,
+  parsePublish,
+  routeWarning,
+  scheduleView,
+  startServer,
+} from "./qstash/index.js";
 export { type JournalNotice, openJournal } from "./state.js";
 export { ignoreQjobsFolder, writePrivateFile } from "./storage/private-files.js";
 export { realClock } from "./time.js";

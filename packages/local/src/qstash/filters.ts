@@ -1,4 +1,4 @@
-import { BadRequest } from "./message.js";
+import { BadRequest, type Message } from "./message.js";
 
 /**
  * The filters of QStash's list and bulk endpoints, with exactly the query keys `@upstash/qstash` 2.12.0 sends
@@ -149,4 +149,20 @@ export function matches(filter: Filter, item: Filterable): boolean {
   if (filter.fromDate !== undefined && item.time < filter.fromDate) return false;
   if (filter.toDate !== undefined && item.time > filter.toDate) return false;
   return true;
+}
+
+/** The fields filters look at, of a message. */
+export function filterable(message: Message, extra: { time?: number; dlqId?: string } = {}): Filterable {
+  return {
+    messageId: message.messageId,
+    dlqId: extra.dlqId,
+    url: message.url,
+    topicName: message.topicName,
+    scheduleId: message.scheduleId,
+    queueName: message.queueName,
+    labels: message.labels,
+    flowControlKey: message.flowControl?.key,
+    callerIp: message.callerIp,
+    time: extra.time ?? message.createdAt,
+  };
 }

@@ -1,4 +1,4 @@
-import type { AttemptReport } from "./engine.js";
+import type { AttemptReport } from "./gateway.js";
 
 /**
  * What looks like success but is not, in a delivery to the app (issue 21): a 2xx from something other than the

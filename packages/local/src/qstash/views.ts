@@ -1,4 +1,4 @@
-import type { DlqEntry, LogEvent, Queue, Schedule, UrlGroup } from "./engine.js";
+import type { DlqEntry, LogEvent, Queue, Schedule, UrlGroup } from "./gateway.js";
 import type { Message, MessageSpec, Redact } from "./message.js";
 
 // The JSON shapes QStash answers with and the SDK parses: Message, DlqMessage, Log, Schedule, queues, URL groups.
