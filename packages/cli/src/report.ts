@@ -190,7 +190,7 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
 /** Upstash's public development credentials are shown; one of the user's own never is (issue 20, item 14). */
 const PUBLIC_CREDENTIALS: ReadonlySet<string> = new Set(Object.values(DEV_CREDENTIALS));
 const shown = (name: string, value: string) =>
-  name === "QSTASH_URL" || PUBLIC_CREDENTIALS.has(value) ? value : "<yours, hidden>";
+  name.endsWith("_URL") || PUBLIC_CREDENTIALS.has(value) ? value : "<yours, hidden>";
 
 /** `dev`'s banner: where it runs and the variables an app needs. */
 export function reportDevStarted(output: Output, handle: DevHandle, retryScale: number): void {

@@ -19,7 +19,8 @@ export {
   scheduleView,
   startServer,
 } from "./qstash/index.js";
-export { type JournalNotice, openJournal } from "./state.js";
+export { DEFAULT_REDIS_PORT, type LocalRedis, startLocalRedis } from "./redis/index.js";
+export { type JournalNotice, openJournal, shareJournal } from "./state.js";
 export { ignoreQjobsFolder, writePrivateFile } from "./storage/private-files.js";
 export { realClock } from "./time.js";
 export { UserError } from "./user-error.js";

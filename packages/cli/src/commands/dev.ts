@@ -6,6 +6,7 @@ import {
   type AttemptReport,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_PORT,
+  DEFAULT_REDIS_PORT,
   DEFAULT_RETRY_SCALE,
   type DevServer,
   dashboardHandler,
@@ -13,9 +14,12 @@ import {
   Engine,
   ignoreQjobsFolder,
   type JournalNotice,
+  type LocalRedis,
   openJournal,
   realClock,
   routeWarning,
+  shareJournal,
+  startLocalRedis,
   startServer,
 } from "#local";
 import { knownRoutePath, loadConfig } from "../core/config.js";
@@ -53,6 +57,8 @@ export interface DevOptions {
   fresh?: boolean;
   /** The project folder: its declared schedules, and the default state folder. */
   cwd?: string;
+  /** The local Redis's port (`QJOBS_REDIS_REST_URL`); default 8079, or any free one when `port` is 0. */
+  redisPort?: number;
   /** The app's jobs route: default QJOBS_URL from the environment, `.env.local` or `.env`. */
   appUrl?: string;
   /** Register the project's declared schedules for the app; `false` registers none. On by default. */
@@ -67,6 +73,8 @@ export type DevSchedules =
 
 export interface DevHandle {
   readonly server: DevServer;
+  /** The local Upstash Redis (the run store's stand-in), on its own port. */
+  readonly redis: LocalRedis;
   readonly engine: Engine;
   /** The variables an app needs to use this server. */
   readonly env: Record<string, string>;
@@ -148,8 +156,28 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   // The keys the project declares, for routeWarning: kept with each scan of the project.
   let declared = new Set<string>();
   const journal = stateDir ? openJournal(cwd, stateDir, { fresh: options.fresh }) : undefined;
-  const engine = new Engine({
-    store: journal?.store,
+  // One journal beneath both services: the Redis stand-in is restored first, so the engine's first
+  // compaction (at start) keeps its keys.
+  const shared = journal ? shareJournal(journal.store) : undefined;
+  const port = options.port ?? DEFAULT_PORT;
+  const redisPort = options.redisPort ?? (port === 0 ? 0 : DEFAULT_REDIS_PORT);
+  let redis: LocalRedis;
+  try {
+    redis = await startLocalRedis({
+      port: redisPort,
+      token: credentials.token,
+      clock: realClock,
+      journal: journal && shared && { records: journal.records, section: shared.section },
+    });
+  } catch (error) {
+    journal?.store.close();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new UserError(`Port ${redisPort} is in use (another qjobs dev?). Pick another with --redis-port.`);
+    }
+    throw error;
+  }
+  const engine: Engine = new Engine({
+    store: shared?.section(() => engine.journalRecords()),
     restore: journal?.records,
     clock: realClock,
     deliver: deliverHttp,
@@ -165,7 +193,6 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     signingKey: credentials.currentSigningKey,
     maxDlq: options.maxDlq,
   });
-  const port = options.port ?? DEFAULT_PORT;
   let server: DevServer;
   try {
     server = await startServer(engine, {
@@ -176,6 +203,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       pages,
     });
   } catch (error) {
+    await redis.close();
     engine.stop();
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UserError(`Port ${port} is in use (another qjobs dev or QStash server?). Pick another with --port.`);
@@ -207,6 +235,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   } catch (error) {
     // Without schedules to register, a project that cannot be read yet only leaves the keys unknown.
     if (options.schedules !== false) {
+      await redis.close();
       await server.close(); // a server left listening would keep the process alive after the error
       throw error;
     }
@@ -254,12 +283,15 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       });
   return {
     server,
+    redis,
     engine,
     env: {
       QSTASH_URL: server.url,
       QSTASH_TOKEN: credentials.token,
       QSTASH_CURRENT_SIGNING_KEY: credentials.currentSigningKey,
       QSTASH_NEXT_SIGNING_KEY: credentials.nextSigningKey,
+      QJOBS_REDIS_REST_URL: redis.url,
+      QJOBS_REDIS_REST_TOKEN: credentials.token,
     },
     watcher,
     get schedules() {
@@ -275,6 +307,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     },
     close: async () => {
       envWatcher?.close();
+      await redis.close(); // first: the engine's stop closes the journal both write to
       await Promise.all([server.close(), watcher?.close()]);
     },
   };

@@ -1,6 +1,6 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Option } from "commander";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "#local";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_REDIS_PORT, DEFAULT_RETRY_SCALE } from "#local";
 import { UserError } from "../errors.js";
 import { reportDevStarted, reportWatchEvent } from "../report.js";
 import { formatClock } from "../terminal.js";
@@ -15,6 +15,10 @@ export const devCommand: CommandDefinition = (root, { output }) => {
     .addOption(cwdOption())
     .addOption(
       new Option("--port <port>", "the port on 127.0.0.1").default(process.env.QSTASH_DEV_PORT ?? String(DEFAULT_PORT)),
+    )
+    .option(
+      "--redis-port <port>",
+      `the local Upstash Redis's port on 127.0.0.1, served under /redis (default ${DEFAULT_REDIS_PORT}; any free port with --port 0)`,
     )
     .option(
       "--retry-scale <factor>",
@@ -65,17 +69,21 @@ export const devCommand: CommandDefinition = (root, { output }) => {
   QSTASH_TOKEN=${DEV_CREDENTIALS.token}
   QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}
   QSTASH_NEXT_SIGNING_KEY=${DEV_CREDENTIALS.nextSigningKey}
+  QJOBS_REDIS_REST_URL=http://127.0.0.1:8079/redis     (the run store: a local Upstash Redis)
+  QJOBS_REDIS_REST_TOKEN=${DEV_CREDENTIALS.token}
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
   qjobs reads QSTASH_URL, never QSTASH_DEV: with the public token and no QSTASH_URL, dispatch refuses at once.
 
   To try your own credentials, set QJOBS_DEV_TOKEN, QJOBS_DEV_CURRENT_SIGNING_KEY and QJOBS_DEV_NEXT_SIGNING_KEY
   rather than passing the flags: a flag's value is visible to every local user in \`ps\`. (QSTASH_TOKEN and the
-  QSTASH_* keys are never read: they may hold production's.) The banner shows them hidden.`,
+  QSTASH_* keys are never read: they may hold production's.) The banner shows them hidden. QJOBS_DEV_TOKEN is the
+local Redis's token too.`,
     )
     .action(
       async (options: {
         cwd: string;
         port: string;
+        redisPort?: string;
         retryScale: string;
         quiet?: boolean;
         watch?: boolean;
@@ -94,10 +102,14 @@ export const devCommand: CommandDefinition = (root, { output }) => {
         const port = Number(options.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new UserError(`--port must be a port number, got "${options.port}"`);
+        const redisPort = options.redisPort === undefined ? undefined : Number(options.redisPort);
+        if (redisPort !== undefined && (!Number.isInteger(redisPort) || redisPort < 0 || redisPort > 65535))
+          throw new UserError(`--redis-port must be a port number, got "${options.redisPort}"`);
         const { color } = output;
         const [{ dev }, { formatAttempt }] = await Promise.all([import("../commands/dev.js"), import("../dev-log.js")]);
         const handle = await dev({
           port,
+          redisPort,
           retryScale: Number(options.retryScale),
           credentials: {
             token: options.token,

@@ -1,3 +1,4 @@
+import type { JournalRecord } from "../storage/journal.js";
 import { DeadLetters } from "./dead-letters.js";
 import { DEFAULT_MAX_MESSAGES } from "./defaults.js";
 import { Delivery } from "./delivery.js";
@@ -7,7 +8,7 @@ import { type Filter, filterable, matches } from "./filters.js";
 import { FlowControl } from "./flow-control.js";
 import { type Message, type MessageSpec, newId } from "./message.js";
 import { Queues } from "./queues.js";
-import { replay } from "./records.js";
+import { liveRecords, replay } from "./records.js";
 import { parseRetryDelay } from "./retry-delay.js";
 import { Schedules } from "./schedules.js";
 import { QStashState } from "./state.js";
@@ -79,6 +80,11 @@ export class Engine {
 
   get concurrency(): number {
     return this.state.concurrency;
+  }
+
+  /** The live state as journal records: what a compacted journal holds (a journal shared with other services asks). */
+  journalRecords(): Iterable<JournalRecord> {
+    return liveRecords(this.state);
   }
 
   /** Hands every change so far to the operating system: the server calls it before each answer. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseCron } from "../cron.js";
+import { schemaProblem } from "../storage/record-check.js";
 import { parseRetryDelay } from "./retry-delay.js";
 
 /**
@@ -103,8 +104,5 @@ const journalRecord = z.discriminatedUnion("k", [
 
 /** Why a parsed line is not a journal record the engine can resume from, or undefined when it is one. */
 export function journalRecordProblem(value: unknown): string | undefined {
-  const result = journalRecord.safeParse(value);
-  if (result.success) return undefined;
-  const issue = result.error.issues[0];
-  return issue ? `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}` : "not a record";
+  return schemaProblem(journalRecord, value);
 }

@@ -12,6 +12,7 @@ export {
   type WriteRecord,
 } from "./gateway.js";
 export {
+  DEFAULT_REDIS_PORT,
   MAX_PIPELINE_COMMANDS,
   MAX_REQUEST_BYTES,
   REDIS_PREFIX,
@@ -19,3 +20,4 @@ export {
   type RedisRouterOptions,
   redisHandler,
 } from "./router.js";
+export { type LocalRedis, type LocalRedisOptions, startLocalRedis } from "./service.js";
