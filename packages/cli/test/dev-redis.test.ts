@@ -115,6 +115,15 @@ describe("qjobs dev serves the local Upstash Redis", () => {
 describe("runs recorded in qjobs dev's Redis", () => {
   const project = join(fixturesDir, "export-forms");
 
+  /** What `qjobs run` and `qjobs runs` read: qjobs dev's QStash and Redis, and the app's jobs route. */
+  const runsEnv = (dev: { qstash: string; url: string; token: string }, jobsUrl: string) => ({
+    QSTASH_URL: dev.qstash,
+    QSTASH_TOKEN: dev.token,
+    QJOBS_URL: jobsUrl,
+    QJOBS_REDIS_REST_URL: dev.url,
+    QJOBS_REDIS_REST_TOKEN: dev.token,
+  });
+
   /** The app: a jobs route with billing.refund, recording runs in the Redis qjobs dev serves. */
   async function startApp(redis: () => { url: string; token: string }, gate: () => Promise<void>) {
     const refund = createJob("billing.refund", async (payload: { orderId: string }) => {
@@ -159,13 +168,7 @@ describe("runs recorded in qjobs dev's Redis", () => {
       async () => undefined,
     );
     try {
-      const env = {
-        QSTASH_URL: dev.qstash,
-        QSTASH_TOKEN: dev.token,
-        QJOBS_URL: jobsUrl,
-        QJOBS_REDIS_REST_URL: dev.url,
-        QJOBS_REDIS_REST_TOKEN: dev.token,
-      };
+      const env = runsEnv(dev, jobsUrl);
       const run = await runCli(
         ["run", "billing.refund", "--payload", '{"orderId":"o_1"}', "--json", "--cwd", project],
         {
@@ -218,13 +221,7 @@ describe("runs recorded in qjobs dev's Redis", () => {
       },
     );
     try {
-      const env = () => ({
-        QSTASH_URL: dev.qstash,
-        QSTASH_TOKEN: dev.token,
-        QJOBS_URL: jobsUrl,
-        QJOBS_REDIS_REST_URL: dev.url,
-        QJOBS_REDIS_REST_TOKEN: dev.token,
-      });
+      const env = () => runsEnv(dev, jobsUrl);
       const run = await runCli(
         ["run", "billing.refund", "--payload", '{"orderId":"o_2"}', "--json", "--cwd", project],
         {

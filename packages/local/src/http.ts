@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { isLoopbackUrl } from "@qjobs/runtime";
 
 // What every server of the CLI on 127.0.0.1 shares: qjobs dev's API and the dashboard's page and proxy.
@@ -66,4 +67,27 @@ export function flatHeaders(message: IncomingMessage): Record<string, string> {
   for (const [name, value] of Object.entries(message.headers))
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
   return headers;
+}
+
+/**
+ * Listens on 127.0.0.1 (or `host`); resolves to the port it got and a close that ends open connections too
+ * (keep-alive clients would otherwise hold it open). What each service serves on it is its own.
+ */
+export async function listenLocally(
+  server: Server,
+  port: number,
+  host = "127.0.0.1",
+): Promise<{ port: number; close: () => Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

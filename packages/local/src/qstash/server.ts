@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { PageHandler } from "../dashboard/server.js";
-import { crossSiteRefusal, flatHeaders, readBody } from "../http.js";
+import { crossSiteRefusal, flatHeaders, listenLocally, readBody } from "../http.js";
 import { type Answer, type Call, safeDecode } from "./call.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./defaults.js";
 import { errorAnswer } from "./errors.js";
@@ -92,19 +91,13 @@ export async function startServer(
 
   const server: Server = createServer((request, response) => void handle(request, response));
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenLocally(server, options.port, options.host);
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        engine.stop();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url: `http://127.0.0.1:${listening.port}`,
+    port: listening.port,
+    close: () => {
+      engine.stop();
+      return listening.close();
+    },
   };
 }

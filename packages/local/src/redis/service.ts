@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenLocally } from "../http.js";
 import type { LiveRecords } from "../state.js";
 import type { JournalRecord, Store } from "../storage/journal.js";
 import type { Clock } from "../time.js";
@@ -61,21 +61,15 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
       .end(JSON.stringify({ error: `ERR no route: the local Redis answers under ${REDIS_PREFIX}` }));
   });
   server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
-  });
+  const listening = await listenLocally(server, options.port, options.host);
   gateway.start();
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}${REDIS_PREFIX}`,
-    port,
+    url: `http://127.0.0.1:${listening.port}${REDIS_PREFIX}`,
+    port: listening.port,
     gateway,
-    close: () =>
-      new Promise<void>((resolve) => {
-        gateway.stop();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      gateway.stop();
+      return listening.close();
+    },
   };
 }
