@@ -2,6 +2,7 @@
 // against the spawned CLI, its data in the same on-disk state as the messages (kill -9 keeps it, expiry
 // times included), and runs recorded through it by a job the registry dispatched.
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createJob, createRouteHandler, DEV_CREDENTIALS } from "@qjobs/runtime";
@@ -9,6 +10,7 @@ import { Redis } from "@upstash/redis";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Destination, startDestination } from "../../../testkit/destination.js";
 import { freePort } from "../../../testkit/processes.js";
+import { DEFAULT_REDIS_PORT } from "../../local/src/redis/index.js";
 import { fixturesDir, runCli, spawnCli } from "./support.js";
 
 const folders: string[] = [];
@@ -101,6 +103,26 @@ describe("qjobs dev serves the local Upstash Redis", () => {
     expect(ttlAfter).toBeLessThanOrEqual(ttlBefore);
     expect(await again.hgetall("run:1")).toEqual({ status: "running" });
     expect(await again.xlen("events")).toBe(1);
+  });
+
+  it("a second qjobs dev on the default Redis port takes any free one and says so; an explicit --redis-port in use is an error", async () => {
+    // Port 8079 taken: by this server, or already by someone else (either way, taken while the test runs).
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      holder.once("error", () => resolve());
+      holder.listen(DEFAULT_REDIS_PORT, "127.0.0.1", () => resolve());
+    });
+    try {
+      const dev = await startDev(["--port", String(await freePort()), "--in-memory"]);
+      await dev.cli.waitFor(/Port 8079 is in use: the local Redis listens on http:\/\/127\.0\.0\.1:\d+\/redis instead/);
+      expect(new URL(dev.url).port).not.toBe(String(DEFAULT_REDIS_PORT));
+      expect(await client(dev.url, dev.token).set("k", "v")).toBe("OK");
+      const explicit = await runCli(["dev", "--port", "0", "--redis-port", String(DEFAULT_REDIS_PORT), "--in-memory"]);
+      expect(explicit.code).toBe(1);
+      expect(explicit.stderr).toContain("Port 8079 is in use (another qjobs dev?). Pick another with --redis-port.");
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it("--in-memory keeps the Redis data in memory only: a restart forgets it", async () => {

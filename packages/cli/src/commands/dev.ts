@@ -57,7 +57,10 @@ export interface DevOptions {
   fresh?: boolean;
   /** The project folder: its declared schedules, and the default state folder. */
   cwd?: string;
-  /** The local Redis's port (`QJOBS_REDIS_REST_URL`); default 8079, or any free one when `port` is 0. */
+  /**
+   * The local Redis's port (`QJOBS_REDIS_REST_URL`); default 8079 (any free one when it is taken, with a
+   * warning), or any free one when `port` is 0.
+   */
   redisPort?: number;
   /** The app's jobs route: default QJOBS_URL from the environment, `.env.local` or `.env`. */
   appUrl?: string;
@@ -161,13 +164,23 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   const shared = journal ? shareJournal(journal.store) : undefined;
   const port = options.port ?? DEFAULT_PORT;
   const redisPort = options.redisPort ?? (port === 0 ? 0 : DEFAULT_REDIS_PORT);
-  let redis: LocalRedis;
-  try {
-    redis = await startLocalRedis({
-      port: redisPort,
+  const startRedis = (at: number) =>
+    startLocalRedis({
+      port: at,
       token: credentials.token,
       clock: realClock,
       journal: journal && shared && { records: journal.records, section: shared.section },
+    });
+  let redis: LocalRedis;
+  try {
+    redis = await startRedis(redisPort).catch(async (error: NodeJS.ErrnoException) => {
+      // The default port taken (a second qjobs dev): any free one, said before the banner that prints it.
+      if (error.code !== "EADDRINUSE" || options.redisPort !== undefined) throw error;
+      const elsewhere = await startRedis(0);
+      options.onWarning?.(
+        `Port ${redisPort} is in use: the local Redis listens on ${elsewhere.url} instead (--redis-port picks one)`,
+      );
+      return elsewhere;
     });
   } catch (error) {
     journal?.store.close();

@@ -49,10 +49,7 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
       }
     },
   });
-  if (options.journal) {
-    gateway.restore(redisWrites(options.journal.records));
-    store = options.journal.section(() => [redisRecord(gateway.snapshot())]);
-  }
+  if (options.journal) gateway.restore(redisWrites(options.journal.records));
   const handler = redisHandler(gateway, { token: options.token });
   const server: Server = createServer((request, response) => {
     if (handler(request, response)) return;
@@ -62,6 +59,8 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
   });
   server.keepAliveTimeout = 30_000;
   const listening = await listenLocally(server, options.port, options.host);
+  // Only once it listens: a start that failed (a port in use) leaves no section in the shared journal.
+  if (options.journal) store = options.journal.section(() => [redisRecord(gateway.snapshot())]);
   gateway.start();
   return {
     url: `http://127.0.0.1:${listening.port}${REDIS_PREFIX}`,
