@@ -34,6 +34,9 @@ export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, FAILURE_CALLBACK_RETRIES, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
+// Filling key templates lives at @qjobs/runtime/keys, not here: an edge route bundles this entry, and need not
+// load SHA-256 to deliver (dispatch imports it on first use).
+export type { DeclaredOptions, TemplateCheck, TemplateIssues } from "./template-types.js";
 export type {
   AnyJob,
   DispatchArgs,

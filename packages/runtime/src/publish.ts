@@ -35,6 +35,21 @@ export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions
   return merged;
 }
 
+/**
+ * A dispatch's options: the job's declared ones with their templates filled from the payload as dispatched, and
+ * the call's own (literal, never filled) on top. template.ts is imported on first use, as the SDK is: the route
+ * also holds createJob, and need not load a hash function to deliver.
+ */
+export async function dispatchOptions(
+  key: string,
+  declared: DispatchOptions,
+  payload: unknown,
+  options: DispatchOptions | undefined,
+): Promise<DispatchOptions> {
+  const { fillDeclaredOptions } = await import("./template.js");
+  return mergeOptions(fillDeclaredOptions(key, declared, payload), options);
+}
+
 type UrlPublishRequest = PublishRequest<string> & { url: string };
 
 /** How many times QStash retries delivering a failure callback to the hook (QStash's default is the message's). */
@@ -125,11 +140,11 @@ export async function publishJob(
     : { messageId: response.messageId };
 }
 
-/** Publishes one message per payload through QStash's batch endpoint, keeping their order. */
+/** Publishes one message per payload through QStash's batch endpoint, keeping their order; `options` are each one's. */
 export async function publishJobs(
   key: string,
   payloads: readonly unknown[],
-  options: DispatchOptions,
+  options: readonly DispatchOptions[],
   routePath?: string,
   hook: PublishHook = {},
 ): Promise<{ messageId: string }[]> {
@@ -142,7 +157,7 @@ export async function publishJobs(
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
     const requests = bodies
       .slice(start, start + BATCH_SIZE)
-      .map((body) => toPublishRequest(config, key, body, options, hook));
+      .map((body, index) => toPublishRequest(config, key, body, options[start + index] as DispatchOptions, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     for (const response of responses) results.push({ messageId: (response as { messageId: string }).messageId });
   }
@@ -176,15 +191,23 @@ export function createDispatch(
   // The jobs with an onFailure hook: their messages' failure callback goes to the route.
   const hooked = new Set(config.failureHooks);
   const hook = (key: string) => ({ failureHook: hooked.has(key) });
-  const optionsOf = (key: string, options: DispatchOptions | undefined) => {
+  // The declared options carry their templates verbatim; each payload fills them, the call's options win.
+  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) => {
     if (!Object.hasOwn(declared, key)) throw new TypeError(`Unknown job "${key}": run \`qjobs generate\` if it is new`);
-    return mergeOptions(declared[key] as DispatchOptions, options);
+    return dispatchOptions(key, declared[key] as DispatchOptions, payload, options);
   };
   return {
     dispatch: async (key, ...[payload, options]) =>
-      publishJob(key, payload, optionsOf(key, options), config.routePath, hook(key)),
+      publishJob(key, payload, await optionsOf(key, payload, options), config.routePath, hook(key)),
+    // Every payload's templates are filled before the first batch goes out, so a bad one publishes nothing.
     dispatchMany: async (key, payloads, options) =>
-      publishJobs(key, payloads, optionsOf(key, options), config.routePath, hook(key)),
+      publishJobs(
+        key,
+        payloads,
+        await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
+        config.routePath,
+        hook(key),
+      ),
   };
 }
 
