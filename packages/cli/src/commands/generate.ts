@@ -3,6 +3,7 @@ import { loadConfig } from "../core/config.js";
 import { emitFiles } from "../core/emit.js";
 import { callbackWarnings, timeoutWarnings } from "../core/model.js";
 import { scanProject } from "../core/scan.js";
+import { flowControlWarnings } from "../core/templates.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 
 export interface GenerateOptions {
@@ -52,6 +53,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
         ? []
         : [
             ...timeoutWarnings(scan.model, config),
+            ...flowControlWarnings(scan.model),
             ...callbackWarnings(scan.model, knownJobsUrl(options.env ?? process.env)),
           ],
     files,

@@ -4,6 +4,7 @@ import { OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, ExtractedJob, FileExtraction } from "../types.js";
 import { readLiteral } from "./literals.js";
 import type { TS } from "./parser.js";
+import { templateProblems } from "./templates.js";
 
 type Node = import("ts-morph").ts.Node;
 type SourceFile = import("ts-morph").ts.SourceFile;
@@ -182,6 +183,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     const definition = definitionOf(call.arguments[1]);
     const declared = readSchedules(key, definition);
     const options = readOptions(key, definition);
+    for (const message of templateProblems(key, options, declared)) problems.push({ ...position(call), message });
     const failureHook = hasProperty(definition, "onFailure");
     if (failureHook && options.failureCallback !== undefined) {
       problems.push({
