@@ -2,12 +2,17 @@
 // measured in the same run: the official Next.js helper wrapping the same handler, and the floor
 // (the SDK's Receiver.verify + JSON.parse + the handler, with no Request or Response at all).
 // Then the route's steps, each timed alone on the same deliveries, in microseconds per delivery.
+// With runs: the same route recording each delivery's run beside it, in the local Upstash Redis stand-in served
+// on a loopback port (two store round trips beside the handler and one at the end: what runs may cost).
 // Usage: pnpm bench:route [-- --rounds 7 --per-round 2000]
 
+import { createServer } from "node:http";
 import { createJob, createRouteHandler } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
 import { Receiver } from "@upstash/qstash";
 import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
+import { realClock } from "../packages/cli/dist/dev/time.js";
+import { RedisGateway, redisHandler } from "../packages/cli/dist/redis/index.js";
 // The route's steps are internal: the breakdown imports them from the built files, not the package's API.
 import { signedTarget } from "../packages/runtime/dist/binding.js";
 import { readBody } from "../packages/runtime/dist/body.js";
@@ -51,6 +56,37 @@ const qjobs = createRouteHandler(
     },
   },
 );
+// The local Redis stand-in on a loopback port, for the route that records runs.
+const redisToken = "bench-redis-token";
+const redisServer = createServer((req, res) => {
+  if (!storeHandler(req, res)) res.writeHead(404).end();
+});
+const storeHandler = redisHandler(new RedisGateway({ clock: realClock }), { token: redisToken });
+await new Promise((resolve) => redisServer.listen(0, "127.0.0.1", resolve));
+const withRuns = createRouteHandler(
+  { "welcome-email": async () => job },
+  {
+    env: {
+      QSTASH_CURRENT_SIGNING_KEY: currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: nextSigningKey,
+      QJOBS_URL: "https://app.example.com/api/jobs",
+      QJOBS_REDIS_REST_URL: `http://127.0.0.1:${redisServer.address().port}/redis`,
+      QJOBS_REDIS_REST_TOKEN: redisToken,
+    },
+  },
+);
+// A signature is recorded once (its id is remembered): the runs variant gets a fresh one per delivery.
+let fresh = 0;
+async function freshDeliveries(count) {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const { body } = deliveries[i % deliveries.length];
+      const id = `msg_bench_${fresh++}`;
+      return { body, id, signature: await signDelivery({ url, body, signingKey: currentSigningKey }) };
+    }),
+  );
+}
+
 const official = verifySignatureAppRouter(
   async (req) => {
     await job.handler(JSON.parse(await req.text()), { key: job.key, messageId: "", retried: 0, headers: req.headers });
@@ -65,6 +101,12 @@ const variants = {
     const response = await qjobs(request(d));
     if (response.status !== 200) throw new Error(`qjobs answered ${response.status}: ${await response.text()}`);
   },
+  "qjobs route, runs recorded (local Redis)": async (d) => {
+    const req = request(d);
+    req.headers.set("upstash-message-id", d.id);
+    const response = await withRuns(req);
+    if (response.status !== 200) throw new Error(`qjobs answered ${response.status}: ${await response.text()}`);
+  },
   "official verifySignatureAppRouter": async (d) => {
     const response = await official(request(d));
     if (response.status !== 200) throw new Error(`official answered ${response.status}`);
@@ -76,8 +118,10 @@ const variants = {
 };
 
 async function measure(run) {
+  const pool =
+    run === variants["qjobs route, runs recorded (local Redis)"] ? await freshDeliveries(perRound) : deliveries;
   const start = performance.now();
-  for (let i = 0; i < perRound; i++) await run(deliveries[i % deliveries.length]);
+  for (let i = 0; i < perRound; i++) await run(pool[i % pool.length]);
   return perRound / ((performance.now() - start) / 1000);
 }
 
@@ -98,6 +142,12 @@ console.log(`qjobs route / official helper: ${(ours / rates["official verifySign
 console.log(
   `qjobs route / floor:           ${(ours / rates["floor: Receiver.verify + JSON.parse + handler"]).toFixed(2)}x`,
 );
+const recorded = rates["qjobs route, runs recorded (local Redis)"];
+console.log(
+  `runs recorded beside / without: ${(recorded / ours).toFixed(2)}x (${(1e3 / recorded - 1e3 / ours).toFixed(2)} ms more a delivery: its store round trips)`,
+);
+redisServer.closeAllConnections();
+redisServer.close();
 
 // Each step of a delivery, alone, on the same deliveries: where the route's time goes.
 const keys = { current: currentSigningKey, next: nextSigningKey };

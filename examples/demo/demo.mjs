@@ -1,11 +1,15 @@
 // The end-to-end demo: `qjobs dev` (the local QStash) and a small Node app that mounts the generated
 // jobs route; real jobs are dispatched through @qjobs/runtime and QStash's real SDK, delivered signed,
-// retried, delayed and dead-lettered. Prints a timeline; exits 0 only if every outcome was as expected.
+// retried, delayed and dead-lettered, their runs recorded in the local Upstash Redis stand-in and one of them
+// followed to its result. Prints a timeline; exits 0 only if every outcome was as expected.
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { Client } from "@upstash/qstash";
 import pc from "picocolors";
+import { realClock } from "../../packages/cli/dist/dev/time.js";
+import { RedisGateway, redisHandler } from "../../packages/cli/dist/redis/index.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const color = pc.createColors(Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env));
@@ -50,7 +54,19 @@ function startQStash() {
   });
 }
 
+/** The run store: the local Upstash Redis stand-in on a free loopback port (until qjobs dev serves it). */
+async function startRunStore() {
+  const token = "demo-redis-token";
+  const handler = redisHandler(new RedisGateway({ clock: realClock }), { token });
+  const server = createServer((req, res) => {
+    if (!handler(req, res)) res.writeHead(404).end();
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${server.address().port}/redis`, token };
+}
+
 const { url: qstashUrl, child } = await startQStash();
+const runStore = await startRunStore();
 const { startApp } = await import("./dist/app.js");
 const app = await startApp();
 Object.assign(process.env, {
@@ -59,6 +75,8 @@ Object.assign(process.env, {
   QSTASH_CURRENT_SIGNING_KEY: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
   QSTASH_NEXT_SIGNING_KEY: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
   QJOBS_URL: `${app.url}/api/jobs`,
+  QJOBS_REDIS_REST_URL: runStore.url,
+  QJOBS_REDIS_REST_TOKEN: runStore.token,
 });
 say("app", `the app serves the jobs route at ${process.env.QJOBS_URL}`);
 
@@ -99,7 +117,15 @@ try {
     );
 
   dispatched("welcome-email", await welcomeEmail.dispatch({ userId: "u_42" }));
-  dispatched("crm/sync-contacts", await syncContacts.dispatch({ accountId: 7 }));
+  const syncRun = await syncContacts.dispatch({ accountId: 7 });
+  dispatched("crm/sync-contacts", syncRun);
+  // Follow that run, as an app would: each change of status on the timeline, then its result.
+  const { createRuns } = await import("@qjobs/runtime");
+  const followed = createRuns().waitForRun(syncRun, {
+    timeout: 20,
+    onUpdate: (run) =>
+      say("app", color.dim(`run ${run.id} of ${run.key}: ${run.status}${run.error ? ` (${run.error.message})` : ""}`)),
+  });
   dispatched("billing/charge-card", await chargeCard.dispatch({ orderId: "o_1001", cents: 4999 }));
   dispatched("send-reminder with a 2 s delay", await sendReminder.dispatch({ dispatchedAt: Date.now() }, { delay: 2 }));
   dispatched(
@@ -125,6 +151,12 @@ try {
     ["images/resize ran for all 3 images", () => count("images/resize", "done") === 3],
   ];
   await until(() => expected.every(([, check]) => check()), 25_000).catch(() => undefined);
+  const ended = await followed;
+  say("app", `the run of crm/sync-contacts ended ${ended?.status}, with the result ${JSON.stringify(ended?.result)}`);
+  expected.push([
+    "crm/sync-contacts's run was followed to its result",
+    () => ended?.status === "succeeded" && ended.attempt === 2 && ended.result?.synced === 7,
+  ]);
 
   const qstash = new Client({
     baseUrl: qstashUrl,
@@ -157,5 +189,7 @@ try {
   child.kill("SIGINT");
   app.server.closeAllConnections();
   app.server.close();
+  runStore.server.closeAllConnections();
+  runStore.server.close();
 }
 process.exitCode = exitCode;

@@ -12,6 +12,7 @@ describe("the README's demo (pnpm demo)", () => {
     });
     expect(run.stdout).toContain("✓ crm/sync-contacts failed once, then succeeded on its retry");
     expect(run.stdout).toContain("✓ the declined charge is in the dead-letter queue, and nothing else");
+    expect(run.stdout).toContain("✓ crm/sync-contacts's run was followed to its result");
     expect(run.stdout).toMatch(/qstash │ .*billing\/charge-card\s+#1\s+489/);
     expect(run.stdout).toMatch(/demo ok in/);
     expect(run.status).toBe(0);

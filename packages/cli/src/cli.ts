@@ -10,6 +10,10 @@ import {
   reportGenerate,
   reportInit,
   reportList,
+  reportRun,
+  reportRunsGet,
+  reportRunsList,
+  reportRunUpdate,
   reportSchedulesSync,
   reportWatchEvent,
 } from "./report.js";
@@ -49,6 +53,7 @@ Examples:
   $ qjobs list --json         the jobs, as JSON
   $ qjobs schedules sync      after a deploy: make QStash's schedules match the declared ones
   $ qjobs dashboard           see and steer production's jobs (QSTASH_TOKEN), by job key
+  $ qjobs run reports:daily --wait    dispatch a job and follow its run to its result
 
 Configuration: qjobs.config.json in the project folder, for example
   { "jobs": ["src/**/*.job.ts"], "registry": "src/qjobs.gen.ts", "route": "src/app/api/jobs/route.ts" }`,
@@ -105,6 +110,69 @@ Configuration: qjobs.config.json in the project folder, for example
     .action(async (options: { cwd: string; json?: boolean }) => {
       const { list } = await import("./commands/list.js");
       setExitCode(reportList(output, await list({ cwd: options.cwd }), options.json ?? false));
+    });
+
+  root
+    .command("run")
+    .description("dispatch a job as the registry's dispatch does, and print its run id")
+    .argument("<key>", "the job's key")
+    .addOption(cwdOption())
+    .option("--payload <json>", "the payload, as JSON")
+    .option("--payload-file <file>", "a file holding the payload, as JSON")
+    .option("--wait", "follow the run to its end (exit 0 succeeded, 1 failed or cancelled, 2 timed out)")
+    .option("--timeout <seconds>", "with --wait, how long to wait", "60")
+    .option("--json", "print the run handle (with --wait: the run at its end) as JSON")
+    .action(
+      async (
+        key: string,
+        options: {
+          cwd: string;
+          payload?: string;
+          payloadFile?: string;
+          wait?: boolean;
+          timeout: string;
+          json?: boolean;
+        },
+      ) => {
+        const timeout = Number(options.timeout);
+        if (!Number.isFinite(timeout) || timeout <= 0)
+          throw new UserError(`--timeout must be a number of seconds > 0, got ${JSON.stringify(options.timeout)}`);
+        const { runJob } = await import("./commands/runs.js");
+        const result = await runJob({
+          cwd: options.cwd,
+          key,
+          payload: options.payload,
+          payloadFile: options.payloadFile,
+          wait: options.wait,
+          timeout,
+          ...(options.json ? {} : { onUpdate: (run) => reportRunUpdate(output, run) }),
+        });
+        setExitCode(reportRun(output, result, { json: options.json ?? false, wait: options.wait ?? false }));
+      },
+    );
+
+  const runs = root.command("runs").description("runs: from the run store, or QStash's logs");
+  runs
+    .command("get")
+    .description("one run, by id")
+    .argument("<id>", "the run's id (QStash's message id)")
+    .addOption(cwdOption())
+    .option("--json", "print the run as JSON")
+    .action(async (id: string, options: { cwd: string; json?: boolean }) => {
+      const { getRunCommand } = await import("./commands/runs.js");
+      setExitCode(reportRunsGet(output, id, await getRunCommand({ cwd: options.cwd, id }), options.json ?? false));
+    });
+  runs
+    .command("list")
+    .description("this app's recent runs, newest first (needs the run store)")
+    .addOption(cwdOption())
+    .option("--job <key>", "only this job's runs")
+    .option("--status <status>", "only runs in this status")
+    .option("--json", 'print { "runs", "nextCursor" } as JSON')
+    .action(async (options: { cwd: string; job?: string; status?: string; json?: boolean }) => {
+      const { listRunsCommand } = await import("./commands/runs.js");
+      const page = await listRunsCommand({ cwd: options.cwd, key: options.job, status: options.status });
+      setExitCode(reportRunsList(output, page, options.json ?? false));
     });
 
   const schedules = root.command("schedules").description("declared schedules and QStash");

@@ -1,9 +1,10 @@
-import { bypassWithheld, DEV_CREDENTIALS, escapeControls } from "@qjobs/runtime";
+import { bypassWithheld, DEV_CREDENTIALS, escapeControls, isRunEnded, type Run, type RunPage } from "@qjobs/runtime";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
 import type { ListResult } from "./commands/list.js";
+import type { RunJobResult } from "./commands/runs.js";
 import type { SchedulesSyncResult } from "./commands/schedules.js";
 import type { WatchEvent } from "./commands/watch.js";
 import { nextRuns, parseCron } from "./cron.js";
@@ -320,5 +321,100 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
     return 1;
   }
   output.out(`\n${color.green("✓")} ${tally(result.applied)}, ${count("unchanged", result.steps)} unchanged.`);
+  return 0;
+}
+
+/** One run as one line: id, key, status and attempt, then its error or progress (untrusted text escaped). */
+function runLine(color: Colors, run: Run): string {
+  const paint =
+    run.status === "succeeded"
+      ? color.green
+      : run.status === "failed" || run.status === "cancelled"
+        ? color.red
+        : color.yellow;
+  const attempt = run.attempt > 0 ? color.dim(` attempt ${run.attempt}`) : "";
+  const detail = run.error
+    ? `: ${escapeControls(run.error.name ? `${run.error.name}: ${run.error.message}` : run.error.message)}`
+    : run.progress !== undefined && !isRunEnded(run)
+      ? color.dim(` progress ${escapeControls(JSON.stringify(run.progress))}`)
+      : "";
+  return `${escapeControls(run.id)}  ${escapeControls(run.key)}  ${paint(run.status)}${attempt}${detail}`;
+}
+
+/** What a run ended as, as `qjobs run --wait`'s exit code: 0 succeeded, 1 failed or cancelled, 2 timed out. */
+function runExitCode(result: RunJobResult): number {
+  if (!result.run || result.timedOut) return 2;
+  return result.run.status === "succeeded" ? 0 : 1;
+}
+
+/** `qjobs run`'s progress while it waits, on stderr (stdout stays for the answer). */
+export function reportRunUpdate(output: Output, run: Run): void {
+  output.err(`  ${runLine(output.errColor, run)}`);
+}
+
+/** `qjobs run`: the run's id, and with --wait how it ended (its result); returns the exit code. */
+export function reportRun(output: Output, result: RunJobResult, options: { json: boolean; wait: boolean }): number {
+  if (options.json) {
+    output.out(
+      JSON.stringify(options.wait ? (result.run ?? { ...result.handle, status: "unknown" }) : result.handle, null, 2),
+    );
+    return options.wait ? runExitCode(result) : 0;
+  }
+  const { color } = output;
+  const deduplicated = result.handle.deduplicated ? color.dim(" (deduplicated: the earlier message's run)") : "";
+  output.out(
+    `${color.green("✓")} dispatched ${escapeControls(result.handle.key)}: run ${escapeControls(result.handle.id)}${deduplicated}`,
+  );
+  if (!options.wait) return 0;
+  if (!result.run) {
+    output.err(
+      `${output.errColor.yellow("!")} no run was found before the timeout (no store, and QStash has no log of it yet)`,
+    );
+    return 2;
+  }
+  output.out(runLine(color, result.run));
+  if (result.timedOut) output.err(`${output.errColor.yellow("!")} timed out: the run had not ended`);
+  else if (result.run.status === "succeeded" && "result" in result.run)
+    output.out(escapeControls(JSON.stringify(result.run.result, null, 2)));
+  else if (result.run.resultError) output.out(color.dim(escapeControls(result.run.resultError)));
+  return runExitCode(result);
+}
+
+/** `qjobs runs get`: the run as JSON or in words; exit 1 when there is none. */
+export function reportRunsGet(output: Output, id: string, run: Run | undefined, json: boolean): number {
+  if (!run) {
+    output.err(
+      `${output.errColor.red("✗")} no run ${escapeControls(JSON.stringify(id))} (expired, never recorded, or not this app's)`,
+    );
+    return 1;
+  }
+  if (json) {
+    output.out(JSON.stringify(run, null, 2));
+    return 0;
+  }
+  output.out(runLine(output.color, run));
+  const times = [
+    `created ${run.createdAt}`,
+    run.startedAt && `started ${run.startedAt}`,
+    run.finishedAt && `finished ${run.finishedAt}`,
+  ];
+  output.out(
+    output.color.dim(
+      `  ${times.filter(Boolean).join(", ")}; from the ${run.source === "store" ? "run store" : "QStash logs"}`,
+    ),
+  );
+  if ("result" in run) output.out(escapeControls(JSON.stringify(run.result, null, 2)));
+  return 0;
+}
+
+/** `qjobs runs list`: one line a run, newest first. */
+export function reportRunsList(output: Output, page: RunPage, json: boolean): number {
+  if (json) {
+    output.out(JSON.stringify(page, null, 2));
+    return 0;
+  }
+  if (page.runs.length === 0) output.out(output.color.dim("no runs"));
+  for (const run of page.runs) output.out(`${output.color.dim(run.createdAt)}  ${runLine(output.color, run)}`);
+  if (page.nextCursor) output.out(output.color.dim("(more: use --json for the cursor)"));
   return 0;
 }

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { InvalidPayloadError } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
+import { startCaptureServer } from "../../../testkit/capture-server.js";
 import { runHeaders } from "../page/keys.js";
 import { templateProblem } from "../src/core/templates.js";
 import type { ProjectJob } from "../src/dashboard/view.js";
@@ -59,6 +60,30 @@ describe("qjobs generate reads key templates statically", () => {
     expect(warnings[0]).toMatch(
       /^src\/jobs\/b\.job\.ts:2:\d+: job "b" declares flow-control key "crm-api" with parallelism 5, rate 10 per 60 s, but job "a" \(src\/jobs\/a\.job\.ts:2:\d+\) declares it with parallelism 2: .* \(warning\)$/,
     );
+  });
+});
+
+describe("qjobs run fills the declared templates as the registry's dispatch does", () => {
+  it("publishes the filled key, and refuses a payload that cannot fill it as a user error, publishing nothing", async () => {
+    const qstash = await startCaptureServer();
+    try {
+      const dir = await tempProject({
+        "src/app/.keep": "",
+        "src/jobs/sync.job.ts": job("sync", 'flowControl: { key: "tenant:{tenantId}", parallelism: 2 }'),
+      });
+      const env = { QSTASH_URL: qstash.url, QSTASH_TOKEN: "test-token", QJOBS_URL: "https://app.example.com/api/jobs" };
+      const refused = await runCli(["run", "sync", "--payload", "{}", "--cwd", dir], { env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/tenantId: is missing, but flowControl\.key "tenant:\{tenantId\}" needs it/);
+      expect(refused.stderr).not.toMatch(/crashed|at file:/);
+      expect(qstash.requests).toEqual([]);
+
+      const sent = await runCli(["run", "sync", "--payload", '{"tenantId":"a b"}', "--cwd", dir], { env });
+      expect(sent.code).toBe(0);
+      expect(qstash.requests[0]?.headers["upstash-flow-control-key"]).toBe("tenant:a_20b");
+    } finally {
+      await qstash.close();
+    }
   });
 });
 

@@ -110,7 +110,7 @@ describe("per-tenant flow control through qjobs dev", () => {
     const first = await dispatch("crm/sync" as never, { tenantId: "acme", contactId: "c/1" } as never);
     const again = await dispatch("crm/sync" as never, { tenantId: "acme", contactId: "c/1", note: "retry" } as never);
     const other = await dispatch("crm/sync" as never, { tenantId: "acme", contactId: "c/2" } as never);
-    expect(again).toEqual({ messageId: first.messageId, deduplicated: true });
+    expect(again).toMatchObject({ messageId: first.messageId, deduplicated: true });
     expect(other.messageId).not.toBe(first.messageId);
     await local.engine.idle();
     expect(local.destination.deliveries.map((delivery) => JSON.parse(delivery.body.toString()).contactId)).toEqual([

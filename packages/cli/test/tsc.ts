@@ -8,9 +8,13 @@ export const compilers = {
   "typescript 7": join(fixturesDir, "export-forms", "node_modules", "typescript-7", "bin", "tsc"),
 };
 
-/** Runs a compiler on a project's tsconfig.json. */
-export function tsc(compiler: string, project: string): { code: number | null; output: string } {
-  const run = spawnSync(process.execPath, [compiler, "-p", join(project, "tsconfig.json"), "--pretty", "false"], {
+/** Runs a compiler on a project's tsconfig.json (or another config file of the project). */
+export function tsc(
+  compiler: string,
+  project: string,
+  configFile = "tsconfig.json",
+): { code: number | null; output: string } {
+  const run = spawnSync(process.execPath, [compiler, "-p", join(project, configFile), "--pretty", "false"], {
     encoding: "utf8",
   });
   return { code: run.status, output: run.stdout + run.stderr };

@@ -196,3 +196,25 @@ describe("keys from the payload: tsc checks each {placeholder} of a key template
     );
   }
 });
+
+describe("a run's result is typed by its key as what JSON makes of it (issue 18)", () => {
+  // runs-usage.ts (strict) and jsonify-usage.ts (strict and non-strict) hold valid uses and, each under an
+  // expected-error directive, a wrong result type, a property the result does not have, a Date that stays a Date.
+  it.each(Object.entries(compilers))(
+    "%s, non-strict too, accepts the typed uses and rejects the misuses",
+    (_name, compiler) => {
+      expect(tsc(compiler, exportForms, "tsconfig.loose.json")).toEqual({ code: 0, output: "" });
+    },
+  );
+
+  it("really checks: a wrong property on getRun's result fails to compile", async () => {
+    const dir = await tempProject({}, { from: exportForms, inRepo: true });
+    await writeFile(
+      join(dir, "src/misuse-run.ts"),
+      'import { dispatch, getRun } from "./qjobs.gen.js";\nconst run = await getRun(await dispatch("billing.refund", { orderId: "o" }));\nexport const n: number | undefined = run?.result?.length;\nexport const wrong = run?.result?.cents;\n',
+    );
+    const result = tsc(compilers["typescript 7"], dir);
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/misuse-run\.ts\(4,.*Property 'cents' does not exist on type 'string'/);
+  });
+});

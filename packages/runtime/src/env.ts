@@ -33,12 +33,17 @@ const CALLBACK_OVERHEAD_BYTES = 64 * 1024;
 
 /** The body limit in force: `QJOBS_MAX_BODY_BYTES` when set (a whole number of bytes), else the default. */
 export function readMaxBodyBytes(env: Env = processEnv()): number {
-  const text = env.QJOBS_MAX_BODY_BYTES;
-  if (text === undefined || text === "") return DEFAULT_MAX_BODY_BYTES;
-  if (!/^\d+$/.test(text) || Number(text) < 1024) {
+  return readWholeNumber(env, "QJOBS_MAX_BODY_BYTES", { unit: "bytes", min: 1024, fallback: DEFAULT_MAX_BODY_BYTES });
+}
+
+/** A variable holding a whole number of `unit`s, at least `min`; `fallback` when unset; else a ConfigurationError. */
+function readWholeNumber(env: Env, name: string, rule: { unit: string; min: number; fallback: number }): number {
+  const text = env[name];
+  if (text === undefined || text === "") return rule.fallback;
+  if (!/^\d+$/.test(text) || Number(text) < rule.min) {
     throw new ConfigurationError(
-      `QJOBS_MAX_BODY_BYTES must be a whole number of bytes >= 1024, got ${quoteForLog(text)}.`,
-      ["QJOBS_MAX_BODY_BYTES"],
+      `${name} must be a whole number of ${rule.unit} >= ${rule.min}, got ${quoteForLog(text)}.`,
+      [name],
     );
   }
   return Number(text);
@@ -163,6 +168,8 @@ export interface DispatchConfig {
   readonly bypassSecret: string | undefined;
   /** The largest body the route reads (a payload must leave room for its failure callback). */
   readonly maxBodyBytes: number;
+  /** Where dispatched runs are recorded as queued; undefined without a store. */
+  readonly runStore: RunStoreConfig | undefined;
 }
 
 /** What publishing needs. Throws, naming the missing or refused variable. */
@@ -191,5 +198,70 @@ export function readDispatchConfig(env: Env = processEnv(), routePath?: string):
     jobsUrl: jobsUrl.href,
     bypassSecret: env.VERCEL_AUTOMATION_BYPASS_SECRET || undefined,
     maxBodyBytes: readMaxBodyBytes(env),
+    runStore: readRunStoreConfig(env),
   };
+}
+
+/** How long a run is kept after it ends, when `QJOBS_RUN_RETENTION` does not say: 7 days. */
+export const DEFAULT_RUN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
+
+/** The pairs of variables that may name the run store, in the order they are tried. */
+const RUN_STORE_PAIRS = [
+  ["QJOBS_REDIS_REST_URL", "QJOBS_REDIS_REST_TOKEN"],
+  ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"],
+  ["KV_REST_API_URL", "KV_REST_API_TOKEN"],
+] as const;
+
+/** Every variable that can configure the run store, for errors that must name them. */
+export const RUN_STORE_VARIABLES: readonly string[] = RUN_STORE_PAIRS.flat();
+
+/** Where runs live (Upstash Redis over REST) and how long an ended run is kept. */
+export interface RunStoreConfig {
+  readonly url: string;
+  readonly token: string;
+  /** Seconds an ended run is kept. */
+  readonly retention: number;
+}
+
+/**
+ * The run store, or undefined when none is configured. `QJOBS_REDIS_REST_*` first, so an app can point runs
+ * at a database of its own; else Upstash's and then Vercel KV's usual names. The first complete pair wins; a
+ * pair with one half set is a ConfigurationError naming the missing half (a typo must not silently turn runs off).
+ */
+export function readRunStoreConfig(env: Env = processEnv()): RunStoreConfig | undefined {
+  for (const [urlName, tokenName] of RUN_STORE_PAIRS) {
+    const url = env[urlName];
+    const token = env[tokenName];
+    if (!url && !token) continue;
+    if (!url || !token) {
+      const missing = url ? tokenName : urlName;
+      throw new ConfigurationError(
+        `The run store is half configured: ${url ? urlName : tokenName} is set but ${missing} is not. Set both, or neither.`,
+        [missing],
+      );
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigurationError(`${urlName} must be an absolute https URL, got ${quoteForLog(url)}.`, [urlName]);
+    }
+    if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && isLoopbackUrl(parsed))) {
+      throw new ConfigurationError(
+        `${urlName} must be an https URL (http only on a loopback address), got ${quoteForLog(url)}.`,
+        [urlName],
+      );
+    }
+    return { url: parsed.href.replace(/\/$/, ""), token, retention: readRunRetention(env) };
+  }
+  return undefined;
+}
+
+/** `QJOBS_RUN_RETENTION` (whole seconds, at least 60), else the default of 7 days. */
+export function readRunRetention(env: Env = processEnv()): number {
+  return readWholeNumber(env, "QJOBS_RUN_RETENTION", {
+    unit: "seconds",
+    min: 60,
+    fallback: DEFAULT_RUN_RETENTION_SECONDS,
+  });
 }

@@ -2,10 +2,12 @@ export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RUN_RETENTION_SECONDS,
   DEV_CREDENTIALS,
   type DispatchConfig,
   type Env,
   isLoopbackUrl,
+  RUN_STORE_VARIABLES,
   readDispatchConfig,
   readSigningKeys,
   resolveJobsUrl,
@@ -21,6 +23,7 @@ export {
   QJobsError,
   RetryAfterError,
 } from "./errors.js";
+export { FAILURE_CALLBACK_RETRIES, failureCallbackOf } from "./failure-callback.js";
 export {
   createJob,
   isValidJobKey,
@@ -31,9 +34,22 @@ export {
   type SchemaJobDefinition,
 } from "./job.js";
 export { escapeControls } from "./log-text.js";
-export { createDispatch, dispatch, FAILURE_CALLBACK_RETRIES, type RegistryDispatch } from "./publish.js";
+export { createDispatch, dispatch, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
+export { createRuns, DEFAULT_WAIT_SECONDS, linkRunRetry, type RunsApi, type WaitOptions } from "./runs/api.js";
+export {
+  isRunEnded,
+  MAX_ERROR_CHARS,
+  MAX_PROGRESS_BYTES,
+  MAX_RESULT_BYTES,
+  RUN_STATUSES,
+  type Run,
+  type RunError,
+  type RunStatus,
+} from "./runs/model.js";
+export type { ListRunsOptions, RunPage } from "./runs/read.js";
+export { STORE_TIMEOUT_MS } from "./runs/store.js";
 // Filling key templates lives at @qjobs/runtime/keys, not here: an edge route bundles this entry, and need not
 // load SHA-256 to deliver (dispatch imports it on first use).
 export type { DeclaredOptions, TemplateCheck, TemplateIssues } from "./template-types.js";
@@ -53,7 +69,10 @@ export type {
   JobKey,
   JobLoader,
   JobLoaders,
+  JobResult,
   JsonIssues,
+  Jsonify,
   Register,
+  RunHandle,
 } from "./types.js";
 export { type SignatureClaims, SignatureError, type VerifyOptions, verifySignature } from "./verify.js";

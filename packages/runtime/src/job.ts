@@ -159,5 +159,5 @@ export function createJob(
 }
 
 function testContext(key: string, ctx: Partial<JobContext> | undefined): JobContext {
-  return { messageId: "msg_local", retried: 0, headers: new Headers(), ...ctx, key };
+  return { messageId: "msg_local", retried: 0, headers: new Headers(), progress: () => {}, ...ctx, key };
 }

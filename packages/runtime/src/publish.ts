@@ -3,7 +3,9 @@ import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
 import { type DispatchConfig, maxPayloadBytes, readDispatchConfig } from "./env.js";
 import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
-import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey } from "./types.js";
+import { failureCallbackOf } from "./failure-callback.js";
+import { recordQueued } from "./runs/queued.js";
+import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey, RunHandle } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
 const BATCH_SIZE = 100;
@@ -14,7 +16,7 @@ const clients = new Map<string, Promise<Client>>();
  * One Client per token and URL. The SDK is imported on first use so that the route, which never
  * publishes, does not load it; `devMode: false` keeps a stray QSTASH_DEV from swapping endpoints.
  */
-function qstashClient(config: DispatchConfig): Promise<Client> {
+export function qstashClient(config: DispatchConfig): Promise<Client> {
   const cacheKey = `${config.qstashUrl ?? ""}\n${config.token}`;
   let client = clients.get(cacheKey);
   if (!client) {
@@ -52,15 +54,6 @@ export async function dispatchOptions(
 
 type UrlPublishRequest = PublishRequest<string> & { url: string };
 
-/** How many times QStash retries delivering a failure callback to the hook (QStash's default is the message's). */
-/** How often QStash retries the failure callback that runs a job's onFailure hook. */
-export const FAILURE_CALLBACK_RETRIES = 3;
-
-/** Whether the job has an `onFailure` hook, which its messages' failure callback must reach. */
-export interface PublishHook {
-  failureHook?: boolean;
-}
-
 function toPublishRequest(
   config: DispatchConfig,
   key: string,
@@ -69,27 +62,33 @@ function toPublishRequest(
   hook: PublishHook,
 ): UrlPublishRequest {
   const { notBefore, headers, ...rest } = options;
-  // The failure callback goes to the same route, verified like any delivery, where the job's onFailure runs.
-  const failureCallback = hook.failureHook ? deliveryUrl(config.jobsUrl, key, "failure") : rest.failureCallback;
+  // Every message's failure callback goes to the route (verified like any delivery), which ends the run and runs
+  // the job's onFailure, unless the job declares one of its own.
+  const { failureCallback, headers: callbackHeaders } = failureCallbackOf(
+    config.jobsUrl,
+    key,
+    hook.failureHook ? undefined : rest.failureCallback,
+  );
   const bypassSecret = bypassSecretFor(key, config.bypassSecret, config.jobsUrl, [rest.callback, failureCallback]);
   return {
     ...rest,
     url: deliveryUrl(config.jobsUrl, key),
-    ...(failureCallback !== undefined ? { failureCallback } : {}),
+    failureCallback,
     body,
     headers: {
       ...headers,
       ...(bypassSecret ? { [BYPASS_HEADER]: bypassSecret } : {}),
-      ...(hook.failureHook
-        ? {
-            "Upstash-Failure-Callback-Retries": String(FAILURE_CALLBACK_RETRIES),
-            ...(bypassSecret ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: bypassSecret } : {}),
-          }
-        : {}),
+      ...callbackHeaders,
+      ...(bypassSecret ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: bypassSecret } : {}),
       "Content-Type": "application/json",
     },
     notBefore: notBefore instanceof Date ? Math.floor(notBefore.getTime() / 1000) : notBefore,
   };
+}
+
+/** Whether the job has an `onFailure` hook: its messages' failure callback then always goes to the route. */
+export interface PublishHook {
+  failureHook?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -135,9 +134,16 @@ export async function publishJob(
   const client = await qstashClient(config);
   const request = toPublishRequest(config, key, serialize(key, config, payload), options, hook);
   const response = await withDispatchErrors(key, () => client.publish(request));
-  return response.deduplicated
-    ? { messageId: response.messageId, deduplicated: true }
-    : { messageId: response.messageId };
+  const handle = runHandle(key, response.messageId);
+  // A deduplicated dispatch is the earlier message's run: nothing is written.
+  if (response.deduplicated) return { ...handle, deduplicated: true };
+  await recordQueued(config, [handle]);
+  return handle;
+}
+
+/** A run handle: the run's id (QStash's message id, also kept as `messageId`) and its job key. */
+function runHandle<TKey extends string>(key: TKey, messageId: string): RunHandle<TKey> {
+  return { id: messageId, key, messageId };
 }
 
 /** Publishes one message per payload through QStash's batch endpoint, keeping their order; `options` are each one's. */
@@ -147,19 +153,28 @@ export async function publishJobs(
   options: readonly DispatchOptions[],
   routePath?: string,
   hook: PublishHook = {},
-): Promise<{ messageId: string }[]> {
+): Promise<RunHandle[]> {
   if (payloads.length === 0) return [];
   const config = readDispatchConfig(undefined, routePath);
   const client = await qstashClient(config);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
   const bodies = payloads.map((payload) => serialize(key, config, payload));
-  const results: { messageId: string }[] = [];
+  const results: RunHandle[] = [];
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
     const requests = bodies
       .slice(start, start + BATCH_SIZE)
       .map((body, index) => toPublishRequest(config, key, body, options[start + index] as DispatchOptions, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
-    for (const response of responses) results.push({ messageId: (response as { messageId: string }).messageId });
+    const batch = responses.map((response) => {
+      const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
+      return deduplicated ? { ...runHandle(key, messageId), deduplicated: true as const } : runHandle(key, messageId);
+    });
+    // One pipeline for the batch's runs; deduplicated messages are runs already.
+    await recordQueued(
+      config,
+      batch.filter((handle) => !handle.deduplicated),
+    );
+    results.push(...batch);
   }
   return results;
 }
@@ -171,13 +186,13 @@ export interface RegistryDispatch {
    * dependencies), with the job's declared options under the call's own. The payload is type-checked by tsc
    * and validated by the job's schema on delivery.
    */
-  dispatch<TKey extends JobKey>(key: TKey, ...args: DispatchArgs<JobInput<TKey>>): Promise<DispatchResult>;
+  dispatch<TKey extends JobKey>(key: TKey, ...args: DispatchArgs<JobInput<TKey>>): Promise<DispatchResult<TKey>>;
   /** One message per payload, through QStash's batch endpoint; ids come back in order. */
   dispatchMany<TKey extends JobKey>(
     key: TKey,
     payloads: readonly JobInput<TKey>[],
     options?: DispatchOptions,
-  ): Promise<{ messageId: string }[]>;
+  ): Promise<RunHandle<TKey>[]>;
 }
 
 /**
@@ -197,17 +212,27 @@ export function createDispatch(
     return dispatchOptions(key, declared[key] as DispatchOptions, payload, options);
   };
   return {
-    dispatch: async (key, ...[payload, options]) =>
-      publishJob(key, payload, await optionsOf(key, payload, options), config.routePath, hook(key)),
+    dispatch: async <TKey extends JobKey>(key: TKey, ...[payload, options]: DispatchArgs<JobInput<TKey>>) =>
+      (await publishJob(
+        key,
+        payload,
+        await optionsOf(key, payload, options),
+        config.routePath,
+        hook(key),
+      )) as DispatchResult<TKey>,
     // Every payload's templates are filled before the first batch goes out, so a bad one publishes nothing.
-    dispatchMany: async (key, payloads, options) =>
-      publishJobs(
+    dispatchMany: async <TKey extends JobKey>(
+      key: TKey,
+      payloads: readonly JobInput<TKey>[],
+      options?: DispatchOptions,
+    ) =>
+      (await publishJobs(
         key,
         payloads,
         await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
         config.routePath,
         hook(key),
-      ),
+      )) as RunHandle<TKey>[],
   };
 }
 

@@ -1,6 +1,16 @@
 import { signedTarget } from "./binding.js";
 import { readBody } from "./body.js";
-import { type Env, processEnv, type RouteConfig, readMaxBodyBytes, readRouteConfig } from "./env.js";
+import {
+  type Env,
+  isLocalUse,
+  processEnv,
+  type RouteConfig,
+  RUN_STORE_VARIABLES,
+  type RunStoreConfig,
+  readMaxBodyBytes,
+  readRouteConfig,
+  readRunStoreConfig,
+} from "./env.js";
 import {
   ConfigurationError,
   InvalidPayloadError,
@@ -10,6 +20,9 @@ import {
 } from "./errors.js";
 import { quoteForLog } from "./log-text.js";
 import type { ReplayGuard } from "./replay.js";
+import { type RunError, runErrorOf } from "./runs/model.js";
+import { type DeliveryFacts, type DeliveryRecorder, startRecording } from "./runs/record.js";
+import { storeErrorLogger } from "./runs/store.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
 import { type SignatureClaims, SignatureError, verifySignature } from "./verify.js";
@@ -55,6 +68,12 @@ export type RouteErrorCode =
 
 const NON_RETRYABLE_STATUS = 489;
 
+/** The variables the run store is read from, so the cached configuration follows them. */
+const RUN_STORE_FINGERPRINT = [...RUN_STORE_VARIABLES, "QJOBS_RUN_RETENTION"];
+
+/** Progress without a store (or without a signature to bind it to): nowhere to record it. */
+const noProgress = () => {};
+
 function failure(
   status: number,
   code: RouteErrorCode,
@@ -94,6 +113,7 @@ function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobC
     ...(scheduleId ? { scheduleId } : {}),
     headers,
     claims,
+    progress: noProgress,
   };
 }
 
@@ -108,6 +128,37 @@ function base64Bytes(text: unknown): Uint8Array {
 
 const lenient = new TextDecoder();
 
+/** A failure callback's body as an object, or undefined when it is not one. */
+function parseCallback(body: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(utf8.decode(body));
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What QStash saw fail last: the route's own error message when the answer was one, else the body as text. */
+function callbackError(callback: Record<string, unknown>): RunError {
+  const status = typeof callback.status === "number" ? callback.status : undefined;
+  let text = "";
+  try {
+    text = lenient.decode(base64Bytes(callback.body));
+  } catch {
+    text = "";
+  }
+  let message = text || `The last attempt answered ${status ?? "nothing"}`;
+  try {
+    const answered = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof answered?.error?.message === "string") message = answered.error.message;
+  } catch {
+    // Not the route's JSON (a proxy's page, a timeout): the text itself.
+  }
+  return runErrorOf(message, status);
+}
+
 /**
  * A failure callback, QStash's last word on a message (signed and bound to this app like any delivery):
  * runs the job's onFailure with the original payload, validated again, and what failed. A job without a hook
@@ -119,8 +170,19 @@ async function runFailureHook(
   body: Uint8Array,
   ctx: JobContext,
   logger: Pick<Console, "error" | "warn">,
+  record: (id: string, recordStart: boolean) => DeliveryRecorder | undefined,
 ): Promise<Response> {
-  if (!job.onFailure) return Response.json({ ok: true, hook: "none" });
+  // QStash gave up on the message: its run ends failed (the first terminal write wins, so a late callback after a
+  // success changes nothing). The run's id is the source message id inside the signed body, never a header.
+  const recordFailed = async (callback: Record<string, unknown>) => {
+    if (typeof callback.sourceMessageId !== "string") return;
+    await record(callback.sourceMessageId, false)?.end({ kind: "failed", error: callbackError(callback) });
+  };
+  if (!job.onFailure) {
+    const callback = parseCallback(body);
+    if (callback) await recordFailed(callback);
+    return Response.json({ ok: true, hook: "none" });
+  }
   // Signed is not well-formed: anyone with the account's token can publish any body to the hook's URL. What
   // QStash would only retry (not JSON, not an object, fields that are not base64) is answered 489, never thrown.
   let callback: Record<string, unknown>;
@@ -139,6 +201,7 @@ async function runFailureHook(
       `The failure callback of job "${key}" is not a JSON object with base64 bodies`,
     );
   }
+  const recorded = recordFailed(callback);
   let payload: unknown;
   let rawPayload: unknown;
   let reason: JobFailure["reason"] = "failed";
@@ -162,8 +225,10 @@ async function runFailureHook(
   };
   try {
     await job.onFailure(reason === "failed" ? payload : undefined, info, ctx);
+    await recorded;
     return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
   } catch (error) {
+    await recorded;
     logger.error(
       `[qjobs] The onFailure hook of job "${key}" (${quoteForLog(info.sourceMessageId, 64)}) failed:`,
       error,
@@ -191,7 +256,16 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
 
   // The configuration is read at each request (an env can change under tests and reloads), but only
   // parsed again when one of the variables it depends on did.
-  let cached: { fingerprint: string; config: RouteConfig; maxBodyBytes: number } | undefined;
+  let cached:
+    | {
+        fingerprint: string;
+        config: RouteConfig;
+        maxBodyBytes: number;
+        store: RunStoreConfig | undefined;
+        local: boolean;
+      }
+    | undefined;
+  const reportStoreError = storeErrorLogger(logger);
   function configure(env: Env) {
     const fingerprint = [
       env.QSTASH_CURRENT_SIGNING_KEY,
@@ -201,10 +275,17 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       env.VERCEL_URL,
       env.NODE_ENV,
       env.QJOBS_MAX_BODY_BYTES,
+      ...RUN_STORE_FINGERPRINT.map((name) => env[name]),
     ].join("\n");
     if (cached?.fingerprint !== fingerprint) {
       const config = readRouteConfig(env, { urls: options.urls, routePath: options.routePath });
-      cached = { fingerprint, config, maxBodyBytes: options.maxBodyBytes ?? readMaxBodyBytes(env) };
+      cached = {
+        fingerprint,
+        config,
+        maxBodyBytes: options.maxBodyBytes ?? readMaxBodyBytes(env),
+        store: readRunStoreConfig(env),
+        local: isLocalUse(env, config.urls),
+      };
     }
     return cached;
   }
@@ -292,35 +373,75 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     }
 
     const ctx = contextOf(key, request.headers, claims);
-    if (target.hook === "failure") return runFailureHook(job, key, body, ctx, logger);
+    // Runs are recorded beside the delivery, bound to what was signed: the job key and the signature's id.
+    const record = (id: string, recordStart = true): DeliveryRecorder | undefined => {
+      if (!setup.store || typeof claims.jti !== "string" || !id) return undefined;
+      const facts: DeliveryFacts = {
+        id,
+        key,
+        jobsUrl: setup.config.urls[0] as URL,
+        attempt: ctx.retried + 1,
+        jti: claims.jti,
+        exp: claims.exp,
+      };
+      return startRecording(setup.store, facts, reportStoreError, { recordStart });
+    };
+    if (target.hook === "failure") return runFailureHook(job, key, body, ctx, logger, record);
     if (target.hook !== null) return failure(404, "unknown_job", `Unknown hook ${quoteForLog(target.hook)}`);
 
+    const recorder = record(ctx.messageId);
+    const answer = async (outcome: Parameters<DeliveryRecorder["end"]>[0], response: Response) => {
+      await recorder?.end(outcome);
+      return response;
+    };
     let payload: unknown;
     try {
       payload = await validatePayload(key, job.schema, parseBody(body));
     } catch (error) {
       if (error instanceof InvalidPayloadError) {
-        return failure(NON_RETRYABLE_STATUS, "invalid_payload", error.message, { issues: error.issues });
+        return answer(
+          { kind: "failed", error: runErrorOf(error, NON_RETRYABLE_STATUS) },
+          failure(NON_RETRYABLE_STATUS, "invalid_payload", error.message, { issues: error.issues }),
+        );
       }
-      return failure(NON_RETRYABLE_STATUS, "invalid_json", `The body of job "${key}" is not JSON`);
+      const message = `The body of job "${key}" is not JSON`;
+      return answer(
+        { kind: "failed", error: { message, name: "SyntaxError", status: NON_RETRYABLE_STATUS } },
+        failure(NON_RETRYABLE_STATUS, "invalid_json", message),
+      );
     }
 
     try {
-      await job.handler(payload, ctx);
-      return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
+      const result = await job.handler(payload, { ...ctx, progress: recorder?.progress ?? noProgress });
+      return answer(
+        { kind: "succeeded", result },
+        new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } }),
+      );
     } catch (error) {
       if (error instanceof NonRetryableError) {
         logger.warn(`[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}) failed for good: ${error.message}`);
-        return failure(NON_RETRYABLE_STATUS, "non_retryable", error.message);
+        return answer(
+          { kind: "failed", error: runErrorOf(error, NON_RETRYABLE_STATUS) },
+          failure(NON_RETRYABLE_STATUS, "non_retryable", error.message),
+        );
       }
       if (error instanceof RetryAfterError) {
-        return failure(500, "retry_after", error.message, { headers: { "Retry-After": String(error.seconds) } });
+        return answer(
+          { kind: "retrying", error: runErrorOf(error, 500) },
+          failure(500, "retry_after", error.message, { headers: { "Retry-After": String(error.seconds) } }),
+        );
       }
       logger.error(
         `[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}, attempt ${ctx.retried + 1}) failed:`,
         error,
       );
-      return failure(500, "job_failed", `Job "${key}" failed; QStash will retry it`);
+      const runError = runErrorOf(error, 500);
+      // Locally, the answer carries the real error, so qjobs dev's terminal shows it even without a store.
+      // Elsewhere it stays in the server log: an error message can hold what the caller must not see.
+      const said = setup.local
+        ? `Job "${key}" failed: ${runError.name ? `${runError.name}: ` : ""}${runError.message}`
+        : `Job "${key}" failed on attempt ${ctx.retried + 1}; see the server log`;
+      return answer({ kind: "retrying", error: runError }, failure(500, "job_failed", said));
     }
   };
 }

@@ -38,11 +38,21 @@ export type FlowControl = { key: string; period?: number | Duration } & (
   | { parallelism?: number; rate: number }
 );
 
-export interface DispatchResult {
+/**
+ * A run handle: what a dispatch resolves to, and what `getRun`, `waitForRun` and `cancelRun` take. `id` is
+ * QStash's message id (also kept as `messageId`); `key` types the run's result.
+ */
+export interface RunHandle<TKey extends string = string> {
+  id: string;
+  key: TKey;
+  /** The same as `id`: the name dispatch results had before runs. */
   messageId: string;
-  /** True when QStash recognised a duplicate and kept the earlier message. */
-  deduplicated?: boolean;
+  /** True when QStash recognised a duplicate and kept the earlier message: the handle is that message's run. */
+  deduplicated?: true;
 }
+
+/** What a dispatch resolves to: a run handle. */
+export type DispatchResult<TKey extends string = string> = RunHandle<TKey>;
 
 /**
  * What a handler learns about the delivery it is running. Authenticated by the signature: `key` (from the
@@ -61,6 +71,11 @@ export interface JobContext {
   readonly headers: Headers;
   /** The verified signature's claims (`jti` is unique per attempt, `iat` when QStash signed it); absent in `job.run`. */
   readonly claims?: SignatureClaims;
+  /**
+   * Records a JSON value as the run's latest progress (up to 16 KiB of JSON). Returns nothing and never throws:
+   * at most one write is in flight, then only the latest value is sent. Without a run store it does nothing.
+   */
+  readonly progress: (value: unknown) => void;
 }
 
 export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext) => TResult | Promise<TResult>;
@@ -110,7 +125,7 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
   /** Publish one message through QStash. With a schema the payload is validated first. */
   dispatch(...args: DispatchArgs<TInput>): Promise<DispatchResult>;
   /** Publish one message per payload with QStash's batch endpoint; ids come back in order. */
-  dispatchMany(payloads: readonly TInput[], options?: DispatchOptions): Promise<{ messageId: string }[]>;
+  dispatchMany(payloads: readonly TInput[], options?: DispatchOptions): Promise<RunHandle[]>;
   /** Run the handler here and now (validating through the schema), for tests and scripts. */
   run(payload: TInput, ctx?: Partial<JobContext>): Promise<Awaited<TResult>>;
   readonly handler: JobHandler<TPayload, TResult>;
@@ -187,3 +202,58 @@ export type JsonIssues<T, Path extends string = "payload", Depth extends unknown
 export type JsonPayloadCheck<T> = [JsonIssues<T>] extends [never]
   ? unknown
   : { "a payload travels as JSON, which cannot carry": JsonIssues<T> };
+
+/** What JSON drops: from an object it removes the property, in an array or at the top it becomes `null`. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler typed as returning void returns undefined, which JSON drops.
+type JsonDropped = undefined | void | symbol | ((...args: never[]) => unknown);
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** Whether some member of `T` is dropped by JSON (the property may then be missing). */
+type MayDrop<T> = [Extract<T, JsonDropped>] extends [never] ? false : true;
+
+/** What JSON does with property `K` of `T`: drops it, keeps it, or keeps it when it holds something JSON keeps. */
+type PropertyFate<T, K extends keyof T> = K extends symbol
+  ? "dropped"
+  : [Exclude<T[K], JsonDropped>] extends [never]
+    ? "dropped"
+    : MayDrop<T[K]> extends true
+      ? "optional"
+      : "required";
+
+type JsonifyObject<T> = Simplify<
+  { [K in keyof T as PropertyFate<T, K> extends "required" ? K : never]: Jsonify<T[K]> } & {
+    [K in keyof T as PropertyFate<T, K> extends "optional" ? K : never]?: Jsonify<Exclude<T[K], JsonDropped>>;
+  }
+>;
+
+/**
+ * What JSON makes of a `T`: what `JSON.parse(JSON.stringify(value))` gives back. A `Date` (anything with
+ * `toJSON`) becomes what `toJSON` returns, functions, symbols and `undefined` properties disappear (in arrays they
+ * become `null`), a `Map` or `Set` becomes `{}`. A run's `result` is typed with it, so the type never lies.
+ */
+export type Jsonify<T> = 0 extends 1 & T
+  ? unknown
+  : unknown extends T
+    ? unknown
+    : T extends JsonDropped
+      ? null
+      : T extends { toJSON(): infer J }
+        ? Jsonify<J>
+        : T extends JsonPrimitive
+          ? T
+          : T extends bigint
+            ? never
+            : T extends ReadonlyMap<unknown, unknown> | ReadonlySet<unknown>
+              ? Record<string, never>
+              : T extends readonly unknown[]
+                ? { [I in keyof T]: Jsonify<T[I]> }
+                : T extends object
+                  ? JsonifyObject<T>
+                  : never;
+
+/** What a job's handler resolves to, read off `run` (inferring through the handler's `T | Promise<T>` widens it). */
+type ResultOf<TJob> = TJob extends { run(...args: never[]): Promise<infer TResult> } ? TResult : unknown;
+
+/** The `result` of a run of job `TKey`: what JSON makes of what its handler returns. */
+export type JobResult<TKey extends JobKey> = Jsonify<Awaited<ResultOf<RegisteredJobs[TKey]>>>;

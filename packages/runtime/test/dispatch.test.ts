@@ -35,8 +35,12 @@ const resize = createJob("images/resize", {
 describe("job.dispatch publishes through the real QStash Client", () => {
   it("sends the JSON payload to the jobs route with the key in ?job=, authenticated", async () => {
     const result = await email.dispatch({ userId: "u_1", note: "été \u2028 日本" });
-    expect(result).toEqual({ messageId: expect.stringMatching(/^msg_\d+$/) });
-    expect(qstash.requests[0]?.answer).toEqual(result);
+    expect(result).toEqual({
+      id: result.messageId,
+      key: "welcome-email",
+      messageId: expect.stringMatching(/^msg_\d+$/),
+    });
+    expect(qstash.requests[0]?.answer).toEqual({ messageId: result.id });
     const [request] = qstash.requests;
     expect(request?.method).toBe("POST");
     expect(request?.target).toBe(`/v2/publish/${jobsUrl}?job=welcome-email`);
@@ -44,6 +48,16 @@ describe("job.dispatch publishes through the real QStash Client", () => {
     expect(request?.headers["content-type"]).toBe("application/json");
     expect(request?.headers["upstash-method"]).toBe("POST");
     expect(request?.body.toString("utf8")).toBe(JSON.stringify({ userId: "u_1", note: "été \u2028 日本" }));
+  });
+
+  it("every message carries the route's failure callback, so a run QStash gives up on ends failed", async () => {
+    await email.dispatch({ userId: "u_1" });
+    expect(qstash.requests[0]?.headers).toMatchObject({
+      "upstash-failure-callback": `${jobsUrl}?job=welcome-email&hook=failure`,
+      "upstash-failure-callback-retries": "3",
+    });
+    await createDispatch({ "welcome-email": {} }).dispatchMany("welcome-email", [{ userId: "u_2" }]);
+    expect(qstash.requests[1]?.body.toString("utf8")).toContain(`${jobsUrl}?job=welcome-email&hook=failure`);
   });
 
   it("encodes keys with / and : in the destination", async () => {
@@ -100,6 +114,8 @@ describe("job.dispatch publishes through the real QStash Client", () => {
 
   it("reports a deduplicated publish", async () => {
     expect(await email.dispatch({ userId: "u_1" }, { deduplicationId: "seen" })).toEqual({
+      id: "msg_earlier",
+      key: "welcome-email",
       messageId: "msg_earlier",
       deduplicated: true,
     });

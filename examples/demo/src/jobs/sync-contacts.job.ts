@@ -8,4 +8,6 @@ export const syncContacts = createJob("crm/sync-contacts", async (payload: { acc
     throw new Error("CRM timed out");
   }
   record({ key: ctx.key, attempt: ctx.retried + 1, outcome: "done", detail: `synced account ${payload.accountId}` });
+  // The run's result, which the demo follows with waitForRun.
+  return { synced: payload.accountId, at: new Date() };
 });

@@ -128,12 +128,15 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
   const routePath = appRoutePath(target.route);
   return [
     ...HEADER,
-    'import { createDispatch, type DispatchOptions } from "@qjobs/runtime";',
+    'import { createDispatch, createRuns, type DispatchOptions } from "@qjobs/runtime";',
     "",
     ...declaredOptions(model),
     "",
     "/** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */",
     `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${dispatchConfig(model, routePath)});`,
+    "",
+    "/** Runs by handle or id, typed by this registry: getRun, waitForRun, cancelRun, listRuns. */",
+    `export const { getRun, waitForRun, cancelRun, listRuns } = createRuns(${routePath ? `{ routePath: ${quote(routePath)} }` : ""});`,
     "",
     ...registerAugmentation(model, target),
     ...scheduleTable(model),
@@ -145,7 +148,7 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
  * The URL path a Next.js App Router route file is served at (`src/app/api/(jobs)/route.ts` → `/api/jobs`):
  * route groups and parallel-route slots are not part of it. Undefined outside an `app/` folder.
  */
-function appRoutePath(routeFile: string): string | undefined {
+export function appRoutePath(routeFile: string): string | undefined {
   const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
   if (!match) return undefined;
   const segments = (match[1] as string)

@@ -1,4 +1,4 @@
-import { deliveryUrl, FAILURE_CALLBACK_RETRIES } from "@qjobs/runtime";
+import { deliveryUrl, failureCallbackOf } from "@qjobs/runtime";
 import { loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import { nextRuns, parseCron } from "../cron.js";
@@ -15,11 +15,10 @@ function publishOf(job: RegisteredJob, jobsUrl: URL): ProjectJob["publish"] {
   const options = Object.fromEntries(
     Object.entries(job.options).filter(([name]) => SCHEDULE_OPTION_NAMES.includes(name)),
   ) as ScheduleOptions;
-  const headers = publishHeaders({
-    ...options,
-    ...(job.failureHook ? { failureCallback: deliveryUrl(jobsUrl, job.key, "failure") } : {}),
-  });
-  if (job.failureHook) headers["upstash-failure-callback-retries"] = String(FAILURE_CALLBACK_RETRIES);
+  // The registry's rule: the route's failure callback (which ends the run), unless the job declares its own.
+  const callback = failureCallbackOf(jobsUrl, job.key, job.failureHook ? undefined : options.failureCallback);
+  const headers = publishHeaders({ ...options, failureCallback: callback.failureCallback });
+  for (const [name, value] of Object.entries(callback.headers)) headers[name.toLowerCase()] = value;
   if (job.options.contentBasedDeduplication === true) headers["upstash-content-based-deduplication"] = "true";
   return { destination: deliveryUrl(jobsUrl, job.key), headers };
 }

@@ -147,8 +147,8 @@ export function wantedSchedules(
           ) as DispatchOptions,
           declared.payload,
         ) as ScheduleOptions),
-        // A job's onFailure hook hears about failed scheduled runs too.
-        ...(job.failureHook ? { failureCallback: hookUrl(job.key) } : {}),
+        // Scheduled runs end like dispatched ones: the route's failure callback unless the job declares its own.
+        ...(job.failureHook || job.options.failureCallback === undefined ? { failureCallback: hookUrl(job.key) } : {}),
       },
     })),
   );

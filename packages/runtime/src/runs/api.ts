@@ -1,0 +1,164 @@
+import {
+  type Env,
+  processEnv,
+  RUN_STORE_VARIABLES,
+  readDispatchConfig,
+  readRunStoreConfig,
+  resolveJobsUrl,
+} from "../env.js";
+import { ConfigurationError } from "../errors.js";
+import { qstashClient } from "../publish.js";
+import type { JobKey, JobResult, RunHandle } from "../types.js";
+import { isRunEnded, type Run, runFields, runKeys } from "./model.js";
+import { runFromQStashLogs } from "./qstash-logs.js";
+import { type ListRunsOptions, listStoredRuns, type RunPage, readRun } from "./read.js";
+import { endRun } from "./record.js";
+import { appHash, storeClient, withinBound } from "./store.js";
+
+/** How many `retriedAs` links `getRun` follows at most (a retry of a retry...). */
+const MAX_RETRY_LINKS = 10;
+/** `waitForRun` polls first after this long (ms), then half as long again each time, up to the maximum. */
+const FIRST_POLL_MS = 200;
+const MAX_POLL_MS = 2000;
+/** `waitForRun`'s timeout when none is given, in seconds. */
+export const DEFAULT_WAIT_SECONDS = 60;
+
+export interface WaitOptions<TRun = Run> {
+  /** Seconds to wait at most (default 60); then the last known run is the answer. */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Told of the run each time it changed (status, progress...), while waiting. */
+  onUpdate?: (run: TRun) => void;
+}
+
+/** The registry's run functions, typed by job key. */
+export interface RunsApi {
+  /**
+   * A run by handle (its `result` typed by the job's key) or by bare id (`unknown`). Undefined when there is no
+   * such run, or when the stored run belongs to another job than the handle's. Follows a retry from the
+   * dead-letter queue (`retriedAs`) to the run that retried it. Without a run store, server code with
+   * `QSTASH_TOKEN` gets what QStash's logs say (`source: "qstash"`: no result, no progress).
+   */
+  getRun<TKey extends JobKey>(handle: RunHandle<TKey>): Promise<Run<JobResult<TKey>> | undefined>;
+  getRun(id: string): Promise<Run | undefined>;
+  /**
+   * Resolves when the run ends, or with the last known run when `timeout` seconds (default 60) have passed.
+   * Polls with a backoff (0.2 s growing to 2 s).
+   */
+  waitForRun<TKey extends JobKey>(
+    handle: RunHandle<TKey>,
+    options?: WaitOptions<Run<JobResult<TKey>>>,
+  ): Promise<Run<JobResult<TKey>> | undefined>;
+  /**
+   * Cancels the run's message at QStash, then records `cancelled` when no attempt is running; while one is,
+   * it records `cancelRequested` and that attempt's end (unless it succeeds) closes the run as cancelled.
+   */
+  cancelRun(handle: RunHandle | string): Promise<Run | undefined>;
+  /** This app's runs, newest first, a page at a time (`nextCursor`). Needs the run store. */
+  listRuns(options?: ListRunsOptions & { key?: JobKey }): Promise<RunPage>;
+}
+
+function storeOrThrow(env: Env, what: string) {
+  const store = readRunStoreConfig(env);
+  if (!store) {
+    throw new ConfigurationError(
+      `${what} needs the run store: set QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN (or UPSTASH_REDIS_REST_URL/_TOKEN, or KV_REST_API_URL/_TOKEN).`,
+      RUN_STORE_VARIABLES,
+    );
+  }
+  return store;
+}
+
+const idOf = (handleOrId: RunHandle | string) => (typeof handleOrId === "string" ? handleOrId : handleOrId.id);
+
+/** The run functions of an app, reading the environment at each call. `routePath` as for `createDispatch`. */
+export function createRuns(config: { routePath?: string } = {}): RunsApi {
+  async function getRun(handleOrId: RunHandle | string): Promise<Run | undefined> {
+    const env = processEnv();
+    const store = readRunStoreConfig(env);
+    const expectedKey = typeof handleOrId === "string" ? undefined : handleOrId.key;
+    let run: Run | undefined;
+    if (store) {
+      run = await readRun(store, idOf(handleOrId));
+      // A retry from the dead-letter queue is a new message: follow the link to where the run went on.
+      for (let hops = 0; run?.retriedAs && hops < MAX_RETRY_LINKS; hops++) {
+        const next = await readRun(store, run.retriedAs);
+        if (!next || next.key !== run.key) break;
+        run = next;
+      }
+    } else if (env.QSTASH_TOKEN) {
+      run = await runFromQStashLogs(readDispatchConfig(env, config.routePath), idOf(handleOrId));
+    } else {
+      storeOrThrow(env, "getRun");
+    }
+    return run && expectedKey !== undefined && run.key !== expectedKey ? undefined : run;
+  }
+
+  async function waitForRun(handle: RunHandle, options: WaitOptions = {}) {
+    const deadline = Date.now() + (options.timeout ?? DEFAULT_WAIT_SECONDS) * 1000;
+    let delay = FIRST_POLL_MS;
+    let seen: string | undefined;
+    for (;;) {
+      const run = await getRun(handle);
+      if (run && options.onUpdate && run.updatedAt !== seen) {
+        seen = run.updatedAt;
+        options.onUpdate(run);
+      }
+      const left = deadline - Date.now();
+      if ((run && isRunEnded(run)) || left <= 0 || options.signal?.aborted) return run;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
+      delay = Math.min(delay * 1.5, MAX_POLL_MS);
+    }
+  }
+
+  async function cancelRun(handleOrId: RunHandle | string): Promise<Run | undefined> {
+    const env = processEnv();
+    const id = idOf(handleOrId);
+    const client = await qstashClient(readDispatchConfig(env, config.routePath));
+    try {
+      await client.messages.delete(id);
+    } catch (error) {
+      // A message QStash no longer has (delivered, or gone) has nothing left to cancel there.
+      if ((error as { status?: unknown }).status !== 404) throw error;
+    }
+    const store = readRunStoreConfig(env);
+    if (!store) return getRun(handleOrId);
+    const run = await getRun(handleOrId);
+    if (!run || isRunEnded(run)) return run;
+    const redis = await storeClient(store);
+    const at = Date.now();
+    if (run.status === "running") {
+      await withinBound(redis.hset(runKeys.run(run.id), { [runFields.cancelRequested]: String(at) }));
+    } else {
+      await withinBound(endRun(redis.pipeline(), run, { status: "cancelled" }, store.retention, at).exec());
+    }
+    return getRun(handleOrId);
+  }
+
+  async function listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
+    const env = processEnv();
+    const store = storeOrThrow(env, "listRuns");
+    const jobsUrl = resolveJobsUrl(env, config.routePath);
+    if (!jobsUrl) throw new ConfigurationError("listRuns lists this app's runs: QJOBS_URL is not set.", ["QJOBS_URL"]);
+    return listStoredRuns(store, await appHash(jobsUrl), options);
+  }
+
+  return { getRun, waitForRun, cancelRun, listRuns } as RunsApi;
+}
+
+/**
+ * Links a retry from the dead-letter queue to the run it retries (the retry is a new message): `retriedAs` on
+ * the old run, `retryOf` on the new one. For the CLI and the dashboard, which retry through qjobs.
+ */
+export async function linkRunRetry(retried: string, retry: string, env: Env = processEnv()): Promise<void> {
+  const store = readRunStoreConfig(env);
+  if (!store) return;
+  const redis = await storeClient(store);
+  await withinBound(
+    redis
+      .pipeline()
+      .hset(runKeys.run(retried), { [runFields.retriedAs]: retry })
+      .hsetnx(runKeys.run(retry), runFields.retryOf, retried)
+      .exec(),
+  );
+}
