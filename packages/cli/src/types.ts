@@ -1,3 +1,5 @@
+import type { DeclaredDebounce } from "./core/templates.js";
+
 /** `qjobs.config.json`, with every default applied. Paths are relative to `root`, posix-style. */
 export interface Config {
   /** The folder the config lives in (absolute). */
@@ -56,6 +58,8 @@ export interface ExtractedJob {
   readonly options?: Readonly<Record<string, unknown>>;
   /** Whether it declares an onFailure hook. */
   readonly failureHook?: boolean;
+  /** Its debounce, when it declares one. */
+  readonly debounce?: DeclaredDebounce;
 }
 
 /** What one job file holds. */
@@ -78,6 +82,8 @@ export interface RegisteredJob {
   readonly options: Readonly<Record<string, unknown>>;
   /** Whether it declares an onFailure hook: its messages' failure callback goes to the route. */
   readonly failureHook: boolean;
+  /** Its debounce, when it declares one: the registry's dispatch applies it. */
+  readonly debounce?: DeclaredDebounce;
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

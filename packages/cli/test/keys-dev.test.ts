@@ -1,11 +1,22 @@
 // Keys from the payload (issue 22) through qjobs dev: the registry's dispatch fills each job's declared templates
 // and publishes through the real SDK to the local server, which holds each tenant to its own limits.
-import type { ServerResponse } from "node:http";
-import { createDispatch, DEV_CREDENTIALS } from "@qjobs/runtime";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  createDispatch,
+  createJob,
+  createRouteHandler,
+  createRuns,
+  DEV_CREDENTIALS,
+  RUN_STORE_VARIABLES,
+} from "@qjobs/runtime";
+import { toNodeHandler } from "@qjobs/runtime/node";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { startCaptureServer } from "../../../testkit/capture-server.js";
 import type { Delivery } from "../../../testkit/destination.js";
 import { ManualClock } from "../src/dev/time.js";
 import { type Local, startLocal } from "./dev-support.js";
+import { REDIS_TOKEN, startStandIn } from "./redis-support.js";
 
 afterEach(() => vi.unstubAllEnvs());
 
@@ -117,5 +128,90 @@ describe("per-tenant flow control through qjobs dev", () => {
       "c/1",
       "c/2",
     ]);
+  });
+});
+
+describe("debounce through qjobs dev, with the run store in its Redis stand-in", () => {
+  it("10 dispatches of one key within the period run once, with the last payload; the nine others end cancelled (debounced)", async () => {
+    const clock = new ManualClock();
+    const ran: unknown[] = [];
+    const reindex = createJob("search/reindex", {
+      debounce: { key: "site:{siteId}", period: "30s" },
+      handler: async (payload: { siteId: string; n: number }) => {
+        ran.push(payload);
+        return payload.n;
+      },
+    });
+    const redis = await startStandIn();
+    const storeEnv = { QJOBS_REDIS_REST_URL: redis.url, QJOBS_REDIS_REST_TOKEN: REDIS_TOKEN };
+    const local = await startLocal({ clock });
+    const route = createRouteHandler(
+      { "search/reindex": async () => reindex },
+      { env: () => process.env, logger: { error: () => undefined, warn: () => undefined } },
+    );
+    const app = createServer(toNodeHandler(route));
+    await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+    try {
+      vi.stubEnv("QSTASH_URL", local.server.url);
+      vi.stubEnv("QSTASH_TOKEN", DEV_CREDENTIALS.token);
+      vi.stubEnv("QSTASH_CURRENT_SIGNING_KEY", DEV_CREDENTIALS.currentSigningKey);
+      vi.stubEnv("QSTASH_NEXT_SIGNING_KEY", DEV_CREDENTIALS.nextSigningKey);
+      vi.stubEnv("QJOBS_URL", `http://127.0.0.1:${(app.address() as AddressInfo).port}/api/jobs`);
+      for (const [name, value] of Object.entries(storeEnv)) vi.stubEnv(name, value);
+      // What the generated registry passes: the declaration read statically, no job code.
+      const { dispatch } = createDispatch(
+        { "search/reindex": {} },
+        { debounce: { "search/reindex": { key: "site:{siteId}", period: "30s" } } },
+      );
+      const handles = [];
+      for (let n = 0; n < 10; n++)
+        handles.push(await dispatch("search/reindex" as never, { siteId: "s/1", n } as never));
+      // Another key is debounced on its own.
+      const other = await dispatch("search/reindex" as never, { siteId: "s/2", n: 100 } as never);
+
+      clock.advance(29_000);
+      await local.engine.settled();
+      expect(ran).toEqual([]);
+      clock.advance(1_000);
+      await local.engine.idle();
+
+      expect(ran).toHaveLength(2);
+      expect(ran).toContainEqual({ siteId: "s/1", n: 9 });
+      expect(ran).toContainEqual({ siteId: "s/2", n: 100 });
+      const runs = createRuns();
+      const last = handles.at(-1) as { id: string };
+      for (const handle of handles.slice(0, 9)) {
+        expect(await runs.getRun(handle as never)).toMatchObject({
+          status: "cancelled",
+          reason: "debounced",
+          replacedBy: last.id,
+        });
+      }
+      expect(await runs.getRun(last as never)).toMatchObject({ status: "succeeded", result: 9 });
+      expect(await runs.getRun(other as never)).toMatchObject({ status: "succeeded", result: 100 });
+    } finally {
+      await new Promise((resolve) => app.close(resolve));
+    }
+  });
+
+  it("a debounced dispatch without the run store throws a configuration error naming the variables, publishing nothing", async () => {
+    const qstash = await startCaptureServer();
+    try {
+      vi.stubEnv("QSTASH_URL", qstash.url);
+      vi.stubEnv("QSTASH_TOKEN", DEV_CREDENTIALS.token);
+      vi.stubEnv("QJOBS_URL", "http://127.0.0.1:3000/api/jobs");
+      for (const name of RUN_STORE_VARIABLES) vi.stubEnv(name, "");
+      const { dispatch } = createDispatch(
+        { "search/reindex": {} },
+        { debounce: { "search/reindex": { key: "site:{siteId}", period: "30s" } } },
+      );
+      await expect(dispatch("search/reindex" as never, { siteId: "a" } as never)).rejects.toMatchObject({
+        code: "configuration",
+        variables: expect.arrayContaining(["QJOBS_REDIS_REST_URL", "QJOBS_REDIS_REST_TOKEN"]),
+      });
+      expect(qstash.requests).toEqual([]);
+    } finally {
+      await qstash.close();
+    }
   });
 });

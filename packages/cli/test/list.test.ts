@@ -9,26 +9,70 @@ describe("qjobs list", () => {
     const run = await runCli(["list", "--json", "--cwd", exportForms]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([
-      { key: "billing.charge-card", file: "src/jobs/billing.job.ts", export: "chargeCard", schedules: [], options: {} },
-      { key: "billing.refund", file: "src/jobs/billing.job.ts", export: "refundOrder", schedules: [], options: {} },
-      { key: "crm/sync_account", file: "src/jobs/nested/sync.job.ts", export: "default", schedules: [], options: {} },
-      { key: "images/crop", file: "src/jobs/images.job.ts", export: "cropImage", schedules: [], options: {} },
+      {
+        key: "billing.charge-card",
+        file: "src/jobs/billing.job.ts",
+        export: "chargeCard",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "billing.refund",
+        file: "src/jobs/billing.job.ts",
+        export: "refundOrder",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "crm/sync_account",
+        file: "src/jobs/nested/sync.job.ts",
+        export: "default",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "images/crop",
+        file: "src/jobs/images.job.ts",
+        export: "cropImage",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
       {
         key: "images/resize",
         file: "src/jobs/images.job.ts",
         export: "resizeImage",
         schedules: [],
         options: { retries: 5 },
+        debounce: null,
       },
-      { key: "reports:daily", file: "src/jobs/reports.job.ts", export: "default", schedules: [], options: {} },
+      {
+        key: "reports:daily",
+        file: "src/jobs/reports.job.ts",
+        export: "default",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
       {
         key: "welcome-email",
         file: "src/jobs/welcome-email.job.ts",
         export: "welcomeEmail",
         schedules: [],
         options: {},
+        debounce: null,
       },
-      { key: "windows-job", file: "src/jobs/windows.job.ts", export: "windowsJob", schedules: [], options: {} },
+      {
+        key: "windows-job",
+        file: "src/jobs/windows.job.ts",
+        export: "windowsJob",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
     ]);
   });
 

@@ -1,5 +1,6 @@
 export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
+export type { Debounce } from "./debounce.js";
 export {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_RUN_RETENTION_SECONDS,

@@ -1,7 +1,8 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Debounce } from "./debounce.js";
 import { dispatchOptions, publishJob, publishJobs } from "./publish.js";
 import { validatePayload } from "./schema.js";
-import type { DeclaredOptions } from "./template-types.js";
+import type { DebounceDeclaration, DeclaredOptions } from "./template-types.js";
 import type {
   DispatchArgs,
   DispatchOptions,
@@ -45,8 +46,11 @@ export type JobDefinition<
   TFlowKey extends string = string,
   TDeduplicationId extends string = string,
   TLabel extends string = string,
+  TDebounceKey extends string = string,
 > = DeclaredOptions<TPayload, TFlowKey, TDeduplicationId, TLabel> & {
   schema?: undefined;
+  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
+  debounce?: DebounceDeclaration<TPayload, TDebounceKey>;
   /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
   onFailure?: FailureHook<NoInfer<TPayload>>;
   handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>;
@@ -60,8 +64,11 @@ export type SchemaJobDefinition<
   TFlowKey extends string = string,
   TDeduplicationId extends string = string,
   TLabel extends string = string,
+  TDebounceKey extends string = string,
 > = DeclaredOptions<StandardSchemaV1.InferInput<TSchema>, TFlowKey, TDeduplicationId, TLabel> & {
   schema: TSchema;
+  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
+  debounce?: DebounceDeclaration<StandardSchemaV1.InferInput<TSchema>, TDebounceKey>;
   /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
   onFailure?: FailureHook<NoInfer<StandardSchemaV1.InferOutput<TSchema>>>;
   /** The schema's input is what travels: it must be JSON too (`z.date()` is refused, `z.coerce.date()` is fine). */
@@ -88,9 +95,10 @@ export function createJob<
   TFlowKey extends string = string,
   TDeduplicationId extends string = string,
   TLabel extends string = string,
+  TDebounceKey extends string = string,
 >(
   key: string,
-  definition: SchemaJobDefinition<TSchema, TResult, TFlowKey, TDeduplicationId, TLabel>,
+  definition: SchemaJobDefinition<TSchema, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>,
 ): Job<StandardSchemaV1.InferInput<TSchema>, StandardSchemaV1.InferOutput<TSchema>, TResult>;
 export function createJob<
   TPayload = undefined,
@@ -98,9 +106,10 @@ export function createJob<
   TFlowKey extends string = string,
   TDeduplicationId extends string = string,
   TLabel extends string = string,
+  TDebounceKey extends string = string,
 >(
   key: string,
-  definition: JobDefinition<TPayload, TResult, TFlowKey, TDeduplicationId, TLabel>,
+  definition: JobDefinition<TPayload, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>,
 ): Job<TPayload, TPayload, TResult>;
 export function createJob(
   key: string,
@@ -111,6 +120,7 @@ export function createJob(
         handler: JobHandler<unknown, unknown>;
         schedule?: unknown;
         onFailure?: FailureHook<unknown>;
+        debounce?: Debounce;
       }),
 ): Job {
   if (typeof key !== "string" || !isValidJobKey(key)) {
@@ -122,6 +132,7 @@ export function createJob(
     schema,
     schedule: _schedule,
     onFailure,
+    debounce,
     ...defaults
   } = typeof definition === "function" ? { handler: definition } : definition;
   if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);
@@ -132,7 +143,9 @@ export function createJob(
       `Job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback; keep one`,
     );
   }
-  const hook = { failureHook: Boolean(onFailure) };
+  if (debounce !== undefined && (typeof debounce?.key !== "string" || debounce.period === undefined))
+    throw new TypeError(`Job "${key}": debounce needs { key, period, maxWait? }`);
+  const hook = { failureHook: Boolean(onFailure), ...(debounce ? { debounce } : {}) };
 
   const job: Job = {
     key,
@@ -140,6 +153,7 @@ export function createJob(
     defaults: Object.freeze(defaults),
     handler,
     ...(onFailure ? { onFailure: onFailure as FailureHook<unknown> } : {}),
+    ...(debounce ? { debounce } : {}),
     async dispatch(...[payload, options]: DispatchArgs<unknown>) {
       await validatePayload(key, schema, payload);
       // Templates fill from the payload as dispatched; the call's own options are literal and win.

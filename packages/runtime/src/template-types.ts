@@ -1,4 +1,4 @@
-import type { DispatchOptions, FlowControl } from "./types.js";
+import type { DispatchOptions, Duration, FlowControl } from "./types.js";
 
 /**
  * The types of keys from the payload (issue 22): a template such as `"tenant:{tenantId}"` declared on a job is
@@ -66,4 +66,14 @@ export type DeclaredOptions<P, TFlowKey extends string, TDeduplicationId extends
   deduplicationId?: TDeduplicationId & TemplateCheck<TDeduplicationId, NoInfer<P>>;
   /** A label for QStash's logs and dead-letter queue; may be a template. */
   label?: TLabel & TemplateCheck<TLabel, NoInfer<P>>;
+};
+
+/**
+ * A job's debounce: dispatches with the same key within `period` run it once, with the last payload, `period`
+ * after the last one; `maxWait` bounds how long a steady stream can postpone it. The key is a template too.
+ */
+export type DebounceDeclaration<P, TDebounceKey extends string> = {
+  key: TDebounceKey & TemplateCheck<TDebounceKey, NoInfer<P>>;
+  period: number | Duration;
+  maxWait?: number | Duration;
 };

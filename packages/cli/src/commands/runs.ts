@@ -4,6 +4,7 @@ import {
   ConfigurationError,
   createDispatch,
   createRuns,
+  type Debounce,
   type DispatchOptions,
   InvalidPayloadError,
   isRunEnded,
@@ -104,7 +105,11 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const routePath = appRoutePath(config.route);
   const { dispatch } = createDispatch(
     { [job.key]: job.options as DispatchOptions },
-    { ...(routePath ? { routePath } : {}), failureHooks: job.failureHook ? [job.key] : [] },
+    {
+      ...(routePath ? { routePath } : {}),
+      failureHooks: job.failureHook ? [job.key] : [],
+      ...(job.debounce ? { debounce: { [job.key]: job.debounce as Debounce } } : {}),
+    },
   );
   return asUserErrors(async () => {
     const handle = await dispatch(job.key, payload as never);

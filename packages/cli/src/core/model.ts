@@ -43,6 +43,7 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
         schedules: job.schedules ?? [],
         options: job.options ?? {},
         failureHook: job.failureHook ?? false,
+        ...(job.debounce ? { debounce: job.debounce } : {}),
       });
     }
   }

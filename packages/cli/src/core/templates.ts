@@ -122,3 +122,52 @@ export function flowControlWarnings(model: RegistryModel): Diagnostic[] {
     ];
   });
 }
+
+/** A job's declared debounce, as read from its file: `{ key, period, maxWait? }`. */
+export interface DeclaredDebounce {
+  readonly key: string;
+  readonly period: number | string;
+  readonly maxWait?: number | string;
+}
+
+const isDuration = (value: unknown) =>
+  (typeof value === "number" && Number.isFinite(value) && value > 0) ||
+  (typeof value === "string" && /^\d+[smhd]$/.test(value) && seconds(value) > 0);
+
+/**
+ * A declared `debounce`, checked: its fields, its key as a template, and the options it cannot go with (a delay
+ * or notBefore would fight its own delay; a deduplication id would drop the later dispatches it must keep).
+ */
+export function readDebounce(
+  key: string,
+  value: unknown,
+  options: Readonly<Record<string, unknown>>,
+): { debounce: DeclaredDebounce } | { problem: string } {
+  const problem = (why: string) => ({ problem: `debounce of job "${key}": ${why}` });
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    return problem('it must be { key: "site:{siteId}", period: "30s", maxWait?: "5m" }');
+  const { key: template, period, maxWait, ...unknown } = value as Record<string, unknown>;
+  const extra = Object.keys(unknown).map((field) => `"${field}"`);
+  if (extra.length > 0) return problem(`unknown field ${extra.join(", ")} (allowed: key, period, maxWait)`);
+  if (typeof template !== "string" || template === "")
+    return problem('"key" must be a string, such as "site:{siteId}"');
+  if (/[{}]/.test(template)) {
+    const wrong = templateProblem(template);
+    if (wrong) return problem(`key ${JSON.stringify(template)}: ${wrong}`);
+  } else if (!LITERAL.test(template)) return problem(`key ${JSON.stringify(template)} must use A-Z a-z 0-9 . _ : / -`);
+  if (!isDuration(period)) return problem('"period" must be seconds or a duration such as "30s", "5m"');
+  if (maxWait !== undefined && !isDuration(maxWait))
+    return problem('"maxWait" must be seconds or a duration such as "5m"');
+  const clash = ["delay", "notBefore", "deduplicationId"].filter((name) => options[name] !== undefined);
+  if (clash.length > 0)
+    return problem(
+      `it cannot go with ${clash.join(", ")}: debounce sets each message's delay, and keeps every dispatch so that the last one runs`,
+    );
+  return {
+    debounce: {
+      key: template,
+      period: period as number | string,
+      ...(maxWait !== undefined ? { maxWait: maxWait as number | string } : {}),
+    },
+  };
+}
