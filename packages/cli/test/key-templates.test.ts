@@ -46,6 +46,37 @@ describe("qjobs generate reads key templates statically", () => {
     });
   });
 
+  it("reads debounce statically: the registry's dispatch gets it, list --json shows it", async () => {
+    const dir = await tempProject({
+      "src/app/.keep": "",
+      "src/jobs/reindex.job.ts": job("reindex", 'debounce: { key: "site:{siteId}", period: "30s", maxWait: "5m" }'),
+    });
+    expect((await runCli(["generate", "--cwd", dir])).code).toBe(0);
+    const registry = await readFile(join(dir, "src/qjobs.gen.ts"), "utf8");
+    expect(registry).toContain('debounce: { "reindex": {"key":"site:{siteId}","period":"30s","maxWait":"5m"} }');
+    const list = await runCli(["list", "--json", "--cwd", dir]);
+    expect(JSON.parse(list.stdout)[0]).toMatchObject({
+      options: {},
+      debounce: { key: "site:{siteId}", period: "30s", maxWait: "5m" },
+    });
+  });
+
+  it("refuses debounce with a delay, notBefore or deduplicationId, and a debounce that is not { key, period, maxWait? }", async () => {
+    const dir = await tempProject({
+      "src/app/.keep": "",
+      "src/jobs/a.job.ts": job("a", 'deduplicationId: "x", debounce: { key: "k", period: 5 }'),
+      "src/jobs/b.job.ts": job("b", 'notBefore: 1, debounce: { key: "k", period: "1m" }'),
+      "src/jobs/c.job.ts": job("c", 'debounce: { key: "k", period: "soon" }'),
+      "src/jobs/d.job.ts": job("d", 'debounce: { key: "k", period: 5, wait: 1 }'),
+    });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/a\.job\.ts:2:\d+: debounce of job "a": it cannot go with deduplicationId/);
+    expect(run.stderr).toMatch(/b\.job\.ts:2:\d+: debounce of job "b": it cannot go with notBefore/);
+    expect(run.stderr).toMatch(/c\.job\.ts:2:\d+: debounce of job "c": "period" must be seconds or a duration/);
+    expect(run.stderr).toMatch(/d\.job\.ts:2:\d+: debounce of job "d": unknown field "wait"/);
+  });
+
   it("warns when two jobs declare the same flow-control key with different limits (QStash keeps one per key)", async () => {
     const dir = await tempProject({
       "src/app/.keep": "",

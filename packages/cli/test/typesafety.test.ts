@@ -143,6 +143,11 @@ describe("keys from the payload: tsc checks each {placeholder} of a key template
       "placeholder {id} names an optional field",
       true,
     ],
+    "debounce-key": [
+      'export const j = createJob(NAME, { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{site}", period: "30s" }, handler: async (input) => void input });',
+      "placeholder {site} names no field of the payload",
+      false,
+    ],
     "schema-optional-field": [
       'export const j = createJob(NAME, { schema: z.object({ id: z.string().optional() }), deduplicationId: "{id}", handler: async (input) => void input });',
       "placeholder {id} names an optional field",
@@ -161,6 +166,7 @@ describe("keys from the payload: tsc checks each {placeholder} of a key template
     'export const nested = createJob("accepted/nested", { label: "order-{order.id}.{order.paid}", handler: async (payload: { order: { id: number; paid: boolean } }) => void payload });',
     'interface Doc { region: "eu" | "us"; id: string }\nexport const handlerTyped = createJob("accepted/handler", { deduplicationId: "{region}:{id}", handler: async (payload: Doc) => payload.id });',
     'export const fixed = createJob("accepted/fixed", { flowControl: { key: "everyone", parallelism: 1 }, handler: async () => 1 });',
+    'export const debounced = createJob("accepted/debounced", { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{siteId}", period: "30s", maxWait: 300 }, handler: async (input) => void input.siteId });',
   ].join("\n");
 
   /** A project with only these files and a tsconfig, strict or not. */
