@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { useCaptureQStash } from "../../../testkit/capture-server.js";
 import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
-import { createDispatch, createJob, createRouteHandler, InvalidPayloadError } from "../src/index.js";
+import { createDispatch, createJob, createRouteHandler, InvalidPayloadError, type JobContext } from "../src/index.js";
 import { createDeliveryRequest } from "../src/testing.js";
 
 const qstash = useCaptureQStash({ jobsUrl: "https://app.example.com/api/jobs" });
@@ -64,7 +64,9 @@ describe("at delivery the route runs only its key's latest debounced dispatch", 
   let ran: string[] = [];
   const reindex = createJob("search/reindex", {
     debounce: { key: "site:{siteId}", period: 30 },
-    handler: async (payload: { siteId: string; n: number }, ctx) => void ran.push(`${payload.n}@${ctx.messageId}`),
+    // A handler-typed job with a template annotates ctx too (see README: Keys from the payload).
+    handler: async (payload: { siteId: string; n: number }, ctx: JobContext) =>
+      void ran.push(`${payload.n}@${ctx.messageId}`),
   });
   const route = (storeUrl: string) =>
     createRouteHandler(
