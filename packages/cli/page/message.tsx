@@ -3,6 +3,7 @@ import type { ProjectView } from "../src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
+import { runHeaders } from "./keys.js";
 import { Answer, confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
 
 const openMessage = (messageId: string) => {
@@ -49,9 +50,11 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const replay = async () => {
     if (!job?.publish) return;
     try {
-      const { messageId: replayed } = await qstash.publish(job.publish.destination, body ?? "", {
-        ...job.publish.headers,
-      });
+      const { messageId: replayed } = await qstash.publish(
+        job.publish.destination,
+        body ?? "",
+        runHeaders(job, job.publish, body ?? ""),
+      );
       setNotice({ text: `Replayed as ${replayed}` });
       openMessage(replayed);
     } catch (error) {

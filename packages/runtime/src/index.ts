@@ -1,5 +1,6 @@
 export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
+export type { Debounce } from "./debounce.js";
 export {
   checkJobsUrlPath,
   DEFAULT_MAX_BODY_BYTES,
@@ -51,6 +52,9 @@ export {
 } from "./runs/model.js";
 export type { ListRunsOptions, RunPage } from "./runs/read.js";
 export { STORE_TIMEOUT_MS } from "./runs/store.js";
+// Filling key templates lives at @qjobs/runtime/keys, not here: an edge route bundles this entry, and need not
+// load SHA-256 to deliver (dispatch imports it on first use).
+export type { DeclaredOptions, TemplateCheck, TemplateIssues } from "./template-types.js";
 export type {
   AnyJob,
   DispatchArgs,

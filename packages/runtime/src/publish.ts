@@ -1,6 +1,7 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
+import { DEBOUNCE_HEADER, type Debounce, startDebounce } from "./debounce.js";
 import { type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
 import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
@@ -39,6 +40,21 @@ export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions
   return merged;
 }
 
+/**
+ * A dispatch's options: the job's declared ones with their templates filled from the payload as dispatched, and
+ * the call's own (literal, never filled) on top. template.ts is imported on first use, as the SDK is: the route
+ * also holds createJob, and need not load a hash function to deliver.
+ */
+export async function dispatchOptions(
+  key: string,
+  declared: DispatchOptions,
+  payload: unknown,
+  options: DispatchOptions | undefined,
+): Promise<DispatchOptions> {
+  const { fillDeclaredOptions } = await import("./template.js");
+  return mergeOptions(fillDeclaredOptions(key, declared, payload), options);
+}
+
 type UrlPublishRequest = PublishRequest<string> & { url: string };
 
 function toPublishRequest(
@@ -73,9 +89,13 @@ function toPublishRequest(
   };
 }
 
-/** Whether the job has an `onFailure` hook: its messages' failure callback then always goes to the route. */
+/**
+ * What a job adds to each of its messages: whether it has an `onFailure` hook (its messages' failure callback then
+ * always goes to the route), and its debounce, if any.
+ */
 export interface PublishHook {
   failureHook?: boolean;
+  debounce?: Debounce;
 }
 
 const encoder = new TextEncoder();
@@ -122,14 +142,32 @@ export async function publishJob(
   hook: PublishHook = {},
 ): Promise<DispatchResult> {
   const config = readDispatchConfig(undefined, routePath);
+  const body = serialize(key, config, payload);
+  const debounce = hook.debounce ? await debounceDispatch(key, config, hook.debounce, payload) : undefined;
   const client = await qstashClient(config);
-  const request = toPublishRequest(config, key, serialize(key, config, payload), options, hook);
+  // A debounced message waits its period (or what maxWait leaves of it), whatever delay the options ask.
+  const sent = debounce
+    ? {
+        ...options,
+        delay: debounce.delaySeconds,
+        notBefore: undefined,
+        headers: { ...options.headers, [DEBOUNCE_HEADER]: "1" },
+      }
+    : options;
+  const request = toPublishRequest(config, key, body, sent, hook);
   const response = await withDispatchErrors(key, () => client.publish(request));
   const handle = runHandle(key, response.messageId);
   // A deduplicated dispatch is the earlier message's run: nothing is written.
   if (response.deduplicated) return { ...handle, deduplicated: true };
-  await recordQueued(config, [handle]);
+  await Promise.all([recordQueued(config, [handle]), debounce?.recordLatest(handle.id)]);
   return handle;
+}
+
+/** A debounced dispatch's delay and its record as its key's latest; the key is filled like every template. */
+async function debounceDispatch(key: string, config: DispatchConfig, debounce: Debounce, payload: unknown) {
+  const { fillTemplate } = await import("./template.js");
+  const filled = fillTemplate(key, "debounce.key", debounce.key, payload);
+  return startDebounce(key, config, debounce, filled);
 }
 
 /** A run handle: the run's id (QStash's message id, also kept as `messageId`) and its job key. */
@@ -137,15 +175,22 @@ function runHandle<TKey extends string>(key: TKey, messageId: string): RunHandle
   return { id: messageId, key, messageId };
 }
 
-/** Publishes one message per payload through QStash's batch endpoint, keeping their order. */
+/** Publishes one message per payload through QStash's batch endpoint, keeping their order; `options` are each one's. */
 export async function publishJobs(
   key: string,
   payloads: readonly unknown[],
-  options: DispatchOptions,
+  options: readonly DispatchOptions[],
   routePath?: string,
   hook: PublishHook = {},
 ): Promise<RunHandle[]> {
   if (payloads.length === 0) return [];
+  if (hook.debounce) {
+    // Each debounced dispatch becomes its key's latest in turn, so they go one by one, in order.
+    const handles: RunHandle[] = [];
+    for (const [index, payload] of payloads.entries())
+      handles.push(await publishJob(key, payload, options[index] as DispatchOptions, routePath, hook));
+    return handles;
+  }
   const config = readDispatchConfig(undefined, routePath);
   const client = await qstashClient(config);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
@@ -154,7 +199,7 @@ export async function publishJobs(
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
     const requests = bodies
       .slice(start, start + BATCH_SIZE)
-      .map((body) => toPublishRequest(config, key, body, options, hook));
+      .map((body, index) => toPublishRequest(config, key, body, options[start + index] as DispatchOptions, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     const batch = responses.map((response) => {
       const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
@@ -203,27 +248,51 @@ function unknownJob(key: string, keys: readonly string[]): TypeError {
 
 /**
  * Builds the registry's `dispatch` over each job's declared options, which `qjobs generate` reads from the job
- * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL.
+ * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL; `debounce` holds the
+ * debounced jobs' declarations, read the same way.
  */
 export function createDispatch(
   declared: Readonly<Record<string, DispatchOptions>>,
-  config: { routePath?: string; failureHooks?: readonly string[] } = {},
+  config: {
+    routePath?: string;
+    failureHooks?: readonly string[];
+    debounce?: Readonly<Record<string, Debounce>>;
+  } = {},
 ): RegistryDispatch {
   // The jobs with an onFailure hook: their messages' failure callback goes to the route.
   const hooked = new Set(config.failureHooks);
-  const hook = (key: string) => ({ failureHook: hooked.has(key) });
-  const optionsOf = (key: string, options: DispatchOptions | undefined) => {
+  const debounced = config.debounce ?? {};
+  const hook = (key: string): PublishHook => ({
+    failureHook: hooked.has(key),
+    ...(Object.hasOwn(debounced, key) ? { debounce: debounced[key] } : {}),
+  });
+  // The declared options carry their templates verbatim; each payload fills them, the call's options win.
+  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) => {
     if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
-    return mergeOptions(declared[key] as DispatchOptions, options);
+    return dispatchOptions(key, declared[key] as DispatchOptions, payload, options);
   };
   return {
     dispatch: async <TKey extends JobKey>(key: TKey, ...[payload, options]: DispatchArgs<JobInput<TKey>>) =>
-      (await publishJob(key, payload, optionsOf(key, options), config.routePath, hook(key))) as DispatchResult<TKey>,
+      (await publishJob(
+        key,
+        payload,
+        await optionsOf(key, payload, options),
+        config.routePath,
+        hook(key),
+      )) as DispatchResult<TKey>,
+    // Every payload's templates are filled before the first batch goes out, so a bad one publishes nothing.
     dispatchMany: async <TKey extends JobKey>(
       key: TKey,
       payloads: readonly JobInput<TKey>[],
       options?: DispatchOptions,
-    ) => (await publishJobs(key, payloads, optionsOf(key, options), config.routePath, hook(key))) as RunHandle<TKey>[],
+    ) =>
+      (await publishJobs(
+        key,
+        payloads,
+        await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
+        config.routePath,
+        hook(key),
+      )) as RunHandle<TKey>[],
   };
 }
 

@@ -1,5 +1,6 @@
 import { signedTarget } from "./binding.js";
 import { readBody } from "./body.js";
+import { DEBOUNCE_HEADER, type Debounce, supersededBy } from "./debounce.js";
 import {
   type Env,
   isLocalUse,
@@ -239,6 +240,28 @@ async function runFailureHook(
 }
 
 /**
+ * The run that replaced this delivery, when a later dispatch with the same debounce key did; undefined to run it
+ * (its key's latest, a payload that fills no key, or a store that cannot say). The key fills from the signed body.
+ */
+async function debouncedBy(
+  debounce: Debounce,
+  store: RunStoreConfig,
+  jobsUrl: URL,
+  key: string,
+  body: Uint8Array,
+  ctx: JobContext,
+): Promise<string | undefined> {
+  let filled: string;
+  try {
+    const { fillTemplate } = await import("./template.js");
+    filled = fillTemplate(key, "debounce.key", debounce.key, parseBody(body));
+  } catch {
+    return undefined;
+  }
+  return supersededBy(store, jobsUrl, key, filled, ctx.messageId);
+}
+
+/**
  * The jobs route: `POST(request)` for Next.js App Router and any fetch-style framework.
  * It verifies QStash's signature over the raw body and that it was signed for this app's jobs URL,
  * loads only the delivered job's module, validates the payload, runs the handler, and answers the way
@@ -397,6 +420,16 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     };
     if (target.hook === "failure") return runFailureHook(job, key, body, ctx, logger, record);
     if (target.hook !== null) return failure(404, "unknown_job", `Unknown hook ${quoteForLog(target.hook)}`);
+
+    // A debounced dispatch runs only if it is its key's latest; schedule ticks and messages published around the
+    // debounce carry no mark, and always run (issue 22).
+    if (job.debounce && setup.store && ctx.headers.get(DEBOUNCE_HEADER) === "1") {
+      const replacedBy = await debouncedBy(job.debounce, setup.store, setup.config.urls[0] as URL, key, body, ctx);
+      if (replacedBy) {
+        await record(ctx.messageId, false)?.end({ kind: "cancelled", reason: "debounced", replacedBy });
+        return Response.json({ ok: true, debounced: true, replacedBy });
+      }
+    }
 
     const recorder = record(ctx.messageId);
     const answer = async (outcome: Parameters<DeliveryRecorder["end"]>[0], response: Response) => {

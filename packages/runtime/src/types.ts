@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Debounce } from "./debounce.js";
 import type { SignatureClaims } from "./verify.js";
 
 /** A QStash duration: `"30s"`, `"5m"`, `"2h"`, `"1d"`. */
@@ -133,6 +134,8 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
   readonly handler: JobHandler<TPayload, TResult>;
   /** Runs once when QStash gives up on one of this job's messages (see `createJob`'s `onFailure`). */
   readonly onFailure?: FailureHook<TPayload>;
+  /** Set when dispatches are debounced: the route runs only its key's latest (see `createJob`'s `debounce`). */
+  readonly debounce?: Debounce;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any is what makes every job assignable here.

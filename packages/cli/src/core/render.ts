@@ -111,12 +111,19 @@ function declaredOptions(model: RegistryModel): string[] {
   ];
 }
 
-/** createDispatch's second argument: the route's path, and the jobs whose failure callback runs their onFailure. */
+/**
+ * createDispatch's second argument: the route's path, the jobs whose failure callback runs their onFailure, and
+ * the debounced jobs' declarations.
+ */
 function dispatchConfig(model: RegistryModel, routePath: string | undefined): string {
   const hooks = model.jobs.filter((job) => job.failureHook).map((job) => quote(job.key));
+  const debounced = model.jobs
+    .filter((job) => job.debounce)
+    .map((job) => `${quote(job.key)}: ${JSON.stringify(job.debounce)}`);
   const fields = [
     ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
     ...(hooks.length > 0 ? [`failureHooks: [${hooks.join(", ")}]`] : []),
+    ...(debounced.length > 0 ? [`debounce: { ${debounced.join(", ")} }`] : []),
   ];
   return fields.length > 0 ? `, { ${fields.join(", ")} }` : "";
 }
