@@ -204,6 +204,7 @@ describe("keys from the payload: tsc checks each {placeholder} of a key template
     'interface Doc { region: "eu" | "us"; id: string }\nexport const handlerTyped = createJob("accepted/handler", { deduplicationId: "{region}:{id}", handler: async (payload: Doc) => payload.id });',
     'export const fixed = createJob("accepted/fixed", { flowControl: { key: "everyone", parallelism: 1 }, handler: async () => 1 });',
     'export const withContext = createJob("accepted/context", { flowControl: { key: "t:{tenantId}", parallelism: 1 }, handler: async (payload: { tenantId: string }, ctx: import("@qjobs/runtime").JobContext) => void ctx.key });',
+    'export const contextLeftToInfer = createJob("accepted/context-inferred", { label: "t:{tenantId}", handler: async (payload: { tenantId: string }, ctx) => ctx.key + payload.tenantId });',
     'export const debounced = createJob("accepted/debounced", { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{siteId}", period: "30s", maxWait: 300 }, handler: async (input) => void input.siteId });',
   ].join("\n");
 

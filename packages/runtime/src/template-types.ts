@@ -47,10 +47,19 @@ export type TemplateIssues<T extends string, P> = string extends T
       : never
     : never;
 
-/** Nothing when every placeholder of `T` names a string, number or boolean field of `P`; else a type naming each. */
-export type TemplateCheck<T extends string, P> = [TemplateIssues<T, P>] extends [never]
+/**
+ * Nothing when every placeholder of `T` names a string, number or boolean field of `P`; else a type naming each.
+ * A `P` of `undefined` is not checked: it is also what `P` is, by default, while tsc has not yet read a handler
+ * whose `ctx` is left to inference (its first pass skips such a handler), and refusing then would refuse every
+ * template of such a job. A job with no payload has nothing to fill: its dispatch throws, naming the placeholder.
+ */
+export type TemplateCheck<T extends string, P> = [P] extends [undefined]
   ? unknown
-  : { [Issue in TemplateIssues<T, P>]: "a key template fills each {placeholder} from a required field of the payload" };
+  : [TemplateIssues<T, P>] extends [never]
+    ? unknown
+    : {
+        [Issue in TemplateIssues<T, P>]: "a key template fills each {placeholder} from a required field of the payload";
+      };
 
 /**
  * A job's declared options, with `flowControl.key`, `deduplicationId` and `label` checked as templates over the
