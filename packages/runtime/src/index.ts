@@ -10,6 +10,7 @@ export {
   isLoopbackUrl,
   RUN_STORE_VARIABLES,
   readDispatchConfig,
+  readRunStoreConfig,
   readSigningKeys,
   resolveJobsUrl,
   type SigningKeys,
