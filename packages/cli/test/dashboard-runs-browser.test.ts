@@ -37,11 +37,24 @@ const syncJob = createJob("shop/sync", {
   },
 });
 
+// Fails the first delivery of each payload, then succeeds: a dead letter whose Retry works.
+const seen = new Set<string>();
+const onceJob = createJob("orders/once", {
+  handler: async (payload: { ref: string }) => {
+    if (!seen.has(payload.ref)) {
+      seen.add(payload.ref);
+      throw new Error(`first try of ${payload.ref} failed`);
+    }
+    return { ref: payload.ref, ok: true };
+  },
+});
+
 /** The project the CLI scans: the same two keys as the route serves (no job code runs in the CLI). */
 const project = (env: Record<string, string> = {}) =>
   tempProject({
     "qjobs.config.json": JSON.stringify({ jobs: ["jobs/*.job.ts"], registry: "qjobs.gen.ts", route: "route.ts" }),
     "jobs/import.job.ts": `import { createJob } from "@qjobs/runtime";\nexport const importJob = createJob("orders/import", { handler: async () => ({}) });\n`,
+    "jobs/once.job.ts": `import { createJob } from "@qjobs/runtime";\nexport const onceJob = createJob("orders/once", { retries: 0, handler: async () => {} });\n`,
     "jobs/sync.job.ts": `import { createJob } from "@qjobs/runtime";\nexport const syncJob = createJob("shop/sync", { retries: 0, handler: async () => {} });\n`,
     ".env.local": Object.entries(env)
       .map(([name, value]) => `${name}=${value}\n`)
@@ -57,7 +70,11 @@ beforeAll(async () => {
   app = createServer(
     toNodeHandler(
       createRouteHandler(
-        { "orders/import": async () => importJob, "shop/sync": async () => syncJob },
+        {
+          "orders/import": async () => importJob,
+          "shop/sync": async () => syncJob,
+          "orders/once": async () => onceJob,
+        },
         { env: () => env, logger: { error() {}, warn() {} } },
       ),
     ),
@@ -138,6 +155,27 @@ describe.skipIf(missing)("runs in the dashboard of qjobs dev, in Chromium", () =
     expect(links.indexOf(older)).toBeGreaterThanOrEqual(0);
     await list.getByRole("link", { name: newer }).click();
     await page.getByRole("region", { name: "Run" }).locator(".badge", { hasText: "succeeded" }).waitFor();
+  });
+
+  it("the dead-letter Retry links the runs: the old message's run follows to the retry's, which links back", async () => {
+    const failed = await publish("orders/once", { ref: "r1" });
+    await open("#/dlq");
+    const dead = page.getByRole("row", { name: `Dead letter ${failed}` });
+    await dead.getByRole("button", { name: "Retry" }).click();
+    await page.getByRole("status").filter({ hasText: "Retried 1 message" }).waitFor();
+    await page.goto(`${dashboard}#/messages/${encodeURIComponent(failed)}`);
+    const run = page.getByRole("region", { name: "Run" });
+    await run.locator(".badge", { hasText: "succeeded" }).waitFor();
+    const retried = run.getByText("Retried from the dead letters as");
+    const retry = (await retried.getByRole("link").textContent()) ?? "";
+    expect(retry).toMatch(/^msg_/);
+    expect(retry).not.toBe(failed);
+    expect(JSON.parse((await run.getByRole("figure", { name: "Run result" }).textContent()) ?? "")).toEqual({
+      ref: "r1",
+      ok: true,
+    });
+    await retried.getByRole("link").click();
+    await run.locator("dd").getByRole("link", { name: failed }).waitFor();
   });
 
   it("reads in light and dark: a message's run and a job's runs (screenshots)", async () => {
