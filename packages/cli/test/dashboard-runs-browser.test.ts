@@ -204,68 +204,93 @@ describe.skipIf(missing)("runs in the dashboard of qjobs dev, in Chromium", () =
   });
 });
 
-describe.skipIf(missing)("runs in qjobs dashboard, against another QStash, in Chromium", () => {
+describe("runs in qjobs dashboard, against another QStash", () => {
   const CLOUD_TOKEN = "cloud-token-runs-77d0-never-shown-to-the-page";
+  let dashboard: string;
+  let cloudUrl: string;
 
-  it("reads the store's variables from .env.local as it reads QSTASH_TOKEN; the store's token never reaches the page", async () => {
+  beforeAll(async () => {
     const cloud = spawnCli(
       ["dev", "--cwd", await project(), "--port", "0", "--retry-scale", "0.0001", "--token", CLOUD_TOKEN],
       { lifetime: "file" },
     );
-    const [, cloudUrl = ""] = await cloud.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
+    [, cloudUrl = ""] = await cloud.waitFor(/running at (http:\/\/127\.0\.0\.1:\d+)/);
     const root = await project({ QJOBS_REDIS_REST_URL: redis.url, QJOBS_REDIS_REST_TOKEN: STORE_TOKEN });
     const cli = spawnCli(["dashboard", "--cwd", root, "--port", "0", "--app-url", jobsUrl], {
       lifetime: "file",
       env: { QSTASH_URL: cloudUrl, QSTASH_TOKEN: CLOUD_TOKEN },
     });
-    const [, dashboard = ""] = await cli.waitFor(/Open (\S+)/);
-    const { messageId } = await new Client({
-      baseUrl: cloudUrl,
-      token: CLOUD_TOKEN,
-      devMode: false,
-      retry: false,
-      enableTelemetry: false,
-    }).publishJSON({ url: deliveryUrl(jobsUrl, "orders/import"), body: { orders: 7 }, retries: 0 });
-
-    const page = await (await browser()).newPage();
-    const requests = recordRequests(page, dashboard);
-    const received: Promise<string>[] = [];
-    page.on("response", (response) => {
-      received.push(
-        response
-          .text()
-          .catch(() => "")
-          .then((body) => `${JSON.stringify(response.headers())}\n${body}`),
-      );
-    });
-    try {
-      await page.goto(`${dashboard}#/messages/${encodeURIComponent(messageId)}`);
-      const run = page.getByRole("region", { name: "Run" });
-      await run.locator(".badge", { hasText: "succeeded" }).waitFor();
-      expect(JSON.parse((await run.getByRole("figure", { name: "Run result" }).textContent()) ?? "")).toEqual({
-        imported: 7,
-      });
-      await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Jobs" }).click();
-      await page
-        .getByRole("list", { name: "Recent runs of orders/import" })
-        .getByRole("link", { name: messageId })
-        .waitFor();
-
-      requests.expectAllListed();
-      const everything = await Promise.all(received);
-      expect(everything.some((text) => text.includes('"imported":7'))).toBe(true);
-      expect(everything.filter((text) => text.includes(STORE_TOKEN) || text.includes(redis.url))).toEqual([]);
-      expect(
-        await page.evaluate(
-          () =>
-            document.documentElement.outerHTML +
-            document.cookie +
-            JSON.stringify(localStorage) +
-            JSON.stringify(sessionStorage),
-        ),
-      ).not.toContain(STORE_TOKEN);
-    } finally {
-      await page.close();
-    }
+    [, dashboard = ""] = await cli.waitFor(/Open (\S+)/);
   });
+
+  it("run-endpoints-read-only: they need the launch's secret, answer GET only, and refuse what is not a run id or a job key", async () => {
+    const origin = new URL(dashboard).origin;
+    expect((await fetch(`${origin}/api/runs?key=orders%2Fimport`)).status).toBe(404);
+    const post = await fetch(`${dashboard}api/runs/msg_1`, { method: "POST", body: '["FLUSHALL"]' });
+    expect(post.status).toBe(405);
+    const del = await fetch(`${dashboard}api/runs?key=orders%2Fimport`, { method: "DELETE" });
+    expect(del.status).toBe(405);
+    const badId = await fetch(`${dashboard}api/runs/a%2Fb`);
+    expect(badId.status).toBe(400);
+    expect(await badId.json()).toEqual({ error: 'Not a run id: "a/b"' });
+    const badKey = await fetch(`${dashboard}api/runs?key=orders%20import`);
+    expect(badKey.status).toBe(400);
+    const listed = await fetch(`${dashboard}api/runs?key=orders%2Fimport`);
+    expect(listed.status).toBe(200);
+    expect(await listed.text()).not.toContain(STORE_TOKEN);
+  });
+
+  it.skipIf(missing)(
+    "reads the store's variables from .env.local as it reads QSTASH_TOKEN; the store's token never reaches the page (Chromium)",
+    async () => {
+      const { messageId } = await new Client({
+        baseUrl: cloudUrl,
+        token: CLOUD_TOKEN,
+        devMode: false,
+        retry: false,
+        enableTelemetry: false,
+      }).publishJSON({ url: deliveryUrl(jobsUrl, "orders/import"), body: { orders: 7 }, retries: 0 });
+
+      const page = await (await browser()).newPage();
+      const requests = recordRequests(page, dashboard);
+      const received: Promise<string>[] = [];
+      page.on("response", (response) => {
+        received.push(
+          response
+            .text()
+            .catch(() => "")
+            .then((body) => `${JSON.stringify(response.headers())}\n${body}`),
+        );
+      });
+      try {
+        await page.goto(`${dashboard}#/messages/${encodeURIComponent(messageId)}`);
+        const run = page.getByRole("region", { name: "Run" });
+        await run.locator(".badge", { hasText: "succeeded" }).waitFor();
+        expect(JSON.parse((await run.getByRole("figure", { name: "Run result" }).textContent()) ?? "")).toEqual({
+          imported: 7,
+        });
+        await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Jobs" }).click();
+        await page
+          .getByRole("list", { name: "Recent runs of orders/import" })
+          .getByRole("link", { name: messageId })
+          .waitFor();
+
+        requests.expectAllListed();
+        const everything = await Promise.all(received);
+        expect(everything.some((text) => text.includes('"imported":7'))).toBe(true);
+        expect(everything.filter((text) => text.includes(STORE_TOKEN) || text.includes(redis.url))).toEqual([]);
+        expect(
+          await page.evaluate(
+            () =>
+              document.documentElement.outerHTML +
+              document.cookie +
+              JSON.stringify(localStorage) +
+              JSON.stringify(sessionStorage),
+          ),
+        ).not.toContain(STORE_TOKEN);
+      } finally {
+        await page.close();
+      }
+    },
+  );
 });
