@@ -1,5 +1,6 @@
 import type { Run, RunStatus } from "@qjobs/runtime";
 import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
 import { runs } from "./api.js";
 import { Pre, Time, usePoll } from "./ui.js";
 
@@ -41,9 +42,27 @@ export function RunsSetup({ message, variables }: { message: string; variables: 
   );
 }
 
+/**
+ * Polls while `live`, then once more and stops: a run that ended, or a dashboard without a store, costs the store
+ * (Upstash bills by command) nothing more while the view stays open.
+ */
+function usePollWhile<T>(load: () => Promise<T>, key: string, everyMs: number, live: (data: T) => boolean) {
+  const [settled, setSettled] = useState(false);
+  const answer = usePoll(load, [key, settled], settled ? undefined : everyMs);
+  useEffect(() => {
+    if (answer.data !== undefined && !live(answer.data)) setSettled(true);
+  }, [answer.data]);
+  return answer;
+}
+
 /** The message's run: status, attempt, times, progress, result or error; polled until it ends. */
 export function MessageRun({ messageId }: { messageId: string }) {
-  const answer = usePoll(() => runs.get(messageId), [messageId], 1500);
+  const answer = usePollWhile(
+    () => runs.get(messageId),
+    messageId,
+    1500,
+    (data) => data === undefined || (data.configured && !ENDED.includes(data.run.status)),
+  );
   const data = answer.data;
   let body: ComponentChildren;
   if (answer.error && !data) body = <p class="error">Could not read the run: {answer.error}</p>;
@@ -124,7 +143,12 @@ function RunFacts({ run, messageId }: { run: Run; messageId: string }) {
 
 /** A job's recent runs, newest first, on its card in the Jobs view. */
 export function JobRuns({ jobKey, limit = 5 }: { jobKey: string; limit?: number }) {
-  const answer = usePoll(() => runs.list(jobKey, limit), [jobKey, limit], 3000);
+  const answer = usePollWhile(
+    () => runs.list(jobKey, limit),
+    `${jobKey} ${limit}`,
+    5000,
+    (data) => data.configured,
+  );
   const data = answer.data;
   if (answer.error && !data) return <span class="error">Could not read runs: {answer.error}</span>;
   if (!data) return <span class="muted">reading runs…</span>;
