@@ -4,6 +4,7 @@ import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
 import { runHeaders } from "./keys.js";
+import { MessageRun } from "./runs.js";
 import { Answer, confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
 
 const openMessage = (messageId: string) => {
@@ -138,6 +139,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
       </div>
       <Notice notice={notice} />
       {editing && job && <DispatchForm job={job} initial={prettyBody(body)} onSent={openMessage} />}
+      {owner && !owner.hook && <MessageRun messageId={messageId} />}
 
       <h3>Attempts</h3>
       {attempts.length === 0 ? (

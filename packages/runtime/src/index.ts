@@ -11,6 +11,7 @@ export {
   isLoopbackUrl,
   RUN_STORE_VARIABLES,
   readDispatchConfig,
+  readRunStoreConfig,
   readSigningKeys,
   resolveJobsUrl,
   type SigningKeys,
