@@ -267,10 +267,12 @@ export function createDispatch(
     ...(Object.hasOwn(debounced, key) ? { debounce: debounced[key] } : {}),
   });
   // The declared options carry their templates verbatim; each payload fills them, the call's options win.
-  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) => {
+  const declaredOf = (key: string): DispatchOptions => {
     if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
-    return dispatchOptions(key, declared[key] as DispatchOptions, payload, options);
+    return declared[key] as DispatchOptions;
   };
+  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) =>
+    dispatchOptions(key, declaredOf(key), payload, options);
   return {
     dispatch: async <TKey extends JobKey>(key: TKey, ...[payload, options]: DispatchArgs<JobInput<TKey>>) =>
       (await publishJob(
@@ -285,14 +287,16 @@ export function createDispatch(
       key: TKey,
       payloads: readonly JobInput<TKey>[],
       options?: DispatchOptions,
-    ) =>
-      (await publishJobs(
+    ) => {
+      declaredOf(key); // an unknown key is refused even with no payload
+      return (await publishJobs(
         key,
         payloads,
         await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
         config.routePath,
         hook(key),
-      )) as RunHandle<TKey>[],
+      )) as RunHandle<TKey>[];
+    },
   };
 }
 
