@@ -50,6 +50,7 @@ export {
 } from "./runs/model.js";
 export type { ListRunsOptions, RunPage } from "./runs/read.js";
 export { STORE_TIMEOUT_MS } from "./runs/store.js";
+export { DEFAULT_RUN_TOKEN_SECONDS } from "./runs/token.js";
 export type {
   AnyJob,
   DispatchArgs,
