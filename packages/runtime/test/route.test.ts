@@ -100,11 +100,11 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     expect(runs[0]?.payload).toBeUndefined();
   });
 
-  it("405 with Allow: POST for any other method", async () => {
-    for (const method of ["GET", "PUT", "DELETE"]) {
+  it("405 with Allow: GET, POST for any other method (GET reads a run)", async () => {
+    for (const method of ["PUT", "DELETE", "PATCH", "HEAD"]) {
       const response = await POST(new Request(`${routeUrl}?job=welcome-email`, { method }));
       expect(response.status).toBe(405);
-      expect(response.headers.get("allow")).toBe("POST");
+      expect(response.headers.get("allow")).toBe("GET, POST");
     }
   });
 
