@@ -305,7 +305,7 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     return cached;
   }
 
-  return async function POST(request) {
+  return async function jobsRoute(request) {
     if (request.method !== "POST" && request.method !== "GET") {
       return failure(405, "method_not_allowed", "The jobs route accepts POST (deliveries) and GET (a run)", {
         headers: { Allow: "GET, POST" },
