@@ -2,7 +2,7 @@
 // or as a stream. The real route and @upstash/redis client against the local Redis stand-in on 127.0.0.1.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
-import { createJob, createRouteHandler, type JobContext, NonRetryableError } from "../src/index.js";
+import { createJob, createRouteHandler, type JobContext, linkRunRetry, NonRetryableError } from "../src/index.js";
 import { mintRunToken, readRunTokenKeys } from "../src/runs/token.js";
 import { createDeliveryRequest } from "../src/testing.js";
 
@@ -258,5 +258,20 @@ describe("Accept: text/event-stream streams the run", () => {
     const { events } = await readStream(response);
     expect(events).toEqual([{ id: "msg_quiet", status: "queued", attempt: 0 }]);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe("a run retried from the dead-letter queue", () => {
+  it("the old run's token follows retriedAs to the run that replaced it", async () => {
+    await deliver("cards/charge", undefined, "msg_first");
+    await deliver("orders/import", { n: 5 }, "msg_second");
+    // The retry must be of the same job to be followed: link a run of the same key.
+    await deliver("cards/charge", undefined, "msg_retry");
+    await linkRunRetry("msg_first", "msg_retry", env);
+    const body = await (await read("msg_first")).json();
+    expect(body).toMatchObject({ id: "msg_retry", retryOf: "msg_first", status: "failed" });
+    await linkRunRetry("msg_first", "msg_second", env);
+    // Another job's run is never followed to: the token's run is answered.
+    expect((await (await read("msg_first")).json()).id).toBe("msg_first");
   });
 });
