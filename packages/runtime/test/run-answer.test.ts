@@ -248,6 +248,21 @@ describe("Accept: text/event-stream streams the run", () => {
     expect(events.at(-1)).toMatchObject({ status: "succeeded", result: "ok" });
   });
 
+  it("the streams of one run share one store read a second, however many there are", async () => {
+    const token = await tokenFor("msg_popular");
+    const open = () =>
+      route({ streamSeconds: 3 })(
+        new Request(`${routeUrl}?run=msg_popular`, {
+          headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" },
+        }),
+      );
+    const streams = await Promise.all(Array.from({ length: 8 }, open));
+    await Promise.all(streams.map(readStream));
+    // Each stream's first read is its own (8); then one read a second for all of them, for 3 s (not 8 a second).
+    expect(reads).toBeGreaterThanOrEqual(8 + 2);
+    expect(reads).toBeLessThanOrEqual(8 + 4);
+  });
+
   it("ends after streamSeconds, never past the route's maxDuration, so the browser reconnects", async () => {
     const started = Date.now();
     const response = await route({ streamSeconds: 25, maxDuration: 2 })(

@@ -154,8 +154,7 @@ export async function answerRun(
     return refuse(404, "runs_not_configured", "This app records no runs: set QJOBS_REDIS_REST_URL and _TOKEN");
   }
 
-  const snapshot = async (): Promise<Snapshot> => {
-    const run = await readLatestRun(store, id);
+  const shape = async (run: Run | undefined): Promise<Snapshot> => {
     const view: BrowserRun = run ? browserRun(run) : { id, status: "queued", attempt: 0 };
     const shaped = run && options.runView ? options.runView(view, run) : view;
     const json = JSON.stringify(shaped);
@@ -164,7 +163,7 @@ export async function answerRun(
   };
   let first: Snapshot;
   try {
-    first = await snapshot();
+    first = await shape(await readLatestRun(store, id));
   } catch (error) {
     setup.reportStoreError("read a run for a browser", error);
     return refuse(503, "store_unavailable", "The run store did not answer; try again", {
@@ -173,7 +172,8 @@ export async function answerRun(
   }
 
   if ((request.headers.get("accept") ?? "").includes("text/event-stream")) {
-    return streamRun(first, snapshot, streamMilliseconds(options), request.signal, setup.reportStoreError);
+    const follow = (listener: StoredRunListener) => followStoredRun(store, id, listener);
+    return streamRun(first, follow, shape, streamMilliseconds(options), request.signal, setup.reportStoreError);
   }
   const headers = {
     "Cache-Control": "no-store",
@@ -192,14 +192,54 @@ function streamMilliseconds(options: RunAnswerOptions): number {
   return Math.min(wanted, cap) * 1000;
 }
 
+type StoredRunListener = (run: Run | undefined, error?: unknown) => void;
+
+/** The runs this server instance's streams follow: one store read a second per run, however many streams. */
+const storedRuns = new Map<string, { listeners: Set<StoredRunListener>; last: string | undefined }>();
+
 /**
- * The run as server-sent events: the current run, then each change (the store read every second), a comment
- * every 10 s, until the run ends or the stream's time is up; the browser then reconnects. A store error ends
- * the stream early, and the browser goes on as after any end.
+ * Tells `listener` of each change of a stored run, reading it once a second while anyone listens: a hundred
+ * viewers of one run cost the store one read a second, not a hundred. Returns the function that stops listening.
+ */
+function followStoredRun(store: RunStoreConfig, id: string, listener: StoredRunListener): () => void {
+  const key = `${store.url}\n${id}`;
+  let shared = storedRuns.get(key);
+  if (!shared) {
+    const created = { listeners: new Set<StoredRunListener>(), last: undefined as string | undefined };
+    const tick = async () => {
+      if (created.listeners.size > 0) {
+        try {
+          const run = await readLatestRun(store, id);
+          const text = JSON.stringify(run ?? null);
+          if (text !== created.last) {
+            created.last = text;
+            for (const each of [...created.listeners]) each(run);
+          }
+        } catch (error) {
+          for (const each of [...created.listeners]) each(undefined, error);
+        }
+      }
+      if (created.listeners.size === 0) storedRuns.delete(key);
+      else setTimeout(tick, STREAM_POLL_MS);
+    };
+    storedRuns.set(key, created);
+    setTimeout(tick, STREAM_POLL_MS);
+    shared = created;
+  }
+  const listeners = shared.listeners;
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/**
+ * The run as server-sent events: the current run, then each change (the store read once a second for all the
+ * streams of this run), a comment every 10 s, until the run ends or the stream's time is up; the browser then
+ * reconnects. A store error ends the stream early, and the browser goes on as after any end.
  */
 function streamRun(
   first: Snapshot,
-  snapshot: () => Promise<Snapshot>,
+  follow: (listener: StoredRunListener) => () => void,
+  shape: (run: Run | undefined) => Promise<Snapshot>,
   lasts: number,
   signal: AbortSignal,
   reportStoreError: (what: string, error: unknown) => void,
@@ -208,15 +248,18 @@ function streamRun(
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       let closed = false;
-      const timers: ReturnType<typeof setTimeout>[] = [];
       const send = (text: string) => {
         if (!closed) controller.enqueue(encoder.encode(text));
       };
       const event = (shot: Snapshot) => send(`event: run\nid: ${shot.etag}\ndata: ${shot.json}\n\n`);
+      let unfollow = () => {};
+      const keepAlive = setInterval(() => send(": keep-alive\n\n"), STREAM_KEEPALIVE_MS);
+      const timeUp = setTimeout(() => stop(), lasts);
       stop = () => {
         if (closed) return;
         closed = true;
-        for (const timer of timers) clearTimeout(timer);
+        unfollow();
+        clearTimeout(timeUp);
         clearInterval(keepAlive);
         signal.removeEventListener("abort", stop);
         try {
@@ -226,29 +269,22 @@ function streamRun(
         }
       };
       signal.addEventListener("abort", stop);
-      const keepAlive = setInterval(() => send(": keep-alive\n\n"), STREAM_KEEPALIVE_MS);
-      const deadline = Date.now() + lasts;
       let last = first;
       event(first);
       if (first.ended) return stop();
-      const poll = async () => {
-        if (closed) return;
-        if (Date.now() >= deadline) return stop();
-        try {
-          const shot = await snapshot();
-          if (shot.etag !== last.etag) {
-            last = shot;
-            event(shot);
-          }
-          if (shot.ended) return stop();
-        } catch (error) {
+      unfollow = follow(async (run, error) => {
+        if (error !== undefined) {
           reportStoreError("read a run for a browser", error);
           return stop();
         }
-        timers.length = 0;
-        timers.push(setTimeout(poll, Math.min(STREAM_POLL_MS, Math.max(0, deadline - Date.now()))));
-      };
-      timers.push(setTimeout(poll, Math.min(STREAM_POLL_MS, lasts)));
+        const shot = await shape(run);
+        if (closed) return;
+        if (shot.etag !== last.etag) {
+          last = shot;
+          event(shot);
+        }
+        if (shot.ended) stop();
+      });
     },
     cancel() {
       stop();
