@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
-import { MAX_BACKOFF_MS, POLL_MS, type RunWatchState, watchRun } from "../src/client.js";
+import { HIDDEN_POLL_MS, MAX_BACKOFF_MS, POLL_MS, type RunWatchState, watchRun } from "../src/client.js";
 import { createJob, createRouteHandler, type JobContext, type RunHandle } from "../src/index.js";
 import { toNodeHandler } from "../src/node.js";
 import { mintRunToken, readRunTokenKeys } from "../src/runs/token.js";
@@ -139,7 +139,30 @@ describe("watchRun follows a run through the route", () => {
 });
 
 describe("a route that is down or failing", () => {
-  afterEach(() => vi.useRealTimers());
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("polls every 5 s while the tab is hidden, every second while it shows", async () => {
+    vi.useFakeTimers();
+    const page = { visibilityState: "hidden" };
+    vi.stubGlobal("document", page);
+    const calls: number[] = [];
+    const fetch = async () => {
+      calls.push(Date.now());
+      return Response.json({ id: "msg_hidden", status: "running", attempt: 1 });
+    };
+    stops.push(watchRun(await handleFor("msg_hidden"), () => {}, { origin, fetch: fetch as typeof globalThis.fetch }));
+    await vi.advanceTimersByTimeAsync(3 * HIDDEN_POLL_MS);
+    const hiddenGaps = calls.slice(1).map((at, index) => at - (calls[index] as number));
+    expect(hiddenGaps.length).toBeGreaterThanOrEqual(2);
+    for (const gap of hiddenGaps) expect(gap).toBe(HIDDEN_POLL_MS);
+    page.visibilityState = "visible";
+    const before = calls.length;
+    await vi.advanceTimersByTimeAsync(HIDDEN_POLL_MS + 3 * POLL_MS);
+    expect(calls.length - before).toBeGreaterThanOrEqual(3);
+  });
 
   it("keeps the last run, reports the error, and backs off instead of flooding", async () => {
     vi.useFakeTimers();
