@@ -37,6 +37,12 @@ export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
+export {
+  type BrowserRun,
+  DEFAULT_STREAM_SECONDS,
+  type RunAnswerCode,
+  type RunAnswerOptions,
+} from "./runs/answer.js";
 export { createRuns, DEFAULT_WAIT_SECONDS, linkRunRetry, type RunsApi, type WaitOptions } from "./runs/api.js";
 export {
   isRunEnded,
