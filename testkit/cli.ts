@@ -31,8 +31,11 @@ function withState(args: string[]): { args: string[]; cleanup: () => void } {
   return { args: [...args, "--state-dir", dir], cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The environment the CLI runs in: no colors unless the test asks for them. */
-const cliEnv = (env: NodeJS.ProcessEnv = {}) => ({ ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...env });
+/**
+ * The environment the CLI runs in: no colors unless the test asks for them. No `{}` default: Next's types make
+ * NODE_ENV required in ProcessEnv, and next build type-checks this file through fixtures/next-app/test.
+ */
+const cliEnv = (env?: NodeJS.ProcessEnv) => ({ ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...env });
 
 /** Runs one command to its end. */
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {

@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
 import type { ProjectView } from "../src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
-import { jobOf } from "./history.js";
-import { confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
+import { jobOf, payloadPreview } from "./history.js";
+import { Answer, confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
@@ -71,6 +71,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
             <th scope="col">Published</th>
             <th scope="col">Job</th>
             <th scope="col">Status</th>
+            <th scope="col">Payload</th>
             <th scope="col">Last answer</th>
             <th scope="col">Message</th>
             <th scope="col">
@@ -80,7 +81,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
         </thead>
         <tbody>
           {messages.map((entry) => {
-            const owner = jobOf(entry.url, project.jobsUrl);
+            const owner = jobOf(entry.url, project);
             return (
               <tr key={entry.dlqId} aria-label={`Dead letter ${entry.messageId}`}>
                 <td>
@@ -94,10 +95,22 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
                 <td>
                   <Time at={entry.createdAt} />
                 </td>
-                <td>{owner ? owner.key : <span class="muted">{entry.url}</span>}</td>
+                <td>
+                  {owner && !owner.apart ? (
+                    owner.key
+                  ) : (
+                    <span class="muted">
+                      {owner ? `${owner.key} at ` : ""}
+                      {entry.url}
+                    </span>
+                  )}
+                </td>
                 <td>{entry.responseStatus || "no answer"}</td>
                 <td>
-                  <code class="clip">{entry.error ?? entry.responseBody ?? ""}</code>
+                  <code class="clip">{payloadPreview(entry.body)}</code>
+                </td>
+                <td>
+                  <Answer error={entry.error} body={entry.responseBody} />
                 </td>
                 <td>
                   <a href={`#/messages/${encodeURIComponent(entry.messageId)}`}>{entry.messageId}</a>

@@ -50,17 +50,43 @@ export function pagingState(state: MessageState | undefined): string | undefined
       ];
 }
 
-/** The job (and hook) a delivery URL names, when it is the app's jobs route. */
-export function jobOf(url: string, jobsUrl: string | undefined): { key: string; hook?: string } | undefined {
-  if (!jobsUrl) return undefined;
+/**
+ * Where the page looks for the app's jobs: its jobs URL, and with `anyLoopback` (qjobs dev) the keys it declares,
+ * so a delivery to another loopback origin still counts for its job (issue 21: `.env.local` edited after qjobs dev
+ * started, and the Jobs view said "0 delivered" for jobs that had just run).
+ */
+export interface JobRoute {
+  readonly jobsUrl?: string;
+  readonly anyLoopback?: boolean;
+  readonly jobs?: readonly { readonly key: string }[];
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * The job (and hook) a delivery URL names: on the app's jobs route; elsewhere when its `?job=` is a declared key,
+ * marked `elsewhere` with that URL. In qjobs dev any loopback URL counts as this app's (the page says it went
+ * elsewhere than QJOBS_URL); in qjobs dashboard (a shared QStash: previews, other apps) another origin is `apart`:
+ * shown under its key, never counted, never replayed.
+ */
+export function jobOf(
+  url: string,
+  route: JobRoute | undefined,
+): { key: string; hook?: string; elsewhere?: string; apart?: true } | undefined {
+  if (!route?.jobsUrl) return undefined;
   try {
     const target = new URL(url);
-    const route = new URL(jobsUrl);
-    if (target.origin !== route.origin || target.pathname !== route.pathname) return undefined;
+    const jobsUrl = new URL(route.jobsUrl);
     const key = target.searchParams.get("job");
     if (!key) return undefined;
     const hook = target.searchParams.get("hook");
-    return hook ? { key, hook } : { key };
+    const job = hook ? { key, hook } : { key };
+    if (target.origin === jobsUrl.origin && target.pathname === jobsUrl.pathname) return job;
+    if (!route.jobs?.some((declared) => declared.key === key)) return undefined;
+    const elsewhere = `${target.origin}${target.pathname}`;
+    return route.anyLoopback && LOOPBACK.test(target.hostname)
+      ? { ...job, elsewhere }
+      : { ...job, elsewhere, apart: true };
   } catch {
     return undefined;
   }
@@ -144,11 +170,11 @@ export type Outcome = "delivered" | "retrying" | "failed";
 export type Counts = Record<Outcome, number>;
 
 /** Per job: its messages by latest state, over the entries given (newest first). */
-export function countsByJob(entries: readonly LogEntry[], jobsUrl: string | undefined): Map<string, Counts> {
+export function countsByJob(entries: readonly LogEntry[], route: JobRoute | undefined): Map<string, Counts> {
   const counts = new Map<string, Counts>();
   for (const message of summarize(entries).values()) {
-    const job = jobOf(message.url, jobsUrl);
-    if (!job || job.hook || !(message.state in { delivered: 1, retrying: 1, failed: 1 })) continue;
+    const job = jobOf(message.url, route);
+    if (!job || job.hook || job.apart || !(message.state in { delivered: 1, retrying: 1, failed: 1 })) continue;
     const own = counts.get(job.key) ?? { delivered: 0, retrying: 0, failed: 0 };
     own[message.state as Outcome]++;
     counts.set(job.key, own);
@@ -161,10 +187,20 @@ export interface Bucket {
   counts: Counts;
 }
 
+/** The URLs other than QJOBS_URL that messages of declared jobs went to (qjobs dev's loopback matching). */
+export function elsewhereUrls(entries: readonly LogEntry[], route: JobRoute | undefined): string[] {
+  const urls = new Set<string>();
+  for (const entry of entries) {
+    const job = jobOf(entry.url, route);
+    if (job?.elsewhere && !job.apart) urls.add(job.elsewhere);
+  }
+  return [...urls].sort();
+}
+
 /** Per job: delivery outcomes (DELIVERED, ERROR, FAILED entries) in `buckets` equal slices of [from, to]. */
 export function outcomesOverTime(
   entries: readonly LogEntry[],
-  jobsUrl: string | undefined,
+  route: JobRoute | undefined,
   range: { from: number; to: number; buckets: number },
 ): Map<string, Bucket[]> {
   const width = Math.max(1, (range.to - range.from) / range.buckets);
@@ -173,8 +209,8 @@ export function outcomesOverTime(
     const outcome = ({ DELIVERED: "delivered", ERROR: "retrying", FAILED: "failed" } as const)[
       entry.state as "DELIVERED" | "ERROR" | "FAILED"
     ];
-    const job = outcome && jobOf(entry.url, jobsUrl);
-    if (!job || job.hook || entry.time < range.from || entry.time > range.to) continue;
+    const job = outcome && jobOf(entry.url, route);
+    if (!job || job.hook || job.apart || entry.time < range.from || entry.time > range.to) continue;
     let buckets = byJob.get(job.key);
     if (!buckets) {
       buckets = Array.from({ length: range.buckets }, (_, index) => ({
@@ -191,6 +227,36 @@ export function outcomesOverTime(
 
 /** A header's value whether QStash lists it (`["a"]`) or gives it as text. */
 export const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(", ") : value);
+
+/**
+ * An answer as a person reads it: the route's `{ "error": { "code", "message" } }` as `code: message`, a plain
+ * `{ "error": "..." }` as its text, anything else as it is (issue 21: the page showed escaped raw JSON).
+ */
+export function answerText(body: string | undefined): string {
+  if (!body) return "";
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } | string };
+    if (typeof parsed.error === "string") return parsed.error;
+    const { code, message } = parsed.error ?? {};
+    if (typeof message === "string") return typeof code === "string" ? `${code}: ${message}` : message;
+  } catch {
+    // not JSON: the text itself
+  }
+  return body;
+}
+
+/** A payload in one short line, for a table (the whole of it is on the message's page). */
+export function payloadPreview(body: string | undefined, max = 80): string {
+  if (!body) return "";
+  let text = body;
+  try {
+    text = JSON.stringify(JSON.parse(body));
+  } catch {
+    // not JSON: the text itself
+  }
+  text = text.replace(/\s+/g, " ");
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
 
 /** A body shown as pretty JSON when it is JSON, else as it is. */
 export function prettyBody(body: string | undefined): string {

@@ -2,7 +2,8 @@ import { useState } from "preact/hooks";
 import type { ProjectJob, ProjectView } from "../src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
-import { type Bucket, type Counts, countsByJob, outcomesOverTime } from "./history.js";
+import { type Bucket, type Counts, countsByJob, elsewhereUrls, outcomesOverTime } from "./history.js";
+import { JobRuns } from "./runs.js";
 import { OutcomeChart, Section, Time, usePoll } from "./ui.js";
 
 // The recent history the counts and charts cover: the newest page of the logs.
@@ -96,6 +97,10 @@ function JobCard({
             <span class="muted">no deliveries in this window</span>
           )}
         </dd>
+        <dt>Runs</dt>
+        <dd>
+          <JobRuns jobKey={job.key} />
+        </dd>
       </dl>
       <div class="actions">
         <button type="button" aria-expanded={running} onClick={() => setRunning(!running)}>
@@ -116,8 +121,9 @@ export function JobsView({ project }: { project: ProjectView }) {
   const now = Date.now();
   const oldest = entries[entries.length - 1]?.time ?? now;
   const from = Math.min(oldest, now - MIN_SPAN_MS);
-  const counts = countsByJob(entries, project.jobsUrl);
-  const charts = outcomesOverTime(entries, project.jobsUrl, { from, to: now, buckets: BUCKETS });
+  const counts = countsByJob(entries, project);
+  const charts = outcomesOverTime(entries, project, { from, to: now, buckets: BUCKETS });
+  const elsewhere = elsewhereUrls(entries, project);
   return (
     <Section title="Jobs">
       {project.problems.map((problem) => (
@@ -126,6 +132,12 @@ export function JobsView({ project }: { project: ProjectView }) {
         </p>
       ))}
       {history.error && <p class="error">Could not read the logs: {history.error}</p>}
+      {elsewhere.length > 0 && (
+        <p class="warning" data-testid="elsewhere">
+          Messages of these jobs went to {elsewhere.join(", ")}, not to the jobs URL qjobs dev uses ({project.jobsUrl}):
+          they are counted here, but your app and qjobs dev should agree on QJOBS_URL.
+        </p>
+      )}
       <p class="muted">
         {project.jobs.length} {project.jobs.length === 1 ? "job" : "jobs"}; counts cover the last{" "}
         {entries.length.toLocaleString()} log entries

@@ -3,7 +3,9 @@ import type { ProjectView } from "../src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
-import { confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
+import { runHeaders } from "./keys.js";
+import { MessageRun } from "./runs.js";
+import { Answer, confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
 
 const openMessage = (messageId: string) => {
   location.hash = `#/messages/${encodeURIComponent(messageId)}`;
@@ -36,19 +38,24 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const created = events.find((entry) => entry.state === "CREATED");
   const body = created?.body;
   const latest = events[0];
-  const owner = jobOf(summary.url, project.jobsUrl);
-  const job = owner && !owner.hook ? project.jobs.find((candidate) => candidate.key === owner.key) : undefined;
+  const owner = jobOf(summary.url, project);
+  // A message to another origin (another app sharing this QStash) is shown, never replayed from here.
+  const job =
+    owner && !owner.hook && !owner.apart ? project.jobs.find((candidate) => candidate.key === owner.key) : undefined;
   const attempts = attemptsOf(events);
   const pending = summary.state === "scheduled" || summary.state === "retrying" || summary.state === "active";
   const nextRetry = latest?.state === "RETRY" ? latest.nextDeliveryTime : undefined;
+  const due = summary.state === "scheduled" ? created?.nextDeliveryTime : undefined;
   const replayable = job?.publish !== undefined && body !== "REDACTED";
 
   const replay = async () => {
     if (!job?.publish) return;
     try {
-      const { messageId: replayed } = await qstash.publish(job.publish.destination, body ?? "", {
-        ...job.publish.headers,
-      });
+      const { messageId: replayed } = await qstash.publish(
+        job.publish.destination,
+        body ?? "",
+        runHeaders(job, job.publish, body ?? ""),
+      );
       setNotice({ text: `Replayed as ${replayed}` });
       openMessage(replayed);
     } catch (error) {
@@ -72,7 +79,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
         <dt>Job</dt>
         <dd>
           {owner ? (
-            `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}`
+            `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}${owner.apart ? ` at ${owner.elsewhere}, not this app's jobs URL: read-only` : ""}`
           ) : (
             <span class="muted">not a job of this app</span>
           )}
@@ -96,6 +103,14 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
             <dt>Published</dt>
             <dd>
               <Time at={created.time} />
+            </dd>
+          </>
+        )}
+        {due !== undefined && (
+          <>
+            <dt>Due</dt>
+            <dd>
+              <Time at={due} />
             </dd>
           </>
         )}
@@ -124,6 +139,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
       </div>
       <Notice notice={notice} />
       {editing && job && <DispatchForm job={job} initial={prettyBody(body)} onSent={openMessage} />}
+      {owner && !owner.hook && <MessageRun messageId={messageId} />}
 
       <h3>Attempts</h3>
       {attempts.length === 0 ? (
@@ -149,7 +165,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
                 <td>{attempt.status ?? (attempt.outcome === "running" ? "running" : "no answer")}</td>
                 <td>{attempt.endedAt !== undefined ? `${attempt.endedAt - attempt.startedAt} ms` : ""}</td>
                 <td>
-                  <code class="clip">{attempt.error ?? attempt.responseBody ?? ""}</code>
+                  <Answer error={attempt.error} body={attempt.responseBody} />
                 </td>
               </tr>
             ))}

@@ -95,7 +95,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
         </thead>
         <tbody>
           {rows.map((row) => {
-            const owner = jobOf(row.url, project.jobsUrl);
+            const owner = jobOf(row.url, project);
             return (
               <tr key={row.messageId}>
                 <td>
@@ -103,7 +103,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
                 </td>
                 <td>
                   {owner ? (
-                    `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}`
+                    `${owner.key}${owner.hook ? ` (${owner.hook} hook)` : ""}${owner.apart ? ` (at ${new URL(owner.elsewhere ?? "").host})` : ""}`
                   ) : (
                     <span class="muted">{row.url}</span>
                   )}

@@ -30,7 +30,8 @@ function rows(project: ProjectView, registered: readonly RegisteredSchedule[]): 
   const others = registered
     .filter((schedule) => !known.has(schedule.scheduleId))
     .map((schedule) => {
-      const key = jobOf(schedule.destination, project.jobsUrl)?.key;
+      const owner = jobOf(schedule.destination, project);
+      const key = owner && !owner.apart ? owner.key : undefined; // another app's schedule is not this job's
       return { scheduleId: schedule.scheduleId, job: key, label: schedule.scheduleId, registered: schedule };
     });
   return [...declared, ...others];

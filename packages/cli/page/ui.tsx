@@ -1,7 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ProjectJob } from "../src/dashboard/view.js";
-import type { Bucket, MessageState } from "./history.js";
+import { answerText, type Bucket, type MessageState } from "./history.js";
 
 /** Loads now, then again every `everyMs` while the tab is visible; `reload` loads at once. */
 export function usePoll<T>(load: () => Promise<T>, deps: readonly unknown[], everyMs?: number) {
@@ -54,6 +54,19 @@ export function Pre({ text, label }: { text: string; label: string }) {
     <figure class="code" aria-label={label}>
       <pre>{text || "(empty)"}</pre>
     </figure>
+  );
+}
+
+/** A delivery's answer as text (`code: message`), the raw body on demand; a network error as it is. */
+export function Answer({ error, body }: { error?: string; body?: string }) {
+  if (error) return <code class="clip">{error}</code>;
+  const text = answerText(body);
+  if (!body || text === body) return <code class="clip">{body ?? ""}</code>;
+  return (
+    <details class="answer">
+      <summary>{text}</summary>
+      <code>{body}</code>
+    </details>
   );
 }
 

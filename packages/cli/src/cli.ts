@@ -17,13 +17,16 @@ import {
   reportSchedulesSync,
   reportWatchEvent,
 } from "./report.js";
-import { type Output, processOutput } from "./terminal.js";
+import { formatClock, type Output, processOutput } from "./terminal.js";
 import { version } from "./version.js";
 
 // Commands load their modules when they run, so `qjobs --help` and a cached `generate` start fast.
 
 const cwdOption = () =>
   new Option("--cwd <dir>", "the project folder, where qjobs.config.json lives").default(".", "the current folder");
+
+/** The first name of --jobs-url, kept working but out of the help: it takes the jobs route's URL, not the app's. */
+const appUrlAlias = () => new Option("--app-url <url>").hideHelp();
 
 /** Resolves on Ctrl-C or SIGTERM. */
 const untilStopped = () =>
@@ -185,7 +188,8 @@ Configuration: qjobs.config.json in the project folder, for example
     .addHelpText(
       "after",
       `
-Uses QSTASH_URL and QSTASH_TOKEN (which QStash) and QJOBS_URL (which app); run it once a deploy is live.
+Uses QSTASH_URL and QSTASH_TOKEN (which QStash) and QJOBS_URL (which app), from the environment, else
+.env.production.local, .env.local, .env.production, .env (as next start reads them); run it once a deploy is live.
 Each declared schedule gets an id from the app's URL, the job key and the schedule's name (or position), so
 re-running never duplicates, and production, previews and other apps in one QStash account never collide.
 Only schedules qjobs made for this URL are changed or deleted; schedules made by hand are left alone.`,
@@ -240,20 +244,22 @@ Only schedules qjobs made for this URL are changed or deleted; schedules made by
     .option("--fresh", "start with empty state (forget every message, dead letter, schedule and log)")
     .option("--in-memory", "keep no state on disk: a restart forgets everything")
     .option(
-      "--app-url <url>",
-      "your app's jobs route, for the schedules and the dashboard (default: QJOBS_URL, .env.local, .env)",
+      "--jobs-url <url>",
+      "your app's jobs route, for the schedules and the dashboard (default: QJOBS_URL, from the env or .env files)",
     )
+    .addOption(appUrlAlias())
     .option("--no-schedules", "do not register the schedules the jobs declare")
     .addHelpText(
       "after",
       `
-Point your app at it (Upstash's public development credentials, refused in production):
+Point your app at it (Upstash's public development credentials: accepted only for local use, every jobs URL
+on a loopback address or NODE_ENV development or test):
   QSTASH_URL=http://127.0.0.1:8080
   QSTASH_TOKEN=${DEV_CREDENTIALS.token}
   QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}
   QSTASH_NEXT_SIGNING_KEY=${DEV_CREDENTIALS.nextSigningKey}
   QJOBS_URL=http://localhost:3000/api/jobs      (your app's jobs route)
-The real @upstash/qstash SDK also finds it with QSTASH_DEV=true.
+qjobs reads QSTASH_URL, never QSTASH_DEV: with the public token and no QSTASH_URL, dispatch refuses at once.
 
 To try your own credentials, set QJOBS_DEV_TOKEN, QJOBS_DEV_CURRENT_SIGNING_KEY and QJOBS_DEV_NEXT_SIGNING_KEY
 rather than passing the flags: a flag's value is visible to every local user in \`ps\`. (QSTASH_TOKEN and the
@@ -274,6 +280,7 @@ QSTASH_* keys are never read: they may hold production's.) The banner shows them
         stateDir: string;
         fresh?: boolean;
         inMemory?: boolean;
+        jobsUrl?: string;
         appUrl?: string;
         schedules: boolean;
       }) => {
@@ -294,10 +301,12 @@ QSTASH_* keys are never read: they may hold production's.) The banner shows them
           maxDlq: Number(options.maxDlq),
           cwd: options.cwd,
           stateDir: options.inMemory ? false : options.stateDir,
-          appUrl: options.appUrl,
+          appUrl: options.jobsUrl ?? options.appUrl,
           schedules: options.schedules,
           fresh: options.fresh,
           onAttempt: options.quiet ? undefined : (report) => output.out(formatAttempt(report, Date.now(), color)),
+          onWarning: (warning) => output.err(output.errColor.yellow(`⚠ ${warning}`)),
+          onNotice: (notice) => output.out(`${color.dim(formatClock())} ${notice}`),
           watch: options.watch ? { cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) } : undefined,
         });
         // Listening for Ctrl-C before the banner says it stops: a Ctrl-C right after the banner is a clean stop.
@@ -314,21 +323,25 @@ QSTASH_* keys are never read: they may hold production's.) The banner shows them
     .description("see and steer the jobs of the QStash that QSTASH_URL/QSTASH_TOKEN name (e.g. production), by job key")
     .addOption(cwdOption())
     .addOption(new Option("--port <port>", "the port on 127.0.0.1").default(String(DEFAULT_DASHBOARD_PORT)))
-    .option("--app-url <url>", "your app's jobs route (default: QJOBS_URL, .env.local, .env)")
+    .option("--jobs-url <url>", "your app's jobs route (default: QJOBS_URL, from the env or .env files)")
+    .addOption(appUrlAlias())
     .addHelpText(
       "after",
       `
-It reads QSTASH_TOKEN (and QSTASH_URL, default https://qstash.upstash.io) from the environment or the
-project's .env.local or .env. The CLI holds the token and forwards only the calls the page makes; the
+It reads QSTASH_TOKEN (and QSTASH_URL, default https://qstash.upstash.io) from the environment, else the
+project's .env.development.local, .env.local, .env.development, .env (as next dev reads them). The CLI holds the token and forwards only the calls the page makes; the
 page never sees it. Open the address it prints: it holds a secret made for this launch.
+With the run store's variables set the same way (QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN, or
+UPSTASH_REDIS_REST_*, or KV_REST_API_*), the page shows each message's run and each job's recent runs: the CLI
+reads them, the page never sees the store's token.
 (qjobs dev serves the same dashboard for the local server at its own address.)`,
     )
-    .action(async (options: { cwd: string; port: string; appUrl?: string }) => {
+    .action(async (options: { cwd: string; port: string; jobsUrl?: string; appUrl?: string }) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UserError(`--port must be a port number, got "${options.port}"`);
       const { dashboard } = await import("./commands/dashboard.js");
-      const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.appUrl });
+      const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.jobsUrl ?? options.appUrl });
       const stopped = untilStopped();
       reportDashboardStarted(output, handle);
       await stopped;

@@ -1,12 +1,12 @@
 import { bypassWithheld, DEV_CREDENTIALS, escapeControls, isRunEnded, type Run, type RunPage } from "@qjobs/runtime";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
-import type { GenerateResult } from "./commands/generate.js";
 import type { Change, InitResult } from "./commands/init.js";
 import type { ListResult } from "./commands/list.js";
 import type { RunJobResult } from "./commands/runs.js";
 import type { SchedulesSyncResult } from "./commands/schedules.js";
 import type { WatchEvent } from "./commands/watch.js";
+import type { GenerateResult } from "./core/sync.js";
 import { nextRuns, parseCron } from "./cron.js";
 import type { PlanStep } from "./schedules/plan.js";
 import {
@@ -31,6 +31,7 @@ export function reportGenerate(output: Output, result: GenerateResult, check: bo
   for (const warning of result.warnings) {
     output.err(`${formatDiagnostic(warning, output.errColor)} ${output.errColor.yellow("(warning)")}`);
   }
+  if (result.files.length === 0) return 0; // nothing to write or check: the warning above says why
   const took = color.dim(`in ${formatDuration(result.durationMs)}`);
   const jobs = plural(result.model.jobs.length, "job");
   if (check) {
@@ -72,6 +73,9 @@ export function reportList(output: Output, result: ListResult, json: boolean, no
         timezone: schedule.timezone,
         payload: schedule.payload ?? null,
       })),
+      // The declared QStash options as written: templates verbatim (issue 22).
+      options: job.options,
+      debounce: job.debounce ?? null,
     }));
     output.out(JSON.stringify(rows, null, 2));
     return 0;
@@ -150,6 +154,12 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
     output.err(`${errColor.dim(time())} ${errColor.red("✗")} ${event.message}; keeping the last good config`);
     return;
   }
+  if (event.type === "waiting") {
+    output.out(
+      `${color.dim(time())} no job files match ${event.globs.join(", ")} yet (and no qjobs.config.json): waiting for the first one`,
+    );
+    return;
+  }
   if (event.type === "failed") {
     output.err(
       `${errColor.dim(time())} ${errColor.red("✗")} could not regenerate: ${event.message}; the next change tries again`,
@@ -191,7 +201,9 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   output.out(`${color.green("✓")} qjobs dev: QStash-compatible server running at ${color.bold(handle.server.url)}`);
   output.out(`  Dashboard: ${color.bold(color.cyan(handle.dashboardUrl))}\n`);
   for (const [name, value] of Object.entries(handle.env)) output.out(`  ${name}=${shown(name, value)}`);
-  output.out(color.dim("  QJOBS_URL=<your jobs route, e.g. http://localhost:3000/api/jobs>"));
+  if (handle.jobsUrl) output.out(`  QJOBS_URL=${handle.jobsUrl}  ${color.dim(`(${handle.jobsUrlSource})`)}`);
+  else
+    output.out(color.yellow("  QJOBS_URL is not set: set it to your jobs route, e.g. http://localhost:3000/api/jobs"));
   if (handle.watcher) output.out(color.dim(`Watching ${handle.watcher.config.jobs.join(", ")} too.`));
   const { schedules } = handle;
   if (schedules.state === "registered" && schedules.count > 0) {
@@ -201,7 +213,7 @@ export function reportDevStarted(output: Output, handle: DevHandle, retryScale: 
   } else if (schedules.state === "no-app-url" && schedules.declared > 0) {
     output.out(
       color.yellow(
-        `${plural(schedules.declared, "declared schedule")} not registered: set QJOBS_URL (in .env.local) or pass --app-url`,
+        `${plural(schedules.declared, "declared schedule")} not registered: set QJOBS_URL (in .env.local) or pass --jobs-url`,
       ),
     );
   }
@@ -227,6 +239,7 @@ export function reportDashboardStarted(output: Output, handle: DashboardHandle):
   output.out(`${color.green("✓")} qjobs dashboard for ${color.bold(handle.qstash)}`);
   output.out(`  Open ${color.bold(color.cyan(handle.url))}`);
   output.out(color.dim("  (the address holds a secret made for this launch; the page never sees your token)"));
+  output.out(color.dim(`  Read: ${handle.sources.join("; ")}`));
   if (!handle.jobsUrl)
     output.out(color.yellow("  QJOBS_URL is not set: messages are not tied to jobs and nothing can be dispatched"));
   output.out(color.dim("Ctrl-C stops."));
@@ -260,6 +273,7 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
       JSON.stringify(
         {
           jobsUrl: result.jobsUrl,
+          sources: result.sources,
           dryRun: result.dryRun,
           steps: result.steps.map((step) => ({
             ...stepJson(step),
@@ -278,7 +292,7 @@ export function reportSchedulesSync(output: Output, result: SchedulesSyncResult,
   const { color } = output;
   // Ids, crons and destinations come from QStash's answer: printed with their control characters escaped.
   const shown = escapeControls;
-  output.out(`Schedules for ${color.bold(result.jobsUrl)}:`);
+  output.out(`Schedules for ${color.bold(result.jobsUrl)} ${color.dim(`(${result.sources.join("; ")})`)}:`);
   if (result.steps.length === 0) output.out(color.dim("  none declared, none at QStash"));
   for (const step of result.steps) {
     if (step.action === "delete") {

@@ -1,3 +1,5 @@
+import type { DeclaredDebounce } from "./core/templates.js";
+
 /** `qjobs.config.json`, with every default applied. Paths are relative to `root`, posix-style. */
 export interface Config {
   /** The folder the config lives in (absolute). */
@@ -56,6 +58,10 @@ export interface ExtractedJob {
   readonly options?: Readonly<Record<string, unknown>>;
   /** Whether it declares an onFailure hook. */
   readonly failureHook?: boolean;
+  /** A schedule without a payload, on a handler whose need of one a schema or a named type decides. */
+  readonly bareCronUnchecked?: boolean;
+  /** Its debounce, when it declares one. */
+  readonly debounce?: DeclaredDebounce;
 }
 
 /** What one job file holds. */
@@ -78,6 +84,10 @@ export interface RegisteredJob {
   readonly options: Readonly<Record<string, unknown>>;
   /** Whether it declares an onFailure hook: its messages' failure callback goes to the route. */
   readonly failureHook: boolean;
+  /** See ExtractedJob: a bare cron that only tsc can check against the handler. */
+  readonly bareCronUnchecked?: boolean;
+  /** Its debounce, when it declares one: the registry's dispatch applies it. */
+  readonly debounce?: DeclaredDebounce;
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

@@ -177,6 +177,23 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     await expect.poll(() => deliveriesTo("flaky").length).toBeGreaterThan(tries);
   });
 
+  it("without a run store, says how to configure runs (the variables) on the message and Jobs views, not an error", async () => {
+    const { messageId } = await localClient(qstashUrl).publishJSON({
+      url: `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`,
+      body: { name: "Ada" },
+    });
+    await open(`#/messages/${messageId}`);
+    const setup = page.getByRole("region", { name: "Run" }).getByTestId("runs-setup");
+    await setup.filter({ hasText: "Runs are not configured" }).waitFor();
+    expect(await setup.textContent()).toContain("QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN");
+    expect(await page.locator("p.error").count()).toBe(0);
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Jobs" }).click();
+    await page
+      .getByRole("article", { name: "emails/greet" })
+      .getByText("not configured (set QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN)")
+      .waitFor();
+  });
+
   it("asks before deleting a dead letter, and keeps it when told to", async () => {
     const { messageId } = await localClient(qstashUrl).publishJSON({
       url: `${jobsUrl}?job=flaky`,
@@ -311,6 +328,30 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
   });
 
   // Six page loads: more time than one test's default on a loaded machine.
+  it("stays usable 420 px wide: no view scrolls the page sideways; a wide table scrolls in itself (issue 21)", async () => {
+    const client = localClient(qstashUrl);
+    const failed = await client.publishJSON({ url: `${jobsUrl}?job=flaky`, body: { attempt: 1 }, retries: 0 });
+    await expect
+      .poll(async () => (await client.dlq.listMessages({ filter: { messageId: failed.messageId } })).messages.length)
+      .toBe(1);
+    page = await (await browser()).newPage({ viewport: { width: 420, height: 800 } });
+    requests = recordRequests(page, dashboard);
+    const views = [
+      ["#/jobs", () => page.getByRole("heading", { name: "flaky" })],
+      ["#/messages", () => page.getByRole("link", { name: failed.messageId })],
+      [`#/messages/${failed.messageId}`, () => page.getByRole("heading", { name: "Attempts" })],
+      ["#/dlq", () => page.getByRole("row", { name: `Dead letter ${failed.messageId}` })],
+      ["#/schedules", () => page.getByRole("row", { name: "nightly reports" })],
+    ] as const;
+    const widths: Record<string, number> = {};
+    for (const [hash, ready] of views) {
+      await page.goto(`${dashboard}${hash}`);
+      await ready().waitFor({ timeout: 15_000 });
+      widths[hash] = await page.evaluate(() => document.documentElement.scrollWidth);
+    }
+    expect(widths).toEqual(Object.fromEntries(views.map(([hash]) => [hash, 420])));
+  });
+
   it("reads in light and dark (screenshots)", { timeout: 90_000 }, async () => {
     const client = localClient(qstashUrl);
     const greet = `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`;

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { attemptsOf, countsByJob, jobOf, type LogEntry, outcomesOverTime, summarize } from "../page/history.js";
+import {
+  answerText,
+  attemptsOf,
+  countsByJob,
+  elsewhereUrls,
+  jobOf,
+  type LogEntry,
+  outcomesOverTime,
+  payloadPreview,
+  summarize,
+} from "../page/history.js";
 import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
 
 const JOBS = "http://localhost:3000/api/jobs";
@@ -69,14 +79,14 @@ describe("message views from the logs", () => {
       entry(950, "DELIVERED", "h1", "flaky", { url: `${JOBS}?job=flaky&hook=failure` }),
       entry(960, "DELIVERED", "o1", "x", { url: "https://elsewhere.example/api/jobs?job=flaky" }),
     ];
-    expect(Object.fromEntries(countsByJob([...others, ...LOG], JOBS))).toEqual({
+    expect(Object.fromEntries(countsByJob([...others, ...LOG], { jobsUrl: JOBS }))).toEqual({
       "emails/greet": { delivered: 1, retrying: 0, failed: 0 },
       flaky: { delivered: 0, retrying: 0, failed: 1 },
     });
   });
 
   it("buckets outcomes over time for the chart", () => {
-    const chart = outcomesOverTime(LOG, JOBS, { from: 0, to: 1000, buckets: 2 });
+    const chart = outcomesOverTime(LOG, { jobsUrl: JOBS }, { from: 0, to: 1000, buckets: 2 });
     expect(chart.get("emails/greet")?.map((bucket) => bucket.counts)).toEqual([
       { delivered: 0, retrying: 1, failed: 0 },
       { delivered: 1, retrying: 0, failed: 0 },
@@ -85,10 +95,36 @@ describe("message views from the logs", () => {
   });
 
   it("names the job of a delivery URL only on the app's own route", () => {
-    expect(jobOf(`${JOBS}?job=images%2Fresize`, JOBS)).toEqual({ key: "images/resize" });
-    expect(jobOf(`${JOBS}?job=a&hook=failure`, JOBS)).toEqual({ key: "a", hook: "failure" });
-    expect(jobOf("http://localhost:3000/other?job=a", JOBS)).toBeUndefined();
-    expect(jobOf(`${JOBS}?job=a`, undefined)).toBeUndefined();
+    expect(jobOf(`${JOBS}?job=images%2Fresize`, { jobsUrl: JOBS })).toEqual({ key: "images/resize" });
+    expect(jobOf(`${JOBS}?job=a&hook=failure`, { jobsUrl: JOBS })).toEqual({ key: "a", hook: "failure" });
+    expect(jobOf("http://localhost:3000/other?job=a", { jobsUrl: JOBS })).toBeUndefined();
+    expect(jobOf(`${JOBS}?job=a`, {})).toBeUndefined();
+  });
+
+  it("in qjobs dev, counts a declared job's message to another loopback origin, marked elsewhere (issue 21)", () => {
+    const dev = { jobsUrl: JOBS, anyLoopback: true, jobs: [{ key: "flaky" }, { key: "welcome-email" }] };
+    const moved = "http://127.0.0.1:3001/api/jobs";
+    const log = [
+      entry(30, "DELIVERED", "m1", "welcome-email", { url: `${moved}?job=welcome-email` }),
+      entry(20, "DELIVERED", "m2", "welcome-email"),
+      entry(10, "DELIVERED", "m3", "undeclared", { url: `${moved}?job=undeclared` }),
+      entry(5, "DELIVERED", "m4", "flaky", { url: "https://elsewhere.example/api/jobs?job=flaky" }),
+    ];
+    expect(countsByJob(log, dev).get("welcome-email")).toEqual({ delivered: 2, retrying: 0, failed: 0 });
+    expect(countsByJob(log, dev).has("flaky")).toBe(false); // not loopback: not this app's
+    expect(jobOf("https://elsewhere.example/api/jobs?job=flaky", dev)?.apart).toBe(true);
+    expect(jobOf(`${moved}?job=welcome-email`, dev)).toEqual({ key: "welcome-email", elsewhere: moved });
+    expect(elsewhereUrls(log, dev)).toEqual([moved]);
+    // qjobs dashboard (production, shared) keeps the exact jobs URL: same-key messages elsewhere are apart.
+    const shared = { ...dev, anyLoopback: false };
+    expect(countsByJob(log, shared).get("welcome-email")?.delivered).toBe(1);
+    expect(jobOf(`${moved}?job=welcome-email`, shared)).toEqual({
+      key: "welcome-email",
+      elsewhere: moved,
+      apart: true,
+    });
+    expect(jobOf("https://preview.example/api/jobs?job=flaky", shared)?.apart).toBe(true);
+    expect(elsewhereUrls(log, shared)).toEqual([]);
   });
 });
 
@@ -109,5 +145,26 @@ describe("the dashboard's endpoint list", () => {
       ["POST", "/v2/dlq/retry"],
     ] as const)
       expect({ method, path, listed: listed(method, path) }).toEqual({ method, path, listed: undefined });
+  });
+});
+
+describe("an answer as a person reads it (issue 21: escaped raw JSON)", () => {
+  it("says the route's error as code: message, a plain error as its text, anything else as it is", () => {
+    expect(answerText('{"error":{"code":"job_failed","message":"Job \\"x\\" failed; QStash will retry it"}}')).toBe(
+      'job_failed: Job "x" failed; QStash will retry it',
+    );
+    expect(answerText('{"error":"no such page"}')).toBe("no such page");
+    expect(answerText("<h1>Home</h1>")).toBe("<h1>Home</h1>");
+    expect(answerText('{"ok":true}')).toBe('{"ok":true}');
+    expect(answerText(undefined)).toBe("");
+  });
+});
+
+describe("a dead letter's payload preview (issue 21)", () => {
+  it("is the payload in one short line, compact JSON or the text, cut with an ellipsis", () => {
+    expect(payloadPreview('{\n  "orderId": "o_1",\n  "cents": 500\n}')).toBe('{"orderId":"o_1","cents":500}');
+    expect(payloadPreview("plain\ntext")).toBe("plain text");
+    expect(payloadPreview("x".repeat(100), 10)).toBe(`${"x".repeat(9)}…`);
+    expect(payloadPreview(undefined)).toBe("");
   });
 });

@@ -138,6 +138,18 @@ describe("the event log", () => {
     expect(engine.events).toHaveLength(8);
   });
 
+  it("says when a delayed message is due on its CREATED entry, as QStash does (the dashboard shows it)", async () => {
+    const { client } = await startLocal();
+    const before = Date.now();
+    const { messageId } = await client.publish({ url: "http://127.0.0.1:9/later", body: "{}", delay: 3600 });
+    const { messageId: now } = await client.publish({ url: "http://127.0.0.1:9/now", body: "{}", delay: 0 });
+    const created = (await client.logs({ filter: { state: "CREATED" } })).logs as unknown as Record<string, unknown>[];
+    const due = created.find((log) => log.messageId === messageId)?.nextDeliveryTime as number;
+    expect(due).toBeGreaterThanOrEqual(before + 3600_000);
+    expect(due).toBeLessThan(Date.now() + 3600_000 + 1000);
+    expect(created.find((log) => log.messageId === now)).not.toHaveProperty("nextDeliveryTime");
+  });
+
   it("carries what QStash's logs carry: the request, and the response of a failed attempt", async () => {
     const { client, destination, engine } = await startLocal({
       respond: (_delivery, response) => response.writeHead(500, { "x-why": "db" }).end("database down"),

@@ -64,3 +64,44 @@ export const c = createJob("cast", () => {}) as unknown;`;
     expect(extract(text, "a.job.tsx").jobs.map((job) => job.key)).toEqual(["render"]); // ...and fine in .tsx
   });
 });
+
+describe("a bare cron on a job whose payload is required (issue 21: it fires with none and crashes the handler)", () => {
+  const job = (definition: string, prelude = "") =>
+    extract(`${runtime}${prelude}export const j = createJob("reports/daily", ${definition});\n`);
+  const bareCronProblem = /job "reports\/daily" has a schedule without a payload, but its handler requires one/;
+
+  it.each([
+    ['{ schedule: "0 9 * * *", handler: async (users: string[]) => {} }'],
+    ['{ schedule: ["0 9 * * *"], handler: async (payload: { day: string }) => {} }'],
+    ['{ schedule: { cron: "0 9 * * *" }, handler: async function (id: string | number) {} }'],
+  ])("is refused when the parameter is annotated in place and plainly required: %s", (definition) => {
+    const { problems } = job(definition);
+    expect(problems.map((problem) => problem.message)).toEqual([expect.stringMatching(bareCronProblem)]);
+  });
+
+  it.each([
+    ['{ schedule: "0 9 * * *", handler: async () => {} }'],
+    ['{ schedule: "0 9 * * *", handler: async (payload?: { day: string }) => {} }'],
+    ['{ schedule: "0 9 * * *", handler: async (payload: { day: string } | undefined) => {} }'],
+    ['{ schedule: { cron: "0 9 * * *", payload: { day: "mon" } }, handler: async (payload: { day: string }) => {} }'],
+  ])("is accepted when the handler takes no payload, an optional one, or the schedule gives one: %s", (definition) => {
+    const { jobs, problems } = job(definition);
+    expect(problems).toEqual([]);
+    expect(jobs[0]?.bareCronUnchecked).toBeUndefined();
+  });
+
+  it("is left to tsc, marked for a warning, when a schema or a named type decides", () => {
+    const schema = job(
+      '{ schema, schedule: "0 9 * * *", handler: async (payload) => {} }',
+      "declare const schema: never;\n",
+    );
+    const alias = job(
+      '{ schedule: "0 9 * * *", handler: async (payload: Report) => {} }',
+      "type Report = { day: string };\n",
+    );
+    for (const { jobs, problems } of [schema, alias]) {
+      expect(problems).toEqual([]);
+      expect(jobs[0]?.bareCronUnchecked).toBe(true);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -120,8 +121,8 @@ describe("discovery", () => {
     const run = await runCli(["list", "--json", "--cwd", dir]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([
-      { key: "a", file: "src/a.job.ts", export: "job", schedules: [] },
-      { key: "b", file: "src/deep/er/b.job.ts", export: "job", schedules: [] },
+      { key: "a", file: "src/a.job.ts", export: "job", schedules: [], options: {}, debounce: null },
+      { key: "b", file: "src/deep/er/b.job.ts", export: "job", schedules: [], options: {}, debounce: null },
     ]);
   });
 
@@ -155,11 +156,12 @@ describe("discovery", () => {
     expect(await read(dir, "app/api/jobs/route.ts")).toContain('return import("../../../src/a.job")');
   });
 
-  it("writes an empty but valid registry when there are no jobs yet", async () => {
-    const dir = await tempProject({ "src/app/page.tsx": "" });
+  it("with a config, writes an empty but valid registry when there are no jobs yet, with a warning", async () => {
+    const dir = await tempProject({ "src/app/page.tsx": "", "qjobs.config.json": "{}" });
     const run = await runCli(["generate", "--cwd", dir]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("0 jobs from 0 files");
+    expect(run.stderr).toMatch(/no job files match src\/\*\*\/\*\.job\.ts: the registry and the route have no job/);
     expect(await read(dir, "src/app/api/jobs/route.ts")).toMatch(
       /switch \(key\) \{\n {4}default:\n {6}return undefined;/,
     );
@@ -306,5 +308,47 @@ describe("onFailure in the registry (issue 13)", () => {
     expect(await read(dir, "src/qjobs.gen.ts")).toContain(
       'createDispatch(declaredOptions, { routePath: "/api/jobs", failureHooks: ["billing/charge"] });',
     );
+  });
+});
+
+describe("qjobs generate where there is no job (issue 21)", () => {
+  it("in a folder with no job file and no config: warns, names the globs, writes nothing; --check passes", async () => {
+    const dir = await tempProject({ "src/app/page.tsx": "" });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(
+      /no job files match src\/\*\*\/\*\.job\.ts here, and there is no qjobs\.config\.json: nothing was written/,
+    );
+    expect(existsSync(join(dir, "src/qjobs.gen.ts"))).toBe(false);
+    expect(existsSync(join(dir, "src/app/api/jobs/route.ts"))).toBe(false);
+    const check = await runCli(["generate", "--check", "--cwd", dir]);
+    expect(check.code).toBe(0);
+  });
+
+  it("warns, naming the job, when a bare cron meets a handler whose payload a named type decides", async () => {
+    const dir = await tempProject({
+      "src/app/page.tsx": "",
+      "src/jobs/daily.job.ts":
+        'import { createJob } from "@qjobs/runtime";\ntype Report = { day: string };\nexport const daily = createJob("reports/daily", { schedule: "0 9 * * *", handler: async (payload: Report) => void payload });\n',
+    });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(
+      /src\/jobs\/daily\.job\.ts:3:.*job "reports\/daily" has a schedule without a payload: it fires with none/,
+    );
+  });
+
+  it("warns, naming the file, when a *.job.ts file holds no job (it would be skipped silently)", async () => {
+    const dir = await tempProject({
+      "src/app/page.tsx": "",
+      "src/jobs/a.job.ts": jobSource("a", "alpha"),
+      "src/jobs/thumbnail.job.ts": "export const size = 128;\n",
+    });
+    const run = await runCli(["generate", "--cwd", dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/src\/jobs\/thumbnail\.job\.ts:1:1.*no job in this file: export one/);
+    expect(run.stderr).not.toMatch(/a\.job\.ts/);
+    expect(run.stdout).toMatch(/1 job from 2 files/);
   });
 });

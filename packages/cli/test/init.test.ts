@@ -14,6 +14,25 @@ const nextApp = {
 };
 
 describe("qjobs init", () => {
+  it("un-ignores .env.example when create-next-app's .env* would hide it from git (issue 21)", async () => {
+    const gitignore = "# env files (can opt-in for committing if needed)\n.env*\n";
+    const inRepo = await tempProject({ ...nextApp, "src/app/page.tsx": "", ".gitignore": gitignore });
+    expect(spawnSync("git", ["init", "-q"], { cwd: inRepo }).status).toBe(0);
+    const outside = await tempProject({ ...nextApp, "src/app/page.tsx": "", ".gitignore": gitignore });
+    for (const dir of [inRepo, outside]) {
+      const run = await runCli(["init", "--cwd", dir]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("un-ignores .env.example");
+      expect(await read(dir, ".gitignore")).toBe(`${gitignore}.qjobs/\n!.env.example\n`);
+    }
+    // git itself now keeps it, and still ignores .env.local.
+    expect(spawnSync("git", ["check-ignore", "-q", ".env.example"], { cwd: inRepo }).status).toBe(1);
+    expect(spawnSync("git", ["check-ignore", "-q", ".env.local"], { cwd: inRepo }).status).toBe(0);
+    // A second run changes nothing.
+    const again = await runCli(["init", "--cwd", inRepo]);
+    expect(again.stdout).not.toContain("un-ignores");
+  });
+
   it("sets up a Next.js App Router project under src/app, in the package manager's words", async () => {
     const dir = await tempProject({
       ...nextApp,
@@ -173,7 +192,7 @@ describe("qjobs init", () => {
           include: ["src"],
         }),
         "src/use.ts":
-          'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: "world" });\n',
+          'import { dispatch } from "./qjobs.gen";\nexport const go = () => dispatch("hello", { name: "world" });\n',
       },
       { inRepo: true },
     );
@@ -185,7 +204,7 @@ describe("qjobs init", () => {
     expect(tsc.status).toBe(0);
     await writeFile(
       join(dir, "src/use.ts"),
-      'import { dispatch } from "@qjobs/runtime";\nexport const go = () => dispatch("hello", { name: 42 });\n',
+      'import { dispatch } from "./qjobs.gen";\nexport const go = () => dispatch("hello", { name: 42 });\n',
     );
     expect(
       spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", dir], { encoding: "utf8" })

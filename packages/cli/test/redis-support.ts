@@ -37,7 +37,8 @@ afterAll(async () => {
 
 /**
  * The local Redis served on 127.0.0.1 (port 0) under /redis by a plain node:http server, as `qjobs dev`
- * will mount it; other paths answer 404 from the server itself. Stopped after the test.
+ * will mount it; other paths answer 404 from the server itself. Stopped after the test (`lifetime: "file"`:
+ * after the test file, for one started in beforeAll).
  */
 export async function startStandIn(
   options: {

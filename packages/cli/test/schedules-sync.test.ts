@@ -50,6 +50,9 @@ describe("qjobs schedules sync", () => {
       flowControlKey: "reports",
       parallelism: 1,
     });
+    // A key template fills from each schedule's declared payload.
+    const regional = schedules.filter((schedule) => schedule.destination.endsWith("job=reports%2Fregional"));
+    expect(regional.map((schedule) => schedule.flowControlKey).sort()).toEqual(["digest:eu", "digest:us"]);
     expect(schedules.map((schedule) => schedule.scheduleId).sort()).toEqual([
       `${appPrefix(new URL(jobsUrl))}maintenance_scleanup.at-0`,
       `${appPrefix(new URL(jobsUrl))}reports_sdaily-digest.at-0`,
@@ -309,5 +312,45 @@ describe("schedule ids", () => {
     );
     expect(appPrefix(url)).not.toBe(appPrefix(new URL("https://preview-123.vercel.app/api/jobs")));
     expect(scheduleId(url, "reports/daily", { cron: "* * * * *", timezone: null }, 2)).toMatch(/^[A-Za-z0-9._-]+$/);
+  });
+});
+
+describe("qjobs schedules sync reads the environment as next start would (issue 21)", () => {
+  const unset = { QSTASH_URL: "", QSTASH_TOKEN: "", QJOBS_URL: "" };
+
+  it("reads .env.production.local, .env.local, .env.production, .env (not .env.development), saying where from", async () => {
+    const dir = await project();
+    const { server } = await startLocal();
+    await writeFile(join(dir, ".env.local"), `QSTASH_URL=${server.url}\nQSTASH_TOKEN=${DEV_CREDENTIALS.token}\n`);
+    await writeFile(join(dir, ".env.production"), `QJOBS_URL=${jobsUrl}\n`);
+    await writeFile(join(dir, ".env.development"), "QJOBS_URL=http://127.0.0.1:9999/api/jobs\n");
+    const run = await runCli(["schedules", "sync", "--dry-run", "--cwd", dir], { env: unset });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toContain(
+      `Schedules for ${jobsUrl} (QJOBS_URL from .env.production; QSTASH_URL from .env.local):`,
+    );
+  });
+
+  it("refuses at once, naming QSTASH_URL, the public development token without QSTASH_URL (Upstash's cloud)", async () => {
+    const dir = await project();
+    const run = await runCli(["schedules", "sync", "--cwd", dir], {
+      env: { ...unset, QSTASH_TOKEN: DEV_CREDENTIALS.token, QJOBS_URL: jobsUrl },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /Cannot sync schedules: QSTASH_TOKEN holds the public development token but QSTASH_URL is not set/,
+    );
+    expect(run.stderr).not.toContain("retrying");
+  });
+
+  it("refuses a loopback QJOBS_URL with a QStash that is not on this machine: it could never call it", async () => {
+    const dir = await project();
+    const run = await runCli(["schedules", "sync", "--dry-run", "--cwd", dir], {
+      env: { QSTASH_URL: "https://qstash.example.com", QSTASH_TOKEN: "a-real-token", QJOBS_URL: jobsUrl },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `QJOBS_URL (${jobsUrl}) is on this machine but QSTASH_URL (https://qstash.example.com) is not`,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixturesDir, jobSource, runCli, tempProject } from "./support.js";
@@ -28,6 +28,19 @@ describe("the generated registry types dispatch, checked by real tsc (strict)", 
     expect(result.code).toBe(2);
     expect(result.output).toMatch(
       /src\/misuse\.ts\(2,.*error TS2322: Type 'number' is not assignable to type 'string'/,
+    );
+  });
+
+  it("@qjobs/runtime's own dispatch does not compile, and the error names the registry's import (issue 21)", async () => {
+    const dir = await tempProject({}, { from: exportForms, inRepo: true });
+    await writeFile(
+      join(dir, "src/misuse.ts"),
+      'import { dispatch } from "@qjobs/runtime";\nawait dispatch("welcome-email", { userId: "u_1" });\nexport {};\n',
+    );
+    const result = tsc(compilers["typescript 5.9"], dir);
+    expect(result.code).toBe(2);
+    expect(result.output).toMatch(
+      /src\/misuse\.ts\(2,.*error TS2345: .*'"import \{ dispatch \} from your generated registry \(\\"@\/qjobs\.gen\\"\), not from \\"@qjobs\/runtime\\""'/,
     );
   });
 
@@ -84,28 +97,149 @@ describe("payload types never lie: what JSON cannot carry does not compile (issu
   const accepted =
     'interface Signup { email: string; plan?: "free" | "pro"; tags: string[]; meta: { source: string | null } }\n' +
     "export const iface = createJob(NAME, async (payload: Signup) => void payload);\n" +
+    // The seed's own example: an array payload (issue 21: refused under "strict": false, as `next build` writes).
+    'export const users = createJob("accepted/users", async (users: string[]) => void users);\n' +
     'export const coerced = createJob("accepted/coerced", { schema: z.object({ at: z.coerce.date() }), handler: async ({ at }) => void at.getTime() });';
+  // Without strictNullChecks every type admits undefined, so "may hold undefined" cannot be told apart there:
+  // that one check is off; every other refusal holds under each setting.
+  const settings: Record<string, { options: Record<string, boolean>; holes: boolean }> = {
+    "strict: true": { options: { strict: true }, holes: true },
+    "strict: false (as next build writes it)": { options: { strict: false }, holes: false },
+    exactOptionalPropertyTypes: { options: { strict: true, exactOptionalPropertyTypes: true }, holes: true },
+  };
+  const cases = Object.entries(compilers).flatMap(([name, compiler]) =>
+    Object.entries(settings).map(([setting, { options, holes }]) => [name, setting, compiler, options, holes] as const),
+  );
 
-  it.each(Object.entries(compilers))(
-    "%s refuses each one, naming the field, and accepts interfaces and coercing schemas",
-    async (name, compiler) => {
+  it.each(cases)(
+    "%s with %s refuses each one, naming the field, and accepts interfaces, arrays and coercing schemas",
+    async (name, _setting, compiler, options, holes) => {
+      const tsconfig = JSON.parse(await readFile(join(exportForms, "tsconfig.json"), "utf8"));
       const files = Object.fromEntries(
-        Object.entries(refused).map(([file, [source]]) => [`src/refused/${file}.ts`, job(file, source)]),
+        Object.entries(refused).map(([file, [source]]) => [
+          `src/${file === "holes" && !holes ? "accepted" : "refused"}/${file}.ts`,
+          job(file, source),
+        ]),
       );
       const dir = await tempProject(
-        { ...files, "src/accepted.ts": job("iface", accepted) },
+        {
+          ...files,
+          "src/accepted/iface.ts": job("iface", accepted),
+          "tsconfig.json": JSON.stringify({
+            ...tsconfig,
+            compilerOptions: { ...tsconfig.compilerOptions, ...options },
+          }),
+        },
         { from: exportForms, inRepo: true },
       );
       const result = tsc(compiler, dir);
       expect(result.code).not.toBe(0);
       for (const [file, [, issue]] of Object.entries(refused)) {
+        if (file === "holes" && !holes) continue;
         expect(result.output, file).toMatch(new RegExp(`src/refused/${file}\\.ts\\(`));
         // TypeScript 7 words overload errors differently; the issue's text is checked with 5.9.
         if (name === "typescript 5.9") expect(result.output, file).toContain(issue);
       }
-      expect(result.output).not.toMatch(/src\/accepted\.ts/);
+      expect(result.output).not.toMatch(/src\/accepted\//);
     },
   );
+});
+
+describe("keys from the payload: tsc checks each {placeholder} of a key template against the payload (issue 22)", () => {
+  const job = (name: string, body: string) =>
+    `import { createJob } from "@qjobs/runtime";\nimport { z } from "zod";\nvoid z;\n${body.replace("NAME", `"keys/${name}"`)}\n`;
+  // [source, the issue tsc names, whether the job is handler-typed (TS 7 reports its last overload, that one)]
+  const refused: Record<string, [source: string, issue: string, handlerTyped: boolean]> = {
+    "wrong-placeholder": [
+      'export const j = createJob(NAME, { schema: z.object({ tenantId: z.string() }), flowControl: { key: "tenant:{tenant}", parallelism: 2 }, handler: async (input) => void input });',
+      "placeholder {tenant} names no field of the payload",
+      false,
+    ],
+    "wrong-field-type": [
+      'export const j = createJob(NAME, { deduplicationId: "doc:{doc}", handler: async (payload: { doc: { id: string } }) => void payload });',
+      "placeholder {doc} names a field that is not a string, number or boolean",
+      true,
+    ],
+    "nested-path-optional": [
+      'export const j = createJob(NAME, { label: "order-{order.id}", handler: async (payload: { order?: { id: string } }) => void payload });',
+      "placeholder {order.id} names an optional field (order)",
+      true,
+    ],
+    "nested-path-missing": [
+      'export const j = createJob(NAME, { label: "order-{order.number}", handler: async (payload: { order: { id: string } }) => void payload });',
+      "placeholder {order.number} names no field of the payload",
+      true,
+    ],
+    "handler-typed-wrong-placeholder": [
+      'export const j = createJob(NAME, { flowControl: { key: "t:{tenantID}", rate: 1 }, handler: async (payload: { tenantId: string }) => void payload });',
+      "placeholder {tenantID} names no field of the payload",
+      true,
+    ],
+    "optional-field": [
+      'export const j = createJob(NAME, { deduplicationId: "{id}", handler: async (payload: { id?: string }) => void payload });',
+      "placeholder {id} names an optional field",
+      true,
+    ],
+    "debounce-key": [
+      'export const j = createJob(NAME, { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{site}", period: "30s" }, handler: async (input) => void input });',
+      "placeholder {site} names no field of the payload",
+      false,
+    ],
+    "schema-optional-field": [
+      'export const j = createJob(NAME, { schema: z.object({ id: z.string().optional() }), deduplicationId: "{id}", handler: async (input) => void input });',
+      "placeholder {id} names an optional field",
+      false,
+    ],
+  };
+  const strictOnly: typeof refused = {
+    nullable: [
+      'export const j = createJob(NAME, { label: "{id}", handler: async (payload: { id: string | null }) => void payload });',
+      "placeholder {id} names a field that may be null",
+      true,
+    ],
+  };
+  const accepted = [
+    'export const schema = createJob("accepted/schema", { schema: z.object({ tenantId: z.string(), contactId: z.string(), at: z.string().transform((s) => new Date(s)) }), flowControl: { key: "tenant:{tenantId}", parallelism: 2, rate: 10, period: "1m" }, deduplicationId: "contact:{tenantId}:{contactId}", label: "sync", handler: async (input) => void input.at.getTime() });',
+    'export const nested = createJob("accepted/nested", { label: "order-{order.id}.{order.paid}", handler: async (payload: { order: { id: number; paid: boolean } }) => void payload });',
+    'interface Doc { region: "eu" | "us"; id: string }\nexport const handlerTyped = createJob("accepted/handler", { deduplicationId: "{region}:{id}", handler: async (payload: Doc) => payload.id });',
+    'export const fixed = createJob("accepted/fixed", { flowControl: { key: "everyone", parallelism: 1 }, handler: async () => 1 });',
+    'export const withContext = createJob("accepted/context", { flowControl: { key: "t:{tenantId}", parallelism: 1 }, handler: async (payload: { tenantId: string }, ctx: import("@qjobs/runtime").JobContext) => void ctx.key });',
+    'export const contextLeftToInfer = createJob("accepted/context-inferred", { label: "t:{tenantId}", handler: async (payload: { tenantId: string }, ctx) => ctx.key + payload.tenantId });',
+    'export const debounced = createJob("accepted/debounced", { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{siteId}", period: "30s", maxWait: 300 }, handler: async (input) => void input.siteId });',
+  ].join("\n");
+
+  /** A project with only these files and a tsconfig, strict or not. */
+  async function project(strict: boolean, cases: typeof refused) {
+    const files = Object.fromEntries(
+      Object.entries(cases).map(([file, [source]]) => [`src/refused/${file}.ts`, job(file, source)]),
+    );
+    const dir = await tempProject(
+      { ...files, "src/accepted.ts": job("accepted", accepted) },
+      { from: exportForms, inRepo: true },
+    );
+    const tsconfig = JSON.parse(await readFile(join(dir, "tsconfig.json"), "utf8"));
+    tsconfig.compilerOptions.strict = strict;
+    tsconfig.include = ["src/refused", "src/accepted.ts"];
+    await writeFile(join(dir, "tsconfig.json"), JSON.stringify(tsconfig));
+    return dir;
+  }
+
+  for (const strict of [true, false]) {
+    it.each(Object.entries(compilers))(
+      `%s (strict: ${strict}) refuses a wrong placeholder, a field of the wrong type, an optional nested path, naming the placeholder; accepts schema, nested and handler-typed templates`,
+      async (name, compiler) => {
+        const cases = strict ? { ...refused, ...strictOnly } : refused;
+        const result = tsc(compiler, await project(strict, cases));
+        expect(result.code).not.toBe(0);
+        for (const [file, [, issue, handlerTyped]] of Object.entries(cases)) {
+          expect(result.output, file).toMatch(new RegExp(`src/refused/${file}\\.ts\\(`));
+          // TypeScript 7 reports a failed call's last overload (the handler-typed definition).
+          if (name === "typescript 5.9" || handlerTyped) expect(result.output, file).toContain(issue);
+        }
+        expect(result.output).not.toMatch(/src\/accepted\.ts/);
+      },
+    );
+  }
 });
 
 describe("a run's result is typed by its key as what JSON makes of it (issue 18)", () => {

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -30,6 +30,17 @@ const eventLine = (event: WatchEvent) =>
     : event.type;
 
 describe("qjobs watch", () => {
+  it("in a folder with no job file and no config, writes nothing and waits for the first job file (issue 21)", async () => {
+    const w = await startWatch({ "src/jobs/.keep": "" });
+    await w.lines(
+      /no job files match src\/\*\*\/\*\.job\.ts yet \(and no qjobs\.config\.json\): waiting for the first one/,
+    );
+    expect(existsSync(join(w.dir, "src/qjobs.gen.ts"))).toBe(false);
+    await writeFile(join(w.dir, "src/jobs/a.job.ts"), job("a", "alpha"));
+    await w.lines(/src\/jobs\/a\.job\.ts added .*→ 1 job, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/);
+    expect(await w.registry()).toEqual(["alpha"]);
+  });
+
   it("generates at start, then follows add, change, rename and unlink, naming the keys that came and went", async () => {
     const w = await startWatch({ "src/jobs/a.job.ts": job("a", "alpha") });
     expect(w.output()).toMatch(/✓ started → 1 job, src\/qjobs\.gen\.ts, src\/app\/api\/jobs\/route\.ts written/);

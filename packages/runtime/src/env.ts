@@ -69,7 +69,7 @@ export function isLocalUse(env: Env, urls: readonly URL[]): boolean {
   return env.NODE_ENV === "development" || env.NODE_ENV === "test" || (urls.length > 0 && urls.every(isLoopbackUrl));
 }
 
-function parseJobsUrl(text: string, variable: string): URL {
+function parseJobsUrl(text: string, variable: string, routePath?: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -79,19 +79,56 @@ function parseJobsUrl(text: string, variable: string): URL {
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new ConfigurationError(`${variable} must be an absolute http(s) URL, got ${quoteForLog(text)}.`, [variable]);
   }
+  checkJobsUrlPath(url, variable, routePath);
   return url;
+}
+
+/**
+ * Refuses a jobs URL without a path (`http://localhost:3000`, or with `/`): QStash would deliver every job to the
+ * app's home page, which answers 200, so everything looks delivered and no job runs (issue 21). When the route's
+ * path is known (the registry knows it for an App Router route) and the URL's path neither is it nor ends with it
+ * (trailing slash aside), warns once: a basePath or a proxy prefix is fine, but a typo is the likelier cause.
+ */
+export function checkJobsUrlPath(url: URL, variable: string, routePath?: string): void {
+  const example = `${url.origin}${routePath ?? DEFAULT_ROUTE_PATH}`;
+  if (url.pathname === "/") {
+    throw new ConfigurationError(
+      `${variable} is ${quoteForLog(url.href)}, which has no path: QStash would deliver every job to your app's home page, ` +
+        `which answers 200 while no job runs. Use your jobs route's URL${routePath ? "" : ", e.g."} ${example}.`,
+      [variable],
+    );
+  }
+  const warning = jobsUrlPathMismatch(url, variable, routePath);
+  if (warning && !warnedPaths.has(warning)) {
+    warnedPaths.add(warning);
+    console.warn(`[qjobs] ${warning}`);
+  }
+}
+
+const warnedPaths = new Set<string>();
+
+/** The warning for a jobs URL whose path neither is the route's path nor ends with it; undefined when it does. */
+export function jobsUrlPathMismatch(url: URL, variable: string, routePath: string | undefined): string | undefined {
+  if (!routePath) return undefined;
+  const path = url.pathname.replace(/\/+$/, "");
+  if (path === routePath || path.endsWith(routePath)) return undefined;
+  return (
+    `${variable} is ${quoteForLog(url.href)}, but your jobs route is at ${routePath}: QStash delivers to the URL's path ` +
+    `(${url.pathname}). Unless a rewrite or proxy maps it to the route, use ${url.origin}${routePath}.`
+  );
 }
 
 /**
  * The absolute URL of the app's jobs route, as QStash must call it: one resolver for dispatch, the route,
  * the test signer and schedule sync. `QJOBS_URL` when set; on a Vercel preview without it, the deployment's
  * own URL (`VERCEL_URL`) and the route's path, so a preview never publishes to, or accepts deliveries for,
- * production. Undefined when neither says.
+ * production. Undefined when neither says. `routePath` is the route's path when the registry knows it: a URL
+ * without a path is refused, and one that does not end with the route's path warned about (checkJobsUrlPath).
  */
-export function resolveJobsUrl(env: Env = processEnv(), routePath: string = DEFAULT_ROUTE_PATH): URL | undefined {
-  if (env.QJOBS_URL) return parseJobsUrl(env.QJOBS_URL, "QJOBS_URL");
+export function resolveJobsUrl(env: Env = processEnv(), routePath?: string): URL | undefined {
+  if (env.QJOBS_URL) return parseJobsUrl(env.QJOBS_URL, "QJOBS_URL", routePath);
   if (env.VERCEL_ENV === "preview" && env.VERCEL_URL)
-    return parseJobsUrl(`https://${env.VERCEL_URL}${routePath}`, "VERCEL_URL");
+    return parseJobsUrl(`https://${env.VERCEL_URL}${routePath ?? DEFAULT_ROUTE_PATH}`, "VERCEL_URL", routePath);
   return undefined;
 }
 
@@ -135,7 +172,7 @@ export function readRouteConfig(env: Env, options: { urls?: readonly string[]; r
   const resolved = resolveJobsUrl(env, options.routePath);
   const urls = [
     ...(resolved ? [resolved] : []),
-    ...(options.urls ?? []).map((url) => parseJobsUrl(url, "the route's urls option")),
+    ...(options.urls ?? []).map((url) => parseJobsUrl(url, "the route's urls option", options.routePath)),
   ];
   if (urls.length === 0) throw missingJobsUrl("Refusing to run jobs");
   const refused = [
@@ -190,6 +227,15 @@ export function readDispatchConfig(env: Env = processEnv(), routePath?: string):
       "Cannot dispatch jobs: QSTASH_TOKEN holds the public development token, which is accepted only when QJOBS_URL is a " +
         "loopback URL or NODE_ENV is development or test.",
       ["QSTASH_TOKEN"],
+    );
+  }
+  if (token === DEV_CREDENTIALS.token && !env.QSTASH_URL) {
+    // Without QSTASH_URL the SDK goes to Upstash's cloud, which refuses this token after retrying for a while.
+    throw new ConfigurationError(
+      "Cannot dispatch jobs: QSTASH_TOKEN holds the public development token but QSTASH_URL is not set, so messages " +
+        "would go to Upstash's cloud, which refuses it. Set QSTASH_URL to qjobs dev's address (e.g. http://127.0.0.1:8080), " +
+        "or use your QStash token.",
+      ["QSTASH_URL"],
     );
   }
   return {

@@ -1,6 +1,8 @@
 export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
+export type { Debounce } from "./debounce.js";
 export {
+  checkJobsUrlPath,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_RUN_RETENTION_SECONDS,
   DEV_CREDENTIALS,
@@ -9,6 +11,7 @@ export {
   isLoopbackUrl,
   RUN_STORE_VARIABLES,
   readDispatchConfig,
+  readRunStoreConfig,
   readSigningKeys,
   resolveJobsUrl,
   type SigningKeys,
@@ -57,6 +60,9 @@ export {
 export type { ListRunsOptions, RunPage } from "./runs/read.js";
 export { STORE_TIMEOUT_MS } from "./runs/store.js";
 export { DEFAULT_RUN_TOKEN_SECONDS } from "./runs/token.js";
+// Filling key templates lives at @qjobs/runtime/keys, not here: an edge route bundles this entry, and need not
+// load SHA-256 to deliver (dispatch imports it on first use).
+export type { DeclaredOptions, TemplateCheck, TemplateIssues } from "./template-types.js";
 export type {
   AnyJob,
   DispatchArgs,

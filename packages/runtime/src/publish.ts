@@ -1,11 +1,14 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
+import { DEBOUNCE_HEADER, type Debounce, startDebounce } from "./debounce.js";
 import { DEFAULT_ROUTE_PATH, type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
-import { DispatchError, PayloadTooLargeError, QJobsError } from "./errors.js";
+import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
+import { jsonIssue } from "./json-check.js";
+import { didYouMean } from "./near-key.js";
 import { recordQueued } from "./runs/queued.js";
-import { dispatchTokenMinter } from "./runs/token.js";
+import { dispatchTokenMinter, tokenSeconds } from "./runs/token.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey, RunHandle } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
@@ -36,6 +39,21 @@ export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions
   const merged = { ...defaults, ...options };
   if (defaults.headers && options.headers) merged.headers = { ...defaults.headers, ...options.headers };
   return merged;
+}
+
+/**
+ * A dispatch's options: the job's declared ones with their templates filled from the payload as dispatched, and
+ * the call's own (literal, never filled) on top. template.ts is imported on first use, as the SDK is: the route
+ * also holds createJob, and need not load a hash function to deliver.
+ */
+export async function dispatchOptions(
+  key: string,
+  declared: DispatchOptions,
+  payload: unknown,
+  options: DispatchOptions | undefined,
+): Promise<DispatchOptions> {
+  const { fillDeclaredOptions } = await import("./template.js");
+  return mergeOptions(fillDeclaredOptions(key, declared, payload), options);
 }
 
 type UrlPublishRequest = PublishRequest<string> & { url: string };
@@ -72,9 +90,13 @@ function toPublishRequest(
   };
 }
 
-/** Whether the job has an `onFailure` hook: its messages' failure callback then always goes to the route. */
+/**
+ * What a job adds to each of its messages: whether it has an `onFailure` hook (its messages' failure callback then
+ * always goes to the route), and its debounce, if any.
+ */
 export interface PublishHook {
   failureHook?: boolean;
+  debounce?: Debounce;
 }
 
 const encoder = new TextEncoder();
@@ -82,6 +104,10 @@ const encoder = new TextEncoder();
 /** The payload as the JSON body QStash will carry, refused before publishing when the route could not take it. */
 function serialize(key: string, config: DispatchConfig, payload: unknown): string | undefined {
   if (payload === undefined) return undefined;
+  // Outside production, what tsc would refuse is refused at run time too (a value typed any, JavaScript): the walk
+  // costs a little, and a Date that arrives as a string is a bug to find before deploying (issue 21).
+  const issue = processEnv().NODE_ENV === "production" ? undefined : jsonIssue(payload);
+  if (issue) throw new InvalidPayloadError(key, [{ path: "", message: `${issue}: a payload travels as JSON` }]);
   const body = JSON.stringify(payload);
   const limit = maxPayloadBytes(config.maxBodyBytes);
   // A UTF-8 byte is at least a UTF-16 unit and at most three: encode only when the length says it may matter.
@@ -117,15 +143,34 @@ export async function publishJob(
   hook: PublishHook = {},
 ): Promise<DispatchResult> {
   const config = readDispatchConfig(undefined, routePath);
-  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl, options.tokenExpiresIn);
+  const lifetime = tokenSeconds(options.tokenExpiresIn);
+  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
+  const body = serialize(key, config, payload);
+  const debounce = hook.debounce ? await debounceDispatch(key, config, hook.debounce, payload) : undefined;
   const client = await qstashClient(config);
-  const request = toPublishRequest(config, key, serialize(key, config, payload), options, hook);
+  // A debounced message waits its period (or what maxWait leaves of it), whatever delay the options ask.
+  const sent = debounce
+    ? {
+        ...options,
+        delay: debounce.delaySeconds,
+        notBefore: undefined,
+        headers: { ...options.headers, [DEBOUNCE_HEADER]: "1" },
+      }
+    : options;
+  const request = toPublishRequest(config, key, body, sent, hook);
   const response = await withDispatchErrors(key, () => client.publish(request));
-  const handle = await runHandle(key, response.messageId, routePath, mint);
+  const handle = await runHandle(key, response.messageId, routePath, mint && ((id) => mint(id, lifetime)));
   // A deduplicated dispatch is the earlier message's run (its token reads it): nothing is written.
   if (response.deduplicated) return { ...handle, deduplicated: true };
-  await recordQueued(config, [handle]);
+  await Promise.all([recordQueued(config, [handle]), debounce?.recordLatest(handle.id)]);
   return handle;
+}
+
+/** A debounced dispatch's delay and its record as its key's latest; the key is filled like every template. */
+async function debounceDispatch(key: string, config: DispatchConfig, debounce: Debounce, payload: unknown) {
+  const { fillTemplate } = await import("./template.js");
+  const filled = fillTemplate(key, "debounce.key", debounce.key, payload);
+  return startDebounce(key, config, debounce, filled);
 }
 
 /**
@@ -143,17 +188,25 @@ async function runHandle<TKey extends string>(
   return { id: messageId, key, messageId, route: routePath ?? DEFAULT_ROUTE_PATH, ...(token ? { token } : {}) };
 }
 
-/** Publishes one message per payload through QStash's batch endpoint, keeping their order. */
+/** Publishes one message per payload through QStash's batch endpoint, keeping their order; `options` are each one's. */
 export async function publishJobs(
   key: string,
   payloads: readonly unknown[],
-  options: DispatchOptions,
+  options: readonly DispatchOptions[],
   routePath?: string,
   hook: PublishHook = {},
 ): Promise<RunHandle[]> {
   if (payloads.length === 0) return [];
+  if (hook.debounce) {
+    // Each debounced dispatch becomes its key's latest in turn, so they go one by one, in order.
+    const handles: RunHandle[] = [];
+    for (const [index, payload] of payloads.entries())
+      handles.push(await publishJob(key, payload, options[index] as DispatchOptions, routePath, hook));
+    return handles;
+  }
   const config = readDispatchConfig(undefined, routePath);
-  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl, options.tokenExpiresIn);
+  const lifetimes = options.map((each) => tokenSeconds(each.tokenExpiresIn));
+  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
   const client = await qstashClient(config);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
   const bodies = payloads.map((payload) => serialize(key, config, payload));
@@ -161,12 +214,13 @@ export async function publishJobs(
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
     const requests = bodies
       .slice(start, start + BATCH_SIZE)
-      .map((body) => toPublishRequest(config, key, body, options, hook));
+      .map((body, index) => toPublishRequest(config, key, body, options[start + index] as DispatchOptions, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
     const batch = await Promise.all(
-      responses.map(async (response) => {
+      responses.map(async (response, index) => {
         const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
-        const handle = await runHandle(key, messageId, routePath, mint);
+        const lifetime = lifetimes[start + index] as number;
+        const handle = await runHandle(key, messageId, routePath, mint && ((id) => mint(id, lifetime)));
         return deduplicated ? { ...handle, deduplicated: true as const } : handle;
       }),
     );
@@ -197,40 +251,80 @@ export interface RegistryDispatch {
 }
 
 /**
+ * An unknown key, said as it is: this copy of the registry does not declare it. Under `next dev` (Turbopack), a
+ * route compiled for the first time gets the instance of qjobs.gen.ts that an older route loaded, even when the
+ * file on disk (and the compiled chunk) has the new key: the dev server re-instantiates a shared module only when
+ * a route whose code changed is requested again (issue 21, reproduced with Next 16). Hence the second half.
+ */
+function unknownJob(key: string, keys: readonly string[]): TypeError {
+  return new TypeError(
+    `Unknown job ${JSON.stringify(key)}: this copy of the registry (qjobs.gen.ts) does not declare it.${didYouMean(key, keys)} ` +
+      "If the job is new, run `qjobs generate` (the watcher does it for you). Under `next dev`, if qjobs.gen.ts " +
+      "already lists it, the dev server still runs the copy an older route loaded: request a route that used it " +
+      "before (or save this route again, or restart next dev) and it reloads.",
+  );
+}
+
+/**
  * Builds the registry's `dispatch` over each job's declared options, which `qjobs generate` reads from the job
- * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL.
+ * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL; `debounce` holds the
+ * debounced jobs' declarations, read the same way.
  */
 export function createDispatch(
   declared: Readonly<Record<string, DispatchOptions>>,
-  config: { routePath?: string; failureHooks?: readonly string[] } = {},
+  config: {
+    routePath?: string;
+    failureHooks?: readonly string[];
+    debounce?: Readonly<Record<string, Debounce>>;
+  } = {},
 ): RegistryDispatch {
   // The jobs with an onFailure hook: their messages' failure callback goes to the route.
   const hooked = new Set(config.failureHooks);
-  const hook = (key: string) => ({ failureHook: hooked.has(key) });
-  const optionsOf = (key: string, options: DispatchOptions | undefined) => {
-    if (!Object.hasOwn(declared, key)) throw new TypeError(`Unknown job "${key}": run \`qjobs generate\` if it is new`);
-    return mergeOptions(declared[key] as DispatchOptions, options);
+  const debounced = config.debounce ?? {};
+  const hook = (key: string): PublishHook => ({
+    failureHook: hooked.has(key),
+    ...(Object.hasOwn(debounced, key) ? { debounce: debounced[key] } : {}),
+  });
+  // The declared options carry their templates verbatim; each payload fills them, the call's options win.
+  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) => {
+    if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
+    return dispatchOptions(key, declared[key] as DispatchOptions, payload, options);
   };
   return {
     dispatch: async <TKey extends JobKey>(key: TKey, ...[payload, options]: DispatchArgs<JobInput<TKey>>) =>
-      (await publishJob(key, payload, optionsOf(key, options), config.routePath, hook(key))) as DispatchResult<TKey>,
+      (await publishJob(
+        key,
+        payload,
+        await optionsOf(key, payload, options),
+        config.routePath,
+        hook(key),
+      )) as DispatchResult<TKey>,
+    // Every payload's templates are filled before the first batch goes out, so a bad one publishes nothing.
     dispatchMany: async <TKey extends JobKey>(
       key: TKey,
       payloads: readonly JobInput<TKey>[],
       options?: DispatchOptions,
-    ) => (await publishJobs(key, payloads, optionsOf(key, options), config.routePath, hook(key))) as RunHandle<TKey>[],
+    ) =>
+      (await publishJobs(
+        key,
+        payloads,
+        await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
+        config.routePath,
+        hook(key),
+      )) as RunHandle<TKey>[],
   };
 }
 
+/** What a call of @qjobs/runtime's own `dispatch` is told by the compiler: the import to use instead. */
+export type UseTheRegistryDispatch =
+  'import { dispatch } from your generated registry ("@/qjobs.gen"), not from "@qjobs/runtime"';
+
 /**
  * @deprecated Import `dispatch` from your generated registry (`qjobs.gen.ts`): it applies each job's declared
- * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. This one refuses, so that no
- * dispatch silently drops them.
+ * options (retries, flow control...), which `@qjobs/runtime` alone cannot know. A call does not compile (its key
+ * must be the sentence naming the import, issue 21), and refuses at run time for JavaScript callers.
  */
-export function dispatch<TKey extends JobKey>(
-  key: TKey,
-  ..._args: DispatchArgs<JobInput<TKey>>
-): Promise<DispatchResult> {
+export function dispatch(key: UseTheRegistryDispatch, ..._args: unknown[]): Promise<DispatchResult> {
   return Promise.reject(
     new QJobsError(
       "dispatch_moved",

@@ -1,5 +1,6 @@
 import { signedTarget } from "./binding.js";
 import { readBody } from "./body.js";
+import { DEBOUNCE_HEADER, type Debounce, supersededBy } from "./debounce.js";
 import {
   type Env,
   isLocalUse,
@@ -216,7 +217,8 @@ async function runFailureHook(
   const recorded = recordFailed(callback);
   let payload: unknown;
   let rawPayload: unknown;
-  let reason: JobFailure["reason"] = "failed";
+  // Status 0: no attempt got an answer (the app was down, or a timeout), which "failed" would hide (issue 21).
+  let reason: JobFailure["reason"] = callback.status === 0 ? "unreachable" : "failed";
   try {
     rawPayload = parseBody(source);
     payload = await validatePayload(key, job.schema, rawPayload);
@@ -236,7 +238,7 @@ async function runFailureHook(
     ...(reason === "invalid_payload" ? { rawPayload } : {}),
   };
   try {
-    await job.onFailure(reason === "failed" ? payload : undefined, info, ctx);
+    await job.onFailure(reason === "invalid_payload" ? undefined : payload, info, ctx);
     await recorded;
     return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
   } catch (error) {
@@ -247,6 +249,28 @@ async function runFailureHook(
     );
     return failure(500, "job_failed", `The onFailure hook of job "${key}" failed; QStash will retry it`);
   }
+}
+
+/**
+ * The run that replaced this delivery, when a later dispatch with the same debounce key did; undefined to run it
+ * (its key's latest, a payload that fills no key, or a store that cannot say). The key fills from the signed body.
+ */
+async function debouncedBy(
+  debounce: Debounce,
+  store: RunStoreConfig,
+  jobsUrl: URL,
+  key: string,
+  body: Uint8Array,
+  ctx: JobContext,
+): Promise<string | undefined> {
+  let filled: string;
+  try {
+    const { fillTemplate } = await import("./template.js");
+    filled = fillTemplate(key, "debounce.key", debounce.key, parseBody(body));
+  } catch {
+    return undefined;
+  }
+  return supersededBy(store, jobsUrl, key, filled, ctx.messageId);
 }
 
 /**
@@ -305,7 +329,15 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     return cached;
   }
 
+  // Every answer says it came from the qjobs route, so qjobs dev can tell it from a page that answered in its
+  // place (a jobs URL pointing at the app's home page answers 200 too): PRODUCT.md's `Qjobs-Route: 1`.
   return async function jobsRoute(request) {
+    const response = await respond(request);
+    response.headers.set("Qjobs-Route", "1");
+    return response;
+  };
+
+  async function respond(request: Request): Promise<Response> {
     if (request.method !== "POST" && request.method !== "GET") {
       return failure(405, "method_not_allowed", "The jobs route accepts POST (deliveries) and GET (a run)", {
         headers: { Allow: "GET, POST" },
@@ -410,6 +442,16 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     if (target.hook === "failure") return runFailureHook(job, key, body, ctx, logger, record);
     if (target.hook !== null) return failure(404, "unknown_job", `Unknown hook ${quoteForLog(target.hook)}`);
 
+    // A debounced dispatch runs only if it is its key's latest; schedule ticks and messages published around the
+    // debounce carry no mark, and always run (issue 22).
+    if (job.debounce && setup.store && ctx.headers.get(DEBOUNCE_HEADER) === "1") {
+      const replacedBy = await debouncedBy(job.debounce, setup.store, setup.config.urls[0] as URL, key, body, ctx);
+      if (replacedBy) {
+        await record(ctx.messageId, false)?.end({ kind: "cancelled", reason: "debounced", replacedBy });
+        return Response.json({ ok: true, debounced: true, replacedBy });
+      }
+    }
+
     const recorder = record(ctx.messageId);
     const answer = async (outcome: Parameters<DeliveryRecorder["end"]>[0], response: Response) => {
       await recorder?.end(outcome);
@@ -464,5 +506,5 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
         : `Job "${key}" failed on attempt ${ctx.retried + 1}; see the server log`;
       return answer({ kind: "retrying", error: runError }, failure(500, "job_failed", said));
     }
-  };
+  }
 }

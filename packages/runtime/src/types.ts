@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Debounce } from "./debounce.js";
 import type { SignatureClaims } from "./verify.js";
 
 /** A QStash duration: `"30s"`, `"5m"`, `"2h"`, `"1d"`. */
@@ -94,10 +95,12 @@ export type JobHandler<TPayload, TResult> = (payload: TPayload, ctx: JobContext)
 export interface JobFailure {
   /**
    * `"failed"`: the handler failed (retries exhausted, or a 489 / NonRetryableError).
+   * `"unreachable"`: no attempt got an answer (the app was down or timed out: `status` is 0), so the handler may
+   * never have run.
    * `"invalid_payload"`: the payload itself was the failure (not JSON, or refused by the schema); it is in
    * `rawPayload`, and the hook's payload is undefined.
    */
-  readonly reason: "failed" | "invalid_payload";
+  readonly reason: "failed" | "unreachable" | "invalid_payload";
   /** The last attempt's HTTP status (0 when there was no answer). */
   readonly status: number;
   /** The last attempt's response body, as text (QStash may cut it short). */
@@ -141,6 +144,8 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
   readonly handler: JobHandler<TPayload, TResult>;
   /** Runs once when QStash gives up on one of this job's messages (see `createJob`'s `onFailure`). */
   readonly onFailure?: FailureHook<TPayload>;
+  /** Set when dispatches are debounced: the route runs only its key's latest (see `createJob`'s `debounce`). */
+  readonly debounce?: Debounce;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any is what makes every job assignable here.
@@ -169,10 +174,18 @@ export type JobInput<TKey extends JobKey> = RegisteredJobs[TKey] extends Job<inf
 type JsonPrimitive = string | number | boolean | null;
 
 /**
+ * Whether the project compiles with strictNullChecks (read in the user's own program). Without it, as under the
+ * `"strict": false` that `next build` writes for a new app, every type admits undefined, so "an array that may
+ * hold undefined" cannot be told from any array: that one check is skipped there (issue 21).
+ */
+type StrictNullChecks = undefined extends string ? false : true;
+
+/**
  * The places in a payload type that JSON cannot carry, as `"payload.at is a Date"`-like strings; never when
  * the type is JSON-safe. A payload travels as JSON, so a Date arrives as a string, a Map as `{}`, a bigint
  * not at all: the types refuse them instead of lying. Mapped over keys, so interfaces work as well as type
- * aliases (an interface is not assignable to an index-signature JSON type). `any` and `unknown` pass.
+ * aliases (an interface is not assignable to an index-signature JSON type). `any` and `unknown` pass. Without
+ * strictNullChecks, an array that may hold undefined passes (see StrictNullChecks).
  */
 export type JsonIssues<T, Path extends string = "payload", Depth extends unknown[] = []> = Depth["length"] extends 10
   ? never
@@ -196,7 +209,11 @@ export type JsonIssues<T, Path extends string = "payload", Depth extends unknown
                     ? `${Path} is a function`
                     : T extends readonly (infer E)[]
                       ?
-                          | (undefined extends E ? `${Path}[] may hold undefined (JSON turns it into null)` : never)
+                          | (StrictNullChecks extends true
+                              ? undefined extends E
+                                ? `${Path}[] may hold undefined (JSON turns it into null)`
+                                : never
+                              : never)
                           | JsonIssues<Exclude<E, undefined>, `${Path}[]`, [...Depth, 1]>
                       : T extends object
                         ? {

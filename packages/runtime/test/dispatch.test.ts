@@ -236,12 +236,27 @@ describe("the registry's dispatch(key) applies each job's declared options, with
     expect(entries.map((entry) => retries(entry.headers))).toEqual(["5", "5"]);
   });
 
-  it("refuses a key the registry does not know, publishing nothing", async () => {
-    await expect(byKey("no-such-job" as "welcome-email", { userId: "u" })).rejects.toThrow(/Unknown job "no-such-job"/);
+  it("refuses a key the registry does not know, publishing nothing, saying what is true and what to do", async () => {
+    const error = (await byKey("no-such-job" as "welcome-email", { userId: "u" }).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(
+      /^Unknown job "no-such-job": this copy of the registry \(qjobs\.gen\.ts\) does not declare it\. If/,
+    );
+    expect(error.message).toContain(
+      "Under `next dev`, if qjobs.gen.ts already lists it, the dev server still runs the copy an older route loaded",
+    );
+    expect(qstash.requests).toEqual([]);
+  });
+
+  it("says did you mean …? for a key near a declared one (a typo, a missing s)", async () => {
+    await expect(byKey("image/resize" as "welcome-email", { userId: "u" })).rejects.toThrow(
+      'does not declare it. Did you mean "images/resize"?',
+    );
+    await expect(manyByKey("welcome-emails" as "welcome-email", [])).rejects.toThrow('Did you mean "welcome-email"?');
     expect(qstash.requests).toEqual([]);
   });
 
   it("@qjobs/runtime's own dispatch(key) refuses, naming the import to use, so no declared option is ever dropped", async () => {
+    // @ts-expect-error -- a compile error too, naming the import (typesafety.test.ts checks its words)
     const error = await dispatch("welcome-email", { userId: "u_1" }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: "dispatch_moved" });
     expect((error as Error).message).toMatch(/import \{ dispatch \} from your generated registry/);
@@ -269,11 +284,84 @@ describe("dispatch fails closed", () => {
     expect(qstash.requests).toEqual([]);
   });
 
+  it("refuses at once, naming QSTASH_URL, the public development token without QSTASH_URL (Upstash's cloud)", async () => {
+    vi.stubEnv("QSTASH_TOKEN", DEV_CREDENTIALS.token);
+    vi.stubEnv("QSTASH_URL", "");
+    const error = await email.dispatch({ userId: "u_1" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ variables: ["QSTASH_URL"] });
+    expect((error as Error).message).toMatch(/public development token but QSTASH_URL is not set/);
+    expect(qstash.requests).toEqual([]);
+  });
+
   it("ignores QSTASH_DEV: publishing goes where QSTASH_URL says", async () => {
     vi.stubEnv("QSTASH_DEV", "true");
     await email.dispatch({ userId: "u_1" });
     expect(qstash.requests).toHaveLength(1);
     expect(qstash.requests[0]?.headers.authorization).toBe("Bearer test-token");
+  });
+
+  it.each(["https://app.example.com", "https://app.example.com/", "http://localhost:3000?x=1"])(
+    "refuses QJOBS_URL %s, which has no path (QStash would deliver to the home page, which answers 200)",
+    async (url) => {
+      vi.stubEnv("QJOBS_URL", url);
+      const error = await email.dispatch({ userId: "u_1" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error).toMatchObject({ variables: ["QJOBS_URL"] });
+      expect((error as Error).message).toMatch(/QJOBS_URL is .* which has no path.*home page/);
+      const registry = createDispatch({ "welcome-email": {} }, { routePath: "/api/jobs" });
+      await expect(registry.dispatch("welcome-email", { userId: "u_1" })).rejects.toThrow(
+        `Use your jobs route's URL ${new URL(url).origin}/api/jobs.`,
+      );
+      expect(qstash.requests).toEqual([]);
+    },
+  );
+
+  it("warns once, naming QJOBS_URL and the route's path, when the URL's path does not end with the route's", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const registry = createDispatch({ "welcome-email": {} }, { routePath: "/api/jobs" });
+      for (const url of ["https://app.example.com/app/api/jobs", "https://app.example.com/api/jobs/"]) {
+        vi.stubEnv("QJOBS_URL", url);
+        await registry.dispatch("welcome-email", { userId: "u_1" });
+      }
+      expect(warn).not.toHaveBeenCalled();
+      vi.stubEnv("QJOBS_URL", "https://app.example.com/api/job");
+      await registry.dispatch("welcome-email", { userId: "u_1" });
+      await registry.dispatch("welcome-email", { userId: "u_1" });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]?.[0]).toMatch(
+        /QJOBS_URL is "https:\/\/app\.example\.com\/api\/job", but your jobs route is at \/api\/jobs/,
+      );
+      expect(qstash.requests).toHaveLength(4);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it.each([
+    [{ userId: "u_1", at: new Date(0) }, "payload.at is a Date (send a string or a number)"],
+    [{ userId: "u_1", tags: new Set(["a"]) }, "payload.tags is a Set (send an array)"],
+    [{ userId: "u_1", ids: ["a", undefined] }, "payload.ids[] may hold undefined (JSON turns it into null)"],
+    [{ userId: "u_1", cents: 10n }, "payload.cents is a bigint"],
+    [{ userId: "u_1", price: new URL("https://x.dev") }, "payload.price is a URL instance (send a plain object)"],
+  ])(
+    "outside production, refuses a payload JSON cannot carry in tsc's words, publishing nothing (%#)",
+    async (payload, words) => {
+      vi.stubEnv("NODE_ENV", "development");
+      const error = await email.dispatch(payload as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidPayloadError);
+      expect((error as Error).message).toBe(
+        `Invalid payload for job "welcome-email": ${words}: a payload travels as JSON`,
+      );
+      expect(qstash.requests).toEqual([]);
+    },
+  );
+
+  it("in production, publishes a Date as JSON.stringify makes it (the check is a development aid)", async () => {
+    vi.stubEnv("NODE_ENV", "production");
+    await email.dispatch({ userId: "u_1", at: new Date(0) } as never);
+    expect(qstash.requests[0]?.body.toString()).toBe('{"userId":"u_1","at":"1970-01-01T00:00:00.000Z"}');
   });
 
   it("rejects a relative QJOBS_URL", async () => {

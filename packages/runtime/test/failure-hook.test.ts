@@ -70,6 +70,20 @@ describe("the route runs onFailure for a signed failure callback", () => {
     expect(hooks[0]?.messageId).not.toBe("msg_source"); // the hook delivery's own id; the source is in failure
   });
 
+  it("says unreachable when no attempt got an answer (status 0: the app was down), with the payload", async () => {
+    const request = await createFailureCallbackRequest({
+      routeUrl,
+      key: "billing/charge",
+      payload: { orderId: "o_2", cents: 100 },
+      status: 0,
+      responseBody: "",
+      signingKey,
+    });
+    expect((await POST(request)).status).toBe(200);
+    expect(hooks[0]?.payload).toEqual({ orderId: "o_2", cents: 100 });
+    expect(hooks[0]?.failure).toMatchObject({ reason: "unreachable", status: 0 });
+  });
+
   it("says so, honestly typed, when the payload itself was the failure", async () => {
     const request = await createFailureCallbackRequest({
       routeUrl,

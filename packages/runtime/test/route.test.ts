@@ -69,6 +69,23 @@ beforeEach(() => {
 });
 
 describe("the route answers every delivery as PRODUCT.md says", () => {
+  it("says Qjobs-Route: 1 on every answer, so qjobs dev can tell it from a page that answered in its place", async () => {
+    const unconfigured = createRouteHandler(jobs, { env: {}, logger });
+    const answers = [
+      await deliver("welcome-email", { userId: "u_1" }),
+      await deliver("charge:card", {}),
+      await deliver("flaky", {}),
+      await deliver("no-such-job", {}),
+      await POST(new Request(routeUrl, { method: "PUT" })),
+      await POST(new Request(routeUrl, { method: "GET" })),
+      await POST(new Request(`${routeUrl}?run=msg_1`, { method: "GET" })),
+      await POST(new Request(`${routeUrl}?job=welcome-email`, { method: "POST", body: "{}" })),
+      await unconfigured(new Request(`${routeUrl}?job=welcome-email`, { method: "POST", body: "{}" })),
+    ];
+    expect(answers.map((response) => response.status)).toEqual([200, 489, 500, 404, 405, 400, 401, 401, 500]);
+    expect(answers.map((response) => response.headers.get("qjobs-route"))).toEqual(answers.map(() => "1"));
+  });
+
   it("200: runs the handler with the payload and the delivery's context, loading only that job", async () => {
     const response = await deliver("welcome-email", { userId: "u_1" }, { retried: 2 });
     expect(response.status).toBe(200);
@@ -276,6 +293,21 @@ describe("the route fails closed", () => {
     expect(response.status).toBe(500);
     expect((await errorOf(response)).code).toBe("configuration");
     expect(logger.error).toHaveBeenCalledWith(expect.stringMatching(/QJOBS_URL is not set/));
+    expect(loaded).toEqual([]);
+  });
+
+  it("answers 500 and logs QJOBS_URL when it has no path (deliveries would go to the home page), running nothing", async () => {
+    const handler = createRouteHandler(jobs, {
+      env: { ...keys, QJOBS_URL: "https://app.example.com/" },
+      routePath: "/api/jobs",
+      logger,
+    });
+    expect((await handler(await request())).status).toBe(500);
+    expect(logger.error).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /QJOBS_URL is "https:\/\/app\.example\.com\/", which has no path.*https:\/\/app\.example\.com\/api\/jobs/,
+      ),
+    );
     expect(loaded).toEqual([]);
   });
 

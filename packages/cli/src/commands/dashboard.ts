@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
+import { knownRoutePath } from "../core/config.js";
 import { DEFAULT_DASHBOARD_PORT } from "../dashboard/defaults.js";
 import { projectView } from "../dashboard/project.js";
 import { dashboardHandler } from "../dashboard/server.js";
 import { DEFAULT_MAX_BODY_BYTES } from "../dev/defaults.js";
 import { flatHeaders } from "../dev/deliver.js";
-import { appJobsUrl, projectEnv } from "../env-files.js";
+import { appJobsUrl, readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { crossSiteRefusal } from "../local-http.js";
 
@@ -28,6 +29,8 @@ export interface DashboardHandle {
   /** The QStash it looks at. */
   readonly qstash: string;
   readonly jobsUrl?: string;
+  /** Where QJOBS_URL and QSTASH_URL came from (`QJOBS_URL from .env.local`), for the banner. */
+  readonly sources: readonly string[];
   close(): Promise<void>;
 }
 
@@ -38,19 +41,19 @@ export interface DashboardHandle {
  */
 export async function dashboard(options: DashboardOptions = {}): Promise<DashboardHandle> {
   const cwd = resolve(options.cwd ?? ".");
-  const env = options.env ?? process.env;
-  const token = projectEnv(cwd, "QSTASH_TOKEN", env);
+  const projectEnv = readProjectEnv(cwd, "development", options.env ?? process.env);
+  const token = projectEnv.values.QSTASH_TOKEN;
   if (!token)
     throw new UserError(
       "QSTASH_TOKEN is not set: the dashboard needs the token of the QStash to look at (in the environment or .env.local)",
     );
-  const qstash = projectEnv(cwd, "QSTASH_URL", env) ?? QSTASH_CLOUD;
+  const qstash = projectEnv.values.QSTASH_URL ?? QSTASH_CLOUD;
   try {
     new URL(qstash);
   } catch {
     throw new UserError(`QSTASH_URL must be an absolute URL, got "${qstash}"`);
   }
-  const jobsUrl = appJobsUrl(cwd, options.appUrl, env);
+  const jobsUrl = appJobsUrl(projectEnv, options.appUrl, await knownRoutePath(cwd));
   const secret = randomBytes(16).toString("base64url");
   const title = `qjobs dashboard · ${new URL(qstash).host}`;
   const pages = dashboardHandler({
@@ -58,9 +61,11 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
     upstream: () => ({ url: qstash, token }),
     secret,
     jobsUrl,
-    bypassSecret: projectEnv(cwd, "VERCEL_AUTOMATION_BYPASS_SECRET", env),
+    bypassSecret: projectEnv.values.VERCEL_AUTOMATION_BYPASS_SECRET,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     project: () => projectView({ cwd, jobsUrl, title, qstash }),
+    // The run store's variables are read as QSTASH_TOKEN is; runs are listed for the dashboard's jobs URL.
+    runs: { env: () => ({ ...projectEnv.values, QJOBS_URL: jobsUrl?.href }) },
   });
   const server: Server = createServer((request, response) => {
     const refusal = crossSiteRefusal(flatHeaders(request));
@@ -82,6 +87,10 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
     url: `http://127.0.0.1:${address.port}/${secret}/`,
     qstash,
     ...(jobsUrl ? { jobsUrl: jobsUrl.href } : {}),
+    sources: [
+      options.appUrl ? "QJOBS_URL from --jobs-url" : sourceOf(projectEnv, "QJOBS_URL"),
+      sourceOf(projectEnv, "QSTASH_URL"),
+    ],
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections();

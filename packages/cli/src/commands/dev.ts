@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { type FSWatcher, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { loadConfig } from "../core/config.js";
+import { knownRoutePath, loadConfig } from "../core/config.js";
 import { ignoreQjobsFolder } from "../core/private-files.js";
 import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
@@ -10,10 +11,11 @@ import { dashboardHandler } from "../dashboard/server.js";
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
 import { deliverHttp } from "../dev/deliver.js";
 import { type AttemptReport, Engine } from "../dev/engine.js";
+import { routeWarning } from "../dev/route-check.js";
 import { type DevServer, startServer } from "../dev/server.js";
 import { type JournalNotice, openJournal } from "../dev/store.js";
 import { realClock } from "../dev/time.js";
-import { appJobsUrl } from "../env-files.js";
+import { appJobsUrl, ENV_FILES, readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { registerSchedules } from "../schedules/local.js";
 
@@ -22,6 +24,10 @@ export interface DevOptions {
   /** Multiplies QStash's retry backoff (e^(2.5n) s); 0.01 makes the first retry 0.12 s instead of 12 s. */
   retryScale?: number;
   onAttempt?: (report: AttemptReport) => void;
+  /** A delivery that looks like success but is not (see routeWarning), each once; an env file that went wrong. */
+  onWarning?: (warning: string) => void;
+  /** The jobs URL changed with the env files. */
+  onNotice?: (notice: string) => void;
   /** Credentials other than Upstash's public development ones, e.g. to try a production build locally. */
   credentials?: { token?: string; currentSigningKey?: string; nextSigningKey?: string };
   /** The largest request body accepted (413 beyond it). */
@@ -63,7 +69,27 @@ export interface DevHandle {
   readonly dashboardUrl: string;
   /** What opening the state found (tightened modes, skipped lines), for the banner; none in memory. */
   readonly state?: { readonly dir: string; readonly notice: JournalNotice };
+  /** The app's jobs route it uses (`--jobs-url` or QJOBS_URL), for its schedules, dashboard and warnings. */
+  readonly jobsUrl?: string;
+  /** Where it came from: `QJOBS_URL from .env.local`. */
+  readonly jobsUrlSource: string;
   close(): Promise<void>;
+}
+
+/**
+ * Calls `changed` whenever one of the env files next dev reads changes, is created or removed: qjobs dev follows
+ * them as it follows job files (issue 21: `.env.local` edited after qjobs dev started). fs.watch on the folder,
+ * not on the files, so a file created later or replaced by an editor's atomic save is seen too.
+ */
+function followEnvFiles(cwd: string, changed: () => void): FSWatcher | undefined {
+  const names = new Set(ENV_FILES.development);
+  try {
+    return watch(cwd, { persistent: false }, (_event, file) => {
+      if (file && names.has(file.toString())) changed();
+    });
+  } catch {
+    return undefined; // a folder that cannot be watched: the env files are read once, as before
+  }
 }
 
 /** `qjobs dev`: the local QStash-compatible server. */
@@ -85,7 +111,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       throw new UserError(`${name} must be a whole number > 0, got ${value}`);
   }
   const cwd = resolve(options.cwd ?? ".");
-  const jobsUrl = appJobsUrl(cwd, options.appUrl);
+  const routePath = await knownRoutePath(cwd);
+  // `--jobs-url`, else QJOBS_URL as next dev would read it; followed as the env files change (see followEnvFiles).
+  const readJobsUrl = () => {
+    const projectEnv = readProjectEnv(cwd, "development");
+    const url = appJobsUrl(projectEnv, options.appUrl, routePath);
+    return { url, source: options.appUrl ? "QJOBS_URL from --jobs-url" : sourceOf(projectEnv, "QJOBS_URL") };
+  };
+  let { url: jobsUrl, source: jobsUrlSource } = readJobsUrl();
   const credentials = { ...DEV_CREDENTIALS, ...Object.fromEntries(Object.entries(given).filter(([, value]) => value)) };
   // Built before the journal is locked: a page that is not built fails here with nothing to undo.
   // With a token of the user's own, the page (which holds no token) is behind a secret too.
@@ -94,12 +127,19 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     title: "qjobs dev",
     upstream: () => ({ url: server.url, token: credentials.token }),
     secret,
-    jobsUrl,
+    get jobsUrl() {
+      return jobsUrl; // read at each request: it follows the env files
+    },
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url }),
+    project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url, anyLoopback: true }),
+    // Read at each request, as the jobs URL: a store added to .env.local shows up on reload.
+    runs: { env: () => ({ ...readProjectEnv(cwd, "development").values, QJOBS_URL: jobsUrl?.href }) },
   });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
   if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) ignoreQjobsFolder(cwd);
+  const warned = new Set<string>(); // each warning once: a wrong jobs URL would repeat it at every delivery
+  // The keys the project declares, for routeWarning: kept with each scan of the project.
+  let declared = new Set<string>();
   const journal = stateDir ? openJournal(cwd, stateDir, { fresh: options.fresh }) : undefined;
   const engine = new Engine({
     store: journal?.store,
@@ -107,7 +147,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     clock: realClock,
     deliver: deliverHttp,
     retryScale,
-    onAttempt: options.onAttempt,
+    onAttempt: (report) => {
+      options.onAttempt?.(report);
+      const warning = routeWarning(report, (key) => declared.has(key), jobsUrl);
+      if (warning && !warned.has(warning)) {
+        warned.add(warning);
+        options.onWarning?.(warning);
+      }
+    },
     signingKey: credentials.currentSigningKey,
     maxDlq: options.maxDlq,
   });
@@ -129,28 +176,30 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     throw error;
   }
   let schedules: DevSchedules = { state: "off" };
-  let refreshSchedules = async () => {};
-  if (options.schedules !== false) {
-    refreshSchedules = async () => {
-      const scan = await scanProject(await loadConfig(cwd), { persistCache: true });
-      if (scan.diagnostics.length > 0) return; // reported by the watcher or generate; the schedules stay as they were
-      if (!jobsUrl) {
-        schedules = {
-          state: "no-app-url",
-          declared: scan.model.jobs.reduce((sum, job) => sum + job.schedules.length, 0),
-        };
-        return;
-      }
-      const steps = registerSchedules(engine, scan.model.jobs, jobsUrl);
+  const refreshProject = async () => {
+    const scan = await scanProject(await loadConfig(cwd), { persistCache: true });
+    if (scan.diagnostics.length > 0) return; // reported by the watcher or generate; the schedules stay as they were
+    declared = new Set(scan.model.jobs.map((job) => job.key));
+    if (options.schedules === false) return;
+    if (!jobsUrl) {
       schedules = {
-        state: "registered",
-        jobsUrl: jobsUrl.href,
-        count: steps.filter((step) => step.action !== "delete").length,
+        state: "no-app-url",
+        declared: scan.model.jobs.reduce((sum, job) => sum + job.schedules.length, 0),
       };
+      return;
+    }
+    const steps = registerSchedules(engine, scan.model.jobs, jobsUrl);
+    schedules = {
+      state: "registered",
+      jobsUrl: jobsUrl.href,
+      count: steps.filter((step) => step.action !== "delete").length,
     };
-    try {
-      await refreshSchedules();
-    } catch (error) {
+  };
+  try {
+    await refreshProject();
+  } catch (error) {
+    // Without schedules to register, a project that cannot be read yet only leaves the keys unknown.
+    if (options.schedules !== false) {
       await server.close(); // a server left listening would keep the process alive after the error
       throw error;
     }
@@ -165,7 +214,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
             watch.onEvent(event);
             if (event.type !== "generated") return;
             // Never an unhandled rejection: that would end qjobs dev and every message with it.
-            refreshSchedules().catch((error: unknown) =>
+            refreshProject().catch((error: unknown) =>
               watch.onEvent({
                 type: "failed",
                 message: `could not register the schedules: ${(error as Error).message}`,
@@ -175,6 +224,27 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
         }),
       )
     : undefined;
+  const envWatcher = options.appUrl
+    ? undefined
+    : followEnvFiles(cwd, () => {
+        let next: ReturnType<typeof readJobsUrl>;
+        try {
+          next = readJobsUrl();
+        } catch (error) {
+          options.onWarning?.(`${(error as Error).message}; qjobs dev keeps ${jobsUrl?.href ?? "no jobs URL"}`);
+          return;
+        }
+        if (next.url?.href === jobsUrl?.href) return;
+        // The schedules registered for the old URL go: they would keep firing at an app that moved.
+        if (jobsUrl && options.schedules !== false) registerSchedules(engine, [], jobsUrl);
+        ({ url: jobsUrl, source: jobsUrlSource } = next);
+        options.onNotice?.(
+          jobsUrl ? `QJOBS_URL is now ${jobsUrl.href} (${jobsUrlSource})` : "QJOBS_URL is no longer set",
+        );
+        refreshProject().catch((error: unknown) =>
+          options.onWarning?.(`could not register the schedules: ${(error as Error).message}`),
+        );
+      });
   return {
     server,
     engine,
@@ -190,7 +260,14 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     },
     dashboardUrl: `${server.url}/${secret ? `${secret}/` : ""}`,
     state: stateDir && journal ? { dir: stateDir, notice: journal.notice } : undefined,
+    get jobsUrl() {
+      return jobsUrl?.href;
+    },
+    get jobsUrlSource() {
+      return jobsUrlSource;
+    },
     close: async () => {
+      envWatcher?.close();
       await Promise.all([server.close(), watcher?.close()]);
     },
   };

@@ -6,10 +6,10 @@ import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { CONFIG_FILE, defaultConfig, loadConfig, sourceBase } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
+import { syncProject } from "../core/sync.js";
 import { UserError } from "../errors.js";
 import type { Config } from "../types.js";
 import { version } from "../version.js";
-import { generate } from "./generate.js";
 
 export type Framework = "next-app" | "next-pages" | "none";
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
@@ -88,6 +88,23 @@ interface PackageJson {
 
 const run = (manager: PackageManager, script: string) =>
   manager === "npm" ? `npm run ${script}` : `${manager} ${script}`;
+/**
+ * Whether git would ignore `.env.example` (create-next-app's `.gitignore` has `.env*`): asked of git itself, which
+ * knows every ignore file; outside a repository (or without git), read from the project's `.gitignore`.
+ */
+function envExampleIgnored(root: string, gitignore: string): boolean {
+  const git = spawnSync("git", ["check-ignore", "--no-index", "-q", ".env.example"], { cwd: root });
+  if (git.status === 0) return true;
+  if (git.status === 1) return false;
+  // The last line about it decides, as in git.
+  const last = gitignore
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .reverse()
+    .find((line) => /^\/?\.env(\*|\.\*|\.example)$/.test(line) || line === "!.env.example");
+  return last !== undefined && last !== "!.env.example";
+}
+
 const exampleJob = `import { createJob } from "@qjobs/runtime";
 
 /**
@@ -201,14 +218,21 @@ export async function init(options: InitOptions): Promise<InitResult> {
     plan("package.json", "update", `adds ${added.join(", ")}`, `${JSON.stringify(updated, null, indent)}\n`);
   } else plan("package.json", "unchanged", "has the packages and scripts");
 
-  // Git: the cache stays out, the generated files are marked generated.
+  // Git: the cache stays out, .env.example goes in (create-next-app's `.env*` would hide it, and the Quick start
+  // copies it), the generated files are marked generated.
   const gitignore = file(".gitignore") ?? "";
-  if (missingLines(gitignore, [".qjobs/"], (line) => /^\/?\.qjobs\/?$/.test(line.trim())).length > 0)
+  const ignoreLines = [
+    ...missingLines(gitignore, [".qjobs/"], (line) => /^\/?\.qjobs\/?$/.test(line.trim())),
+    ...(envExampleIgnored(root, gitignore) ? ["!.env.example"] : []),
+  ];
+  if (ignoreLines.length > 0)
     plan(
       ".gitignore",
       gitignore ? "update" : "create",
-      "ignores .qjobs/, the cache",
-      appendLines(gitignore, [".qjobs/"]),
+      ignoreLines
+        .map((line) => (line === ".qjobs/" ? "ignores .qjobs/, the cache" : "un-ignores .env.example (.env* hid it)"))
+        .join("; "),
+      appendLines(gitignore, ignoreLines),
     );
   else plan(".gitignore", "unchanged", "ignores .qjobs/");
   const attributes = file(".gitattributes") ?? "";
@@ -231,7 +255,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
     await mkdir(dirname(join(root, path)), { recursive: true });
     await writeFile(join(root, path), content);
   }
-  const generated = await generate({ cwd: root });
+  const generated = await syncProject({ cwd: root });
   if (generated.diagnostics.length > 0) {
     throw new UserError(
       `the project's job files have errors; run qjobs generate to see them (nothing else is wrong with init)`,

@@ -4,7 +4,9 @@ import {
   ConfigurationError,
   createDispatch,
   createRuns,
+  type Debounce,
   type DispatchOptions,
+  InvalidPayloadError,
   isRunEnded,
   RUN_STATUSES,
   RUN_STORE_VARIABLES,
@@ -13,13 +15,12 @@ import {
   type RunPage,
   type RunStatus,
 } from "@qjobs/runtime";
-import { loadConfig } from "../core/config.js";
-import { appRoutePath } from "../core/render.js";
+import { loadConfig, routeUrlPath } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
-import { projectEnv } from "../env-files.js";
+import { readProjectEnv } from "../env-files.js";
 import { UserError } from "../errors.js";
 
-/** What the run commands read, from the environment or the project's .env.local or .env (as `qjobs dashboard`). */
+/** What the run commands read, from the environment or the project's development env files (as `qjobs dev`). */
 const RUN_VARIABLES = ["QSTASH_TOKEN", "QSTASH_URL", "QJOBS_URL", "QJOBS_RUN_RETENTION", ...RUN_STORE_VARIABLES];
 
 /**
@@ -27,8 +28,9 @@ const RUN_VARIABLES = ["QSTASH_TOKEN", "QSTASH_URL", "QJOBS_URL", "QJOBS_RUN_RET
  * the environment does not set them. The CLI is a process of its own, so this changes nothing for anyone else.
  */
 function useProjectEnv(cwd: string): void {
+  const { values } = readProjectEnv(cwd, "development");
   for (const name of RUN_VARIABLES) {
-    const value = projectEnv(cwd, name);
+    const value = values[name];
     if (value !== undefined && !process.env[name]) process.env[name] = value;
   }
 }
@@ -38,7 +40,9 @@ async function asUserErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof ConfigurationError || error instanceof TypeError) throw new UserError(error.message);
+    // A payload that cannot fill the job's key templates is the user's to fix, like a missing variable.
+    if (error instanceof ConfigurationError || error instanceof InvalidPayloadError || error instanceof TypeError)
+      throw new UserError(error.message);
     throw error;
   }
 }
@@ -98,10 +102,14 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   }
   const payload = await payloadOf(options);
   useProjectEnv(options.cwd);
-  const routePath = appRoutePath(config.route);
+  const routePath = routeUrlPath(config.route);
   const { dispatch } = createDispatch(
     { [job.key]: job.options as DispatchOptions },
-    { ...(routePath ? { routePath } : {}), failureHooks: job.failureHook ? [job.key] : [] },
+    {
+      ...(routePath ? { routePath } : {}),
+      failureHooks: job.failureHook ? [job.key] : [],
+      ...(job.debounce ? { debounce: { [job.key]: job.debounce as Debounce } } : {}),
+    },
   );
   return asUserErrors(async () => {
     const handle = await dispatch(job.key, payload as never);

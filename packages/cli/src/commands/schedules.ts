@@ -1,6 +1,7 @@
-import { ConfigurationError, deliveryUrl, readDispatchConfig } from "@qjobs/runtime";
-import { loadConfig } from "../core/config.js";
+import { ConfigurationError, deliveryUrl, isLoopbackUrl, readDispatchConfig } from "@qjobs/runtime";
+import { loadConfig, routeUrlPath } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
+import { readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { type PlanStep, planSync, wantedSchedules } from "../schedules/plan.js";
 import { applyPlan, listSchedules, SyncError, withheldBypass } from "../schedules/sync.js";
@@ -10,12 +11,14 @@ export interface SchedulesSyncOptions {
   cwd: string;
   /** Print the plan, change nothing. */
   dryRun?: boolean;
-  /** Where QSTASH_URL, QSTASH_TOKEN and QJOBS_URL come from; `process.env` by default. */
+  /** The environment, read before the env files; `process.env` by default. */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface SchedulesSyncResult {
   readonly jobsUrl: string;
+  /** Where QJOBS_URL and QSTASH_URL came from: `QJOBS_URL from .env.production`. */
+  readonly sources: readonly string[];
   readonly diagnostics: readonly Diagnostic[];
   readonly steps: readonly PlanStep[];
   readonly dryRun: boolean;
@@ -34,19 +37,27 @@ export interface SchedulesSyncResult {
  * declares for the app at QJOBS_URL. Plans first; changes only the schedules qjobs owns for that URL.
  */
 export async function schedulesSync(options: SchedulesSyncOptions): Promise<SchedulesSyncResult> {
-  const env = options.env ?? process.env;
   const config = await loadConfig(options.cwd);
+  // As `next build`/`next start` read them: sync runs against production (issue 21: it read no file at all).
+  const projectEnv = readProjectEnv(config.root, "production", options.env ?? process.env);
   let dispatch: ReturnType<typeof readDispatchConfig>;
   try {
-    dispatch = readDispatchConfig(env);
+    dispatch = readDispatchConfig(projectEnv.values, routeUrlPath(config.route));
   } catch (error) {
     if (error instanceof ConfigurationError)
       throw new UserError(error.message.replace("Cannot dispatch jobs", "Cannot sync schedules"));
     throw error;
   }
   const jobsUrl = new URL(dispatch.jobsUrl);
+  if (isLoopbackUrl(jobsUrl) && dispatch.qstashUrl && !isLoopbackUrl(new URL(dispatch.qstashUrl))) {
+    throw new UserError(
+      `Cannot sync schedules: QJOBS_URL (${jobsUrl.href}) is on this machine but QSTASH_URL (${dispatch.qstashUrl}) is not: ` +
+        "QStash could never call it. Set QJOBS_URL to your deployed jobs route, or QSTASH_URL to qjobs dev.",
+    );
+  }
+  const sources = [sourceOf(projectEnv, "QJOBS_URL"), sourceOf(projectEnv, "QSTASH_URL")];
   const dryRun = options.dryRun ?? false;
-  const empty = { jobsUrl: jobsUrl.href, dryRun, steps: [], applied: [], conflicts: [], withheldBypass: [] };
+  const empty = { jobsUrl: jobsUrl.href, sources, dryRun, steps: [], applied: [], conflicts: [], withheldBypass: [] };
   const scan = await scanProject(config, { persistCache: true });
   if (scan.diagnostics.length > 0) return { ...empty, diagnostics: scan.diagnostics };
 

@@ -6,7 +6,7 @@ import { version } from "../version.js";
 import { ignoreQjobsFolder, writePrivateFile } from "./private-files.js";
 
 /** Bump when extraction changes what it finds, so old caches are ignored; a new CLI release ignores them too. */
-const CACHE_VERSION = `5/${version}`;
+const CACHE_VERSION = `7/${version}`; // 7: jobs carry bareCronUnchecked and debounce
 const CACHE_FILE = join(".qjobs", "extract-cache.json");
 
 type Entries = Record<string, { hash: string; extraction: FileExtraction }>;

@@ -219,3 +219,28 @@ export async function loadConfig(cwd: string): Promise<Config> {
     ...(runtime !== undefined ? { runtime } : {}),
   };
 }
+
+/**
+ * The URL path a Next.js App Router route file is served at (`src/app/api/(jobs)/route.ts` → `/api/jobs`):
+ * route groups and parallel-route slots are not part of it. Undefined outside an `app/` folder.
+ */
+export function routeUrlPath(routeFile: string): string | undefined {
+  const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
+  if (!match) return undefined;
+  const segments = (match[1] as string)
+    .split("/")
+    .filter((segment) => segment && !/^\(.*\)$/.test(segment) && !segment.startsWith("@"));
+  return `/${segments.join("/")}`;
+}
+
+/**
+ * The path of the project's jobs route when its config says an App Router one, for checking a jobs URL against
+ * it; undefined otherwise, and when the config is broken (the command that needs it reports that).
+ */
+export async function knownRoutePath(cwd: string): Promise<string | undefined> {
+  try {
+    return routeUrlPath((await loadConfig(cwd)).route);
+  } catch {
+    return undefined;
+  }
+}

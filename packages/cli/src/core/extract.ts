@@ -4,6 +4,7 @@ import { OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, ExtractedJob, FileExtraction } from "../types.js";
 import { readLiteral } from "./literals.js";
 import type { TS } from "./parser.js";
+import { readDebounce, templateProblems } from "./templates.js";
 
 type Node = import("ts-morph").ts.Node;
 type SourceFile = import("ts-morph").ts.SourceFile;
@@ -181,7 +182,16 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     const at = position(call);
     const definition = definitionOf(call.arguments[1]);
     const declared = readSchedules(key, definition);
+    const bareCron = declared.some((schedule) => schedule.payload === undefined);
+    const payloadNeed = bareCron ? payloadRequirement(definition) : "none";
+    if (payloadNeed === "required") {
+      problems.push({
+        ...position(call),
+        message: `job "${key}" has a schedule without a payload, but its handler requires one: give the schedule a payload ({ cron, payload }), or make the parameter optional`,
+      });
+    }
     const options = readOptions(key, definition);
+    for (const message of templateProblems(key, options, declared)) problems.push({ ...position(call), message });
     const failureHook = hasProperty(definition, "onFailure");
     if (failureHook && options.failureCallback !== undefined) {
       problems.push({
@@ -189,10 +199,13 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
         message: `job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback per message; keep one`,
       });
     }
+    const debounce = readDebounceOf(key, definition, options);
     const schedules = {
       ...(declared.length > 0 ? { schedules: declared } : {}),
+      ...(payloadNeed === "unknown" ? { bareCronUnchecked: true } : {}),
       ...(Object.keys(options).length > 0 ? { options } : {}),
       ...(failureHook ? { failureHook: true } : {}),
+      ...(debounce ? { debounce } : {}),
     };
     const consumer = consumerOf(ts, call);
     if (ts.isExportAssignment(consumer) && !consumer.isExportEquals) {
@@ -249,6 +262,60 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     return node;
   }
 
+  /**
+   * Whether a job's handler needs a payload, as far as the text tells without the type checker (a bare cron
+   * fires with none, issue 21): "required" when its parameter is annotated in place with a type that plainly
+   * excludes undefined (an object literal type, an array, string...), "none" when it takes none or an optional
+   * one, "unknown" when a schema or a named type decides (tsc checks that, under strictNullChecks).
+   */
+  function payloadRequirement(definition: Node | undefined): "required" | "none" | "unknown" {
+    let handler = definition;
+    if (definition && ts.isObjectLiteralExpression(definition)) {
+      if (hasProperty(definition, "schema")) return "unknown";
+      const property = definition.properties.find(
+        (candidate) =>
+          candidate.name !== undefined && ts.isIdentifier(candidate.name) && candidate.name.text === "handler",
+      );
+      handler =
+        property && ts.isPropertyAssignment(property)
+          ? property.initializer
+          : property && ts.isMethodDeclaration(property)
+            ? property
+            : undefined;
+    }
+    if (
+      !handler ||
+      !(ts.isArrowFunction(handler) || ts.isFunctionExpression(handler) || ts.isMethodDeclaration(handler))
+    )
+      return "unknown";
+    const [parameter] = handler.parameters;
+    if (!parameter || parameter.questionToken || parameter.initializer) return "none";
+    const type = parameter.type;
+    if (!type) return "none"; // the payload type defaults to undefined
+    return plainlyRequired(type) ? "required" : isOptionalType(type) ? "none" : "unknown";
+  }
+
+  function plainlyRequired(type: import("ts-morph").ts.TypeNode): boolean {
+    const { SyntaxKind } = ts;
+    if (ts.isTypeLiteralNode(type) || ts.isArrayTypeNode(type) || ts.isTupleTypeNode(type)) return true;
+    if (ts.isLiteralTypeNode(type)) return type.literal.kind !== SyntaxKind.NullKeyword;
+    if (ts.isParenthesizedTypeNode(type)) return plainlyRequired(type.type);
+    if (ts.isUnionTypeNode(type)) return type.types.every(plainlyRequired);
+    return [SyntaxKind.StringKeyword, SyntaxKind.NumberKeyword, SyntaxKind.BooleanKeyword].includes(type.kind);
+  }
+
+  function isOptionalType(type: import("ts-morph").ts.TypeNode): boolean {
+    const { SyntaxKind } = ts;
+    if (ts.isUnionTypeNode(type)) return type.types.some(isOptionalType);
+    if (ts.isParenthesizedTypeNode(type)) return isOptionalType(type.type);
+    return [
+      SyntaxKind.UndefinedKeyword,
+      SyntaxKind.VoidKeyword,
+      SyntaxKind.UnknownKeyword,
+      SyntaxKind.AnyKeyword,
+    ].includes(type.kind);
+  }
+
   /** Whether a job's definition object declares a property (written inline or as a shorthand). */
   function hasProperty(definition: Node | undefined, name: string): boolean {
     if (!definition || !ts.isObjectLiteralExpression(definition)) return false;
@@ -295,6 +362,35 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       if (literal.value !== undefined) options[name] = literal.value;
     }
     return options;
+  }
+
+  /** A job's `debounce`, read statically like its options; every problem becomes a diagnostic. */
+  function readDebounceOf(key: string, definition: Node | undefined, options: Record<string, unknown>) {
+    if (!definition || !ts.isObjectLiteralExpression(definition)) return undefined;
+    const property = definition.properties.find(
+      (
+        candidate,
+      ): candidate is import("ts-morph").ts.PropertyAssignment | import("ts-morph").ts.ShorthandPropertyAssignment =>
+        (ts.isPropertyAssignment(candidate) || ts.isShorthandPropertyAssignment(candidate)) &&
+        (ts.isIdentifier(candidate.name) || ts.isStringLiteral(candidate.name)) &&
+        candidate.name.text === "debounce",
+    );
+    if (!property) return undefined;
+    const node = ts.isPropertyAssignment(property) ? property.initializer : property.name;
+    const literal = readLiteral(ts, file, node);
+    if (!literal.ok) {
+      problems.push({
+        ...position(literal.node),
+        message: `the debounce of job "${key}" must be a literal, so that every dispatch applies it: ${literal.why}`,
+      });
+      return undefined;
+    }
+    const read = readDebounce(key, literal.value, options);
+    if ("problem" in read) {
+      problems.push({ ...position(node), message: read.problem });
+      return undefined;
+    }
+    return read.debounce;
   }
 
   /**

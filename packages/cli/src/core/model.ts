@@ -43,6 +43,8 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
         schedules: job.schedules ?? [],
         options: job.options ?? {},
         failureHook: job.failureHook ?? false,
+        ...(job.bareCronUnchecked ? { bareCronUnchecked: true } : {}),
+        ...(job.debounce ? { debounce: job.debounce } : {}),
       });
     }
   }
@@ -54,6 +56,18 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
  * Jobs whose declared `timeout` is longer than the route's `maxDuration`: the platform would stop the delivery
  * first, and QStash would retry it into the dead-letter queue. Warnings, not errors: the files are still written.
  */
+/** A bare cron that only tsc can check against its handler (a schema or a named type decides): say so, by job. */
+export function bareCronWarnings(model: RegistryModel): Diagnostic[] {
+  return model.jobs
+    .filter((job) => job.bareCronUnchecked)
+    .map((job) => ({
+      file: job.file,
+      line: job.line,
+      column: job.column,
+      message: `job "${job.key}" has a schedule without a payload: it fires with none, so its handler must take none (tsc checks it under strict; qjobs generate cannot)`,
+    }));
+}
+
 export function timeoutWarnings(model: RegistryModel, config: Pick<Config, "maxDuration">): Diagnostic[] {
   const limit = config.maxDuration;
   if (limit === undefined) return [];

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { Config, RegisteredJob, RegistryModel } from "../types.js";
+import { routeUrlPath } from "./config.js";
 
 /** What rendering needs to know of the config. */
 export type RenderTarget = Pick<Config, "registry" | "route" | "importExtension" | "maxDuration" | "runtime">;
@@ -110,12 +111,19 @@ function declaredOptions(model: RegistryModel): string[] {
   ];
 }
 
-/** createDispatch's second argument: the route's path, and the jobs whose failure callback runs their onFailure. */
+/**
+ * createDispatch's second argument: the route's path, the jobs whose failure callback runs their onFailure, and
+ * the debounced jobs' declarations.
+ */
 function dispatchConfig(model: RegistryModel, routePath: string | undefined): string {
   const hooks = model.jobs.filter((job) => job.failureHook).map((job) => quote(job.key));
+  const debounced = model.jobs
+    .filter((job) => job.debounce)
+    .map((job) => `${quote(job.key)}: ${JSON.stringify(job.debounce)}`);
   const fields = [
     ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
     ...(hooks.length > 0 ? [`failureHooks: [${hooks.join(", ")}]`] : []),
+    ...(debounced.length > 0 ? [`debounce: { ${debounced.join(", ")} }`] : []),
   ];
   return fields.length > 0 ? `, { ${fields.join(", ")} }` : "";
 }
@@ -125,7 +133,7 @@ function dispatchConfig(model: RegistryModel, routePath: string | undefined): st
  * declared options and schedules, and the key → job types.
  */
 export function renderRegistry(model: RegistryModel, target: RenderTarget): string {
-  const routePath = appRoutePath(target.route);
+  const routePath = routeUrlPath(target.route);
   return [
     ...HEADER,
     'import { createDispatch, createRuns, type DispatchOptions } from "@qjobs/runtime";',
@@ -144,19 +152,6 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
   ].join("\n");
 }
 
-/**
- * The URL path a Next.js App Router route file is served at (`src/app/api/(jobs)/route.ts` → `/api/jobs`):
- * route groups and parallel-route slots are not part of it. Undefined outside an `app/` folder.
- */
-export function appRoutePath(routeFile: string): string | undefined {
-  const match = /^(?:src\/)?app\/(.*)route\.[cm]?[jt]sx?$/.exec(routeFile);
-  if (!match) return undefined;
-  const segments = (match[1] as string)
-    .split("/")
-    .filter((segment) => segment && !/^\(.*\)$/.test(segment) && !segment.startsWith("@"));
-  return `/${segments.join("/")}`;
-}
-
 /** The route's segment options (Next.js reads them from the route file): from `maxDuration` and `runtime` in the config. */
 function segmentOptions(target: RenderTarget): string[] {
   const lines: string[] = [];
@@ -169,7 +164,7 @@ function segmentOptions(target: RenderTarget): string[] {
 
 /** The route handler's options: the route's path, and its maxDuration (a run's stream ends before it). */
 function routeOptions(target: RenderTarget): string {
-  const routePath = appRoutePath(target.route);
+  const routePath = routeUrlPath(target.route);
   const options = [
     // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
     ...(routePath ? [`routePath: ${quote(routePath)}`] : []),

@@ -1,4 +1,5 @@
-import { relative, sep } from "node:path";
+import { existsSync } from "node:fs";
+import { join, relative, sep } from "node:path";
 import { UserError } from "../errors.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 import { CONFIG_FILE, loadConfig } from "./config.js";
@@ -20,6 +21,8 @@ export type WatchEvent =
   | { type: "errors"; changed: readonly string[]; diagnostics: readonly Diagnostic[] }
   /** The config could not be read: the last good one stays in force. */
   | { type: "config-error"; message: string }
+  /** No job file yet and no config: nothing is written until the first job file (issue 21). */
+  | { type: "waiting"; globs: readonly string[] }
   /** Something else went wrong (a generated file could not be written, say); the next change tries again. */
   | { type: "failed"; message: string };
 
@@ -59,6 +62,8 @@ export async function watchProject(options: WatchOptions): Promise<Watcher> {
 
   async function regenerate(changed: string[]) {
     const started = performance.now();
+    if (project.files.length === 0 && !existsSync(join(project.config.root, CONFIG_FILE)))
+      return options.onEvent({ type: "waiting", globs: project.config.jobs });
     const { model, diagnostics } = project.build();
     if (diagnostics.length > 0) return options.onEvent({ type: "errors", changed, diagnostics });
     const files = await emitFiles(project.config, model, false);

@@ -52,17 +52,20 @@ export async function projectView(options: {
   jobsUrl: URL | undefined;
   title: string;
   qstash: string;
+  /** qjobs dev: tie messages to jobs on any loopback origin (ProjectView.anyLoopback). */
+  anyLoopback?: boolean;
   now?: number;
 }): Promise<ProjectView> {
   const base = {
     title: options.title,
     qstash: options.qstash,
+    ...(options.anyLoopback ? { anyLoopback: true } : {}),
     ...(options.jobsUrl ? { jobsUrl: options.jobsUrl.href } : {}),
   };
   const problems: string[] = [];
   if (!options.jobsUrl)
     problems.push(
-      "The app's jobs URL is unknown: set QJOBS_URL (or pass --app-url) to dispatch and to tie messages to jobs.",
+      "The app's jobs URL is unknown: set QJOBS_URL (or pass --jobs-url) to dispatch and to tie messages to jobs.",
     );
   try {
     const scan = await scanProject(await loadConfig(options.cwd), { persistCache: false });

@@ -33,6 +33,8 @@ export interface ProjectView {
   readonly qstash: string;
   /** The app's jobs route; without it nothing can be dispatched and messages are not tied to jobs. */
   readonly jobsUrl?: string;
+  /** qjobs dev: a message to any loopback URL whose `?job=` is a declared key is that job's (see jobOf). */
+  readonly anyLoopback?: boolean;
   readonly jobs: readonly ProjectJob[];
   /** Why the job list is empty or stale: the generator's diagnostics, or a missing config. */
   readonly problems: readonly string[];

@@ -450,7 +450,8 @@ export class Engine {
     this.messages.set(message.messageId, message);
     this.countWaiting(message, 1);
     this.saveMessage(message);
-    this.log(message, { state: "CREATED" });
+    // A delayed message says when it is due, as QStash's logs do (the dashboard shows it).
+    this.log(message, { state: "CREATED", ...(message.dueAt > now ? { nextDeliveryTime: message.dueAt } : {}) });
     this.schedulePump();
     return { messageId: message.messageId };
   }

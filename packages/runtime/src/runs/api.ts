@@ -76,10 +76,14 @@ function storeOrThrow(env: Env, what: string) {
 
 const idOf = (handleOrId: RunHandle | string) => (typeof handleOrId === "string" ? handleOrId : handleOrId.id);
 
-/** The run functions of an app, reading the environment at each call. `routePath` as for `createDispatch`. */
-export function createRuns(config: { routePath?: string } = {}): RunsApi {
+/**
+ * The run functions of an app, reading the environment at each call. `routePath` as for `createDispatch`; `env`
+ * where the variables come from instead of `process.env` (the CLI's dashboard reads the project's env files).
+ */
+export function createRuns(config: { routePath?: string; env?: () => Env } = {}): RunsApi {
+  const readEnv = config.env ?? processEnv;
   async function getRun(handleOrId: RunHandle | string): Promise<Run | undefined> {
-    const env = processEnv();
+    const env = readEnv();
     const store = readRunStoreConfig(env);
     const expectedKey = typeof handleOrId === "string" ? undefined : handleOrId.key;
     let run: Run | undefined;
@@ -111,7 +115,7 @@ export function createRuns(config: { routePath?: string } = {}): RunsApi {
   }
 
   async function cancelRun(handleOrId: RunHandle | string): Promise<Run | undefined> {
-    const env = processEnv();
+    const env = readEnv();
     const id = idOf(handleOrId);
     const client = await qstashClient(readDispatchConfig(env, config.routePath));
     try {
@@ -135,7 +139,7 @@ export function createRuns(config: { routePath?: string } = {}): RunsApi {
   }
 
   async function listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
-    const env = processEnv();
+    const env = readEnv();
     const store = storeOrThrow(env, "listRuns");
     const jobsUrl = resolveJobsUrl(env, config.routePath);
     if (!jobsUrl) throw new ConfigurationError("listRuns lists this app's runs: QJOBS_URL is not set.", ["QJOBS_URL"]);

@@ -57,6 +57,10 @@ export interface Run<TResult = unknown> {
   retryOf?: string;
   /** The run that retried this one. */
   retriedAs?: string;
+  /** Why a cancelled run never ran: `"debounced"`, replaced by a later dispatch with its debounce key. */
+  reason?: "debounced";
+  /** With reason `"debounced"`: the run that replaced it. */
+  replacedBy?: string;
 }
 
 /** The largest result kept, in bytes of JSON; a larger one ends the run `succeeded` with `resultError`. */
@@ -110,6 +114,8 @@ interface EndField {
   result?: unknown;
   resultError?: string;
   error?: RunError;
+  reason?: "debounced";
+  replacedBy?: string;
 }
 
 function parse<T>(text: string | undefined): T | undefined {
@@ -171,6 +177,9 @@ export function foldRun(id: string, fields: Readonly<Record<string, string>> | n
     ...(cancelAt !== undefined && status !== "cancelled" && !end ? { cancelRequested: true } : {}),
     ...(fields[runFields.retryOf] ? { retryOf: fields[runFields.retryOf] } : {}),
     ...(fields[runFields.retriedAs] ? { retriedAs: fields[runFields.retriedAs] } : {}),
+    ...(end?.reason === "debounced" && typeof end.replacedBy === "string"
+      ? { reason: end.reason, replacedBy: end.replacedBy }
+      : {}),
   };
 }
 

@@ -135,6 +135,11 @@ export async function checkRunToken(
   return "invalid";
 }
 
+/** A dispatch's token lifetime in seconds: `tokenExpiresIn`, else 24 h; a bad one throws before publishing. */
+export function tokenSeconds(expiresIn: number | Duration | undefined): number {
+  return expiresIn === undefined ? DEFAULT_RUN_TOKEN_SECONDS : durationSeconds(expiresIn, "tokenExpiresIn");
+}
+
 /**
  * What mints the tokens of a dispatch's run handles, or undefined when the environment has no key. Read before
  * publishing, so a refused key (the public development keys outside local use) publishes nothing.
@@ -142,9 +147,7 @@ export async function checkRunToken(
 export async function dispatchTokenMinter(
   env: Env,
   jobsUrl: string,
-  expiresIn: number | Duration | undefined,
-): Promise<((runId: string) => Promise<string>) | undefined> {
-  const seconds = expiresIn === undefined ? DEFAULT_RUN_TOKEN_SECONDS : durationSeconds(expiresIn, "tokenExpiresIn");
+): Promise<((runId: string, seconds: number) => Promise<string>) | undefined> {
   const keys = await readRunTokenKeys(env, new URL(jobsUrl));
-  return keys && ((runId) => mintRunToken(keys, jobsUrl, runId, seconds));
+  return keys && ((runId, seconds) => mintRunToken(keys, jobsUrl, runId, seconds));
 }
