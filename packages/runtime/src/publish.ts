@@ -286,8 +286,11 @@ export function createDispatch(
     ...(Object.hasOwn(debounced, key) ? { debounce: debounced[key] } : {}),
   });
   // The declared options carry their templates verbatim; each payload fills them, the call's options win.
-  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) => {
+  const declaredKey = (key: string) => {
     if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
+  };
+  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) => {
+    declaredKey(key);
     return dispatchOptions(key, declared[key] as DispatchOptions, payload, options);
   };
   return {
@@ -304,14 +307,17 @@ export function createDispatch(
       key: TKey,
       payloads: readonly JobInput<TKey>[],
       options?: DispatchOptions,
-    ) =>
-      (await publishJobs(
+    ) => {
+      // An unknown key is refused even with no payloads (none of them would check it).
+      declaredKey(key);
+      return (await publishJobs(
         key,
         payloads,
         await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
         config.routePath,
         hook(key),
-      )) as RunHandle<TKey>[],
+      )) as RunHandle<TKey>[];
+    },
   };
 }
 
