@@ -29,6 +29,7 @@ const open: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((close) => close()));
 });
+/** Stand-ins kept for a whole test file (a served app holds their URL): stopped after it. */
 const openForFile: (() => Promise<void>)[] = [];
 afterAll(async () => {
   await Promise.all(openForFile.splice(0).map((close) => close()));
@@ -44,6 +45,7 @@ export async function startStandIn(
     start?: number;
     gateway?: Partial<RedisGatewayOptions>;
     router?: Partial<RedisRouterOptions>;
+    /** Stopped after each test (the default), or after the test file. */
     lifetime?: "test" | "file";
   } = {},
 ): Promise<StandIn> {

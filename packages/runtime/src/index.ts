@@ -40,6 +40,12 @@ export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
+export {
+  type BrowserRun,
+  DEFAULT_STREAM_SECONDS,
+  type RunAnswerCode,
+  type RunAnswerOptions,
+} from "./runs/answer.js";
 export { createRuns, DEFAULT_WAIT_SECONDS, linkRunRetry, type RunsApi, type WaitOptions } from "./runs/api.js";
 export {
   isRunEnded,
@@ -53,6 +59,7 @@ export {
 } from "./runs/model.js";
 export type { ListRunsOptions, RunPage } from "./runs/read.js";
 export { STORE_TIMEOUT_MS } from "./runs/store.js";
+export { DEFAULT_RUN_TOKEN_SECONDS } from "./runs/token.js";
 // Filling key templates lives at @qjobs/runtime/keys, not here: an edge route bundles this entry, and need not
 // load SHA-256 to deliver (dispatch imports it on first use).
 export type { DeclaredOptions, TemplateCheck, TemplateIssues } from "./template-types.js";

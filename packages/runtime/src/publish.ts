@@ -2,12 +2,13 @@ import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
 import { DEBOUNCE_HEADER, type Debounce, startDebounce } from "./debounce.js";
-import { type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
+import { DEFAULT_ROUTE_PATH, type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
 import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
 import { jsonIssue } from "./json-check.js";
 import { didYouMean } from "./near-key.js";
 import { recordQueued } from "./runs/queued.js";
+import { dispatchTokenMinter, tokenSeconds } from "./runs/token.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey, RunHandle } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
@@ -64,7 +65,7 @@ function toPublishRequest(
   options: DispatchOptions,
   hook: PublishHook,
 ): UrlPublishRequest {
-  const { notBefore, headers, ...rest } = options;
+  const { notBefore, headers, tokenExpiresIn: _forTheHandle, ...rest } = options;
   // Every message's failure callback goes to the route (verified like any delivery), which ends the run and runs
   // the job's onFailure, unless the job declares one of its own.
   const { failureCallback, headers: callbackHeaders } = failureCallbackOf(
@@ -142,6 +143,8 @@ export async function publishJob(
   hook: PublishHook = {},
 ): Promise<DispatchResult> {
   const config = readDispatchConfig(undefined, routePath);
+  const lifetime = tokenSeconds(options.tokenExpiresIn);
+  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
   const body = serialize(key, config, payload);
   const debounce = hook.debounce ? await debounceDispatch(key, config, hook.debounce, payload) : undefined;
   const client = await qstashClient(config);
@@ -156,8 +159,8 @@ export async function publishJob(
     : options;
   const request = toPublishRequest(config, key, body, sent, hook);
   const response = await withDispatchErrors(key, () => client.publish(request));
-  const handle = runHandle(key, response.messageId);
-  // A deduplicated dispatch is the earlier message's run: nothing is written.
+  const handle = await runHandle(key, response.messageId, routePath, mint && ((id) => mint(id, lifetime)));
+  // A deduplicated dispatch is the earlier message's run (its token reads it): nothing is written.
   if (response.deduplicated) return { ...handle, deduplicated: true };
   await Promise.all([recordQueued(config, [handle]), debounce?.recordLatest(handle.id)]);
   return handle;
@@ -170,9 +173,19 @@ async function debounceDispatch(key: string, config: DispatchConfig, debounce: D
   return startDebounce(key, config, debounce, filled);
 }
 
-/** A run handle: the run's id (QStash's message id, also kept as `messageId`) and its job key. */
-function runHandle<TKey extends string>(key: TKey, messageId: string): RunHandle<TKey> {
-  return { id: messageId, key, messageId };
+/**
+ * A run handle: the run's id (QStash's message id, also kept as `messageId`), its job key, and what a browser
+ * needs to follow it: the route's path and, when the dispatcher can mint one, a token. Plain data, so it
+ * survives a server action's return and a client component's props.
+ */
+async function runHandle<TKey extends string>(
+  key: TKey,
+  messageId: string,
+  routePath: string | undefined,
+  mint: ((runId: string) => Promise<string>) | undefined,
+): Promise<RunHandle<TKey>> {
+  const token = mint ? await mint(messageId) : undefined;
+  return { id: messageId, key, messageId, route: routePath ?? DEFAULT_ROUTE_PATH, ...(token ? { token } : {}) };
 }
 
 /** Publishes one message per payload through QStash's batch endpoint, keeping their order; `options` are each one's. */
@@ -192,6 +205,8 @@ export async function publishJobs(
     return handles;
   }
   const config = readDispatchConfig(undefined, routePath);
+  const lifetimes = options.map((each) => tokenSeconds(each.tokenExpiresIn));
+  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
   const client = await qstashClient(config);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
   const bodies = payloads.map((payload) => serialize(key, config, payload));
@@ -201,10 +216,14 @@ export async function publishJobs(
       .slice(start, start + BATCH_SIZE)
       .map((body, index) => toPublishRequest(config, key, body, options[start + index] as DispatchOptions, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
-    const batch = responses.map((response) => {
-      const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
-      return deduplicated ? { ...runHandle(key, messageId), deduplicated: true as const } : runHandle(key, messageId);
-    });
+    const batch = await Promise.all(
+      responses.map(async (response, index) => {
+        const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
+        const lifetime = lifetimes[start + index] as number;
+        const handle = await runHandle(key, messageId, routePath, mint && ((id) => mint(id, lifetime)));
+        return deduplicated ? { ...handle, deduplicated: true as const } : handle;
+      }),
+    );
     // One pipeline for the batch's runs; deduplicated messages are runs already.
     await recordQueued(
       config,

@@ -31,6 +31,8 @@ export interface DispatchOptions {
   label?: string;
   /** Extra headers for the delivery request (forwarded by QStash). */
   headers?: Record<string, string>;
+  /** How long the run handle's `token` lets a browser read the run: seconds or a duration. Default 24 h. */
+  tokenExpiresIn?: number | Duration;
 }
 
 /** At most `parallelism` deliveries at once and/or `rate` per `period` (default one second), per key. */
@@ -50,6 +52,14 @@ export interface RunHandle<TKey extends string = string> {
   messageId: string;
   /** True when QStash recognised a duplicate and kept the earlier message: the handle is that message's run. */
   deduplicated?: true;
+  /**
+   * Lets a browser read this one run (`useRun`, `watchRun`) through the jobs route, until it expires (24 h by
+   * default, `tokenExpiresIn` per dispatch). Present when the dispatcher has `QJOBS_RUN_TOKEN_SECRET` or the
+   * QStash signing keys.
+   */
+  token?: string;
+  /** The jobs route's path (never an origin), where a browser reads the run: `/api/jobs` by default. */
+  route?: string;
 }
 
 /** What a dispatch resolves to: a run handle. */
