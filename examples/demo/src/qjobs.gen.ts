@@ -15,8 +15,8 @@ const declaredOptions: Record<string, DispatchOptions> = {
 /** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */
 export const { dispatch, dispatchMany } = createDispatch(declaredOptions, { failureHooks: ["billing/charge-card"] });
 
-/** Runs by handle or id, typed by this registry: getRun, waitForRun, cancelRun, listRuns. */
-export const { getRun, waitForRun, cancelRun, listRuns } = createRuns();
+/** Runs by handle or id, typed by this registry: getRun, waitForRun, cancelRun, listRuns, runToken. */
+export const { getRun, waitForRun, cancelRun, listRuns, runToken } = createRuns();
 
 declare module "@qjobs/runtime" {
   interface Register {

@@ -21,5 +21,6 @@ function loadJob(key: string): Promise<AnyJob> | undefined {
   }
 }
 
-/** QStash delivers every job here: the signature is verified, then only that job's module is loaded. */
+/** QStash delivers every job here (POST); a browser with a run's token reads that run (GET ?run=). */
 export const POST = createRouteHandler(loadJob);
+export const GET = POST;

@@ -1,8 +1,9 @@
+import type { Run, RunPage } from "@qjobs/runtime";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import type { LogEntry } from "./history.js";
 
-// The page's only ways out: its own server's project view, and QStash's REST API through the CLI, which adds
-// the token (src/dashboard/endpoints.ts lists the calls). Paths are relative: the page's address may start
+// The page's only ways out: its own server's project view and runs, and QStash's REST API through the CLI, which adds
+// the token (packages/local/src/dashboard/endpoints.ts lists the calls). Paths are relative: the page's address may start
 // with a secret.
 
 export class ApiError extends Error {
@@ -105,3 +106,22 @@ export async function loadProject(): Promise<ProjectView> {
   if (!response.ok) throw new ApiError(response.status, `the project could not be read (${response.status})`);
   return (await response.json()) as ProjectView;
 }
+
+/** What the CLI's run endpoints answer (packages/local/src/dashboard/runs.ts): "not configured" is an answer, not an error. */
+export type RunsAnswer<T> = { configured: false; message: string; variables: string[] } | ({ configured: true } & T);
+
+async function readRuns<T>(path: string): Promise<RunsAnswer<T> | undefined> {
+  const response = await fetch(path);
+  if (response.status === 404) return undefined;
+  const answer = (await response.json().catch(() => ({}))) as RunsAnswer<T> & { error?: string };
+  if (!response.ok) throw new ApiError(response.status, `${response.status}: ${answer.error ?? response.statusText}`);
+  return answer;
+}
+
+export const runs = {
+  /** A message's run (the one that retried it, when it was retried from the dead letters); undefined when none. */
+  get: (messageId: string) => readRuns<{ run: Run }>(`api/runs/${id(messageId)}`),
+  /** A job's recent runs, newest first. */
+  list: (key: string, limit: number) =>
+    readRuns<RunPage>(`api/runs?${new URLSearchParams({ key, limit: String(limit) })}`) as Promise<RunsAnswer<RunPage>>,
+};

@@ -1,6 +1,7 @@
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type { ProjectJob } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
+import { runHeaders } from "./keys.js";
 
 /** The payload a "Run" starts from: the job's last one in history, else a schedule's, else `{}`. */
 async function startingPayload(job: ProjectJob): Promise<string> {
@@ -65,7 +66,7 @@ export function DispatchForm({
     setError(undefined);
     setBusy(true);
     try {
-      const { messageId } = await qstash.publish(job.publish.destination, text, { ...job.publish.headers });
+      const { messageId } = await qstash.publish(job.publish.destination, text, runHeaders(job, job.publish, text));
       setSent(messageId);
       onSent?.(messageId);
     } catch (problem) {

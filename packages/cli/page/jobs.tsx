@@ -3,6 +3,7 @@ import type { ProjectJob, ProjectView } from "../../local/src/dashboard/view.js"
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { type Bucket, type Counts, countsByJob, elsewhereUrls, outcomesOverTime } from "./history.js";
+import { JobRuns } from "./runs.js";
 import { OutcomeChart, Section, Time, usePoll } from "./ui.js";
 
 // The recent history the counts and charts cover: the newest page of the logs.
@@ -95,6 +96,10 @@ function JobCard({
           ) : (
             <span class="muted">no deliveries in this window</span>
           )}
+        </dd>
+        <dt>Runs</dt>
+        <dd>
+          <JobRuns jobKey={job.key} />
         </dd>
       </dl>
       <div class="actions">

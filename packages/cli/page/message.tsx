@@ -3,6 +3,8 @@ import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
+import { runHeaders } from "./keys.js";
+import { MessageRun } from "./runs.js";
 import { Answer, confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
 
 const openMessage = (messageId: string) => {
@@ -49,9 +51,11 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const replay = async () => {
     if (!job?.publish) return;
     try {
-      const { messageId: replayed } = await qstash.publish(job.publish.destination, body ?? "", {
-        ...job.publish.headers,
-      });
+      const { messageId: replayed } = await qstash.publish(
+        job.publish.destination,
+        body ?? "",
+        runHeaders(job, job.publish, body ?? ""),
+      );
       setNotice({ text: `Replayed as ${replayed}` });
       openMessage(replayed);
     } catch (error) {
@@ -135,6 +139,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
       </div>
       <Notice notice={notice} />
       {editing && job && <DispatchForm job={job} initial={prettyBody(body)} onSent={openMessage} />}
+      {owner && !owner.hook && <MessageRun messageId={messageId} />}
 
       <h3>Attempts</h3>
       {attempts.length === 0 ? (

@@ -73,6 +73,9 @@ export function reportList(output: Output, result: ListResult, json: boolean, no
         timezone: schedule.timezone,
         payload: schedule.payload ?? null,
       })),
+      // The declared QStash options as written: templates verbatim (issue 22).
+      options: job.options,
+      debounce: job.debounce ?? null,
     }));
     output.out(JSON.stringify(rows, null, 2));
     return 0;

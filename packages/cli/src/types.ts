@@ -1,3 +1,5 @@
+import type { DeclaredDebounce } from "./core/templates.js";
+
 /** `qjobs.config.json`, with every default applied. Paths are relative to `root`, posix-style. */
 export interface Config {
   /** The folder the config lives in (absolute). */
@@ -58,6 +60,8 @@ export interface ExtractedJob {
   readonly failureHook?: boolean;
   /** A schedule without a payload, on a handler whose need of one a schema or a named type decides. */
   readonly bareCronUnchecked?: boolean;
+  /** Its debounce, when it declares one. */
+  readonly debounce?: DeclaredDebounce;
 }
 
 /** What one job file holds. */
@@ -82,6 +86,8 @@ export interface RegisteredJob {
   readonly failureHook: boolean;
   /** See ExtractedJob: a bare cron that only tsc can check against the handler. */
   readonly bareCronUnchecked?: boolean;
+  /** Its debounce, when it declares one: the registry's dispatch applies it. */
+  readonly debounce?: DeclaredDebounce;
 }
 
 /** The checked registry: every job, sorted by key, keys unique. */

@@ -1,7 +1,7 @@
 import type { Page, Request } from "playwright-core";
 import { expect } from "vitest";
 import { type Destination, startDestination } from "../../../testkit/destination.js";
-import { dashboardEndpoint } from "../../local/src/dashboard/endpoints.js";
+import { dashboardEndpoint, pageEndpoint } from "../../local/src/dashboard/endpoints.js";
 import { tempProject } from "./support.js";
 
 /**
@@ -36,8 +36,9 @@ export const startApp = (): Promise<Destination> =>
   });
 
 /**
- * Records every request the page makes and checks, when asked, that each one is the page's own (its document,
- * assets and project view) or a QStash call on the dashboard's list (src/dashboard/endpoints.ts).
+ * Records every request the page makes and checks, when asked, that each one is the page's own (its document and
+ * assets, or a CLI endpoint on PAGE_ENDPOINTS: the project view, runs) or a QStash call on the dashboard's list
+ * (packages/local/src/dashboard/endpoints.ts).
  */
 export function recordRequests(page: Page, base: string) {
   const seen: Request[] = [];
@@ -51,7 +52,7 @@ export function recordRequests(page: Page, base: string) {
         .filter(({ method, url }) => {
           if (!url.href.startsWith(base)) return true;
           const path = `/${url.pathname.slice(new URL(base).pathname.length)}`;
-          if (["/", "/assets/app.js", "/assets/app.css", "/api/project"].includes(path)) return false;
+          if (["/", "/assets/app.js", "/assets/app.css"].includes(path) || pageEndpoint(method, path)) return false;
           return !(path.startsWith("/api/qstash/") && dashboardEndpoint(method, path.slice("/api/qstash".length)));
         })
         .map(({ method, url }) => `${method} ${url.href}`);

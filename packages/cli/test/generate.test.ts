@@ -121,8 +121,8 @@ describe("discovery", () => {
     const run = await runCli(["list", "--json", "--cwd", dir]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([
-      { key: "a", file: "src/a.job.ts", export: "job", schedules: [] },
-      { key: "b", file: "src/deep/er/b.job.ts", export: "job", schedules: [] },
+      { key: "a", file: "src/a.job.ts", export: "job", schedules: [], options: {}, debounce: null },
+      { key: "b", file: "src/deep/er/b.job.ts", export: "job", schedules: [], options: {}, debounce: null },
     ]);
   });
 

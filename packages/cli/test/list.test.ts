@@ -5,18 +5,74 @@ import { fixturesDir, runCli } from "./support.js";
 const exportForms = join(fixturesDir, "export-forms");
 
 describe("qjobs list", () => {
-  it("--json prints key, file, export and schedules, sorted by key", async () => {
+  it("--json prints key, file, export, schedules and declared options, sorted by key", async () => {
     const run = await runCli(["list", "--json", "--cwd", exportForms]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([
-      { key: "billing.charge-card", file: "src/jobs/billing.job.ts", export: "chargeCard", schedules: [] },
-      { key: "billing.refund", file: "src/jobs/billing.job.ts", export: "refundOrder", schedules: [] },
-      { key: "crm/sync_account", file: "src/jobs/nested/sync.job.ts", export: "default", schedules: [] },
-      { key: "images/crop", file: "src/jobs/images.job.ts", export: "cropImage", schedules: [] },
-      { key: "images/resize", file: "src/jobs/images.job.ts", export: "resizeImage", schedules: [] },
-      { key: "reports:daily", file: "src/jobs/reports.job.ts", export: "default", schedules: [] },
-      { key: "welcome-email", file: "src/jobs/welcome-email.job.ts", export: "welcomeEmail", schedules: [] },
-      { key: "windows-job", file: "src/jobs/windows.job.ts", export: "windowsJob", schedules: [] },
+      {
+        key: "billing.charge-card",
+        file: "src/jobs/billing.job.ts",
+        export: "chargeCard",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "billing.refund",
+        file: "src/jobs/billing.job.ts",
+        export: "refundOrder",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "crm/sync_account",
+        file: "src/jobs/nested/sync.job.ts",
+        export: "default",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "images/crop",
+        file: "src/jobs/images.job.ts",
+        export: "cropImage",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "images/resize",
+        file: "src/jobs/images.job.ts",
+        export: "resizeImage",
+        schedules: [],
+        options: { retries: 5 },
+        debounce: null,
+      },
+      {
+        key: "reports:daily",
+        file: "src/jobs/reports.job.ts",
+        export: "default",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "welcome-email",
+        file: "src/jobs/welcome-email.job.ts",
+        export: "welcomeEmail",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
+      {
+        key: "windows-job",
+        file: "src/jobs/windows.job.ts",
+        export: "windowsJob",
+        schedules: [],
+        options: {},
+        debounce: null,
+      },
     ]);
   });
 

@@ -50,6 +50,9 @@ describe("qjobs schedules sync", () => {
       flowControlKey: "reports",
       parallelism: 1,
     });
+    // A key template fills from each schedule's declared payload.
+    const regional = schedules.filter((schedule) => schedule.destination.endsWith("job=reports%2Fregional"));
+    expect(regional.map((schedule) => schedule.flowControlKey).sort()).toEqual(["digest:eu", "digest:us"]);
     expect(schedules.map((schedule) => schedule.scheduleId).sort()).toEqual([
       `${appPrefix(new URL(jobsUrl))}maintenance_scleanup.at-0`,
       `${appPrefix(new URL(jobsUrl))}reports_sdaily-digest.at-0`,

@@ -145,6 +145,103 @@ describe("payload types never lie: what JSON cannot carry does not compile (issu
   );
 });
 
+describe("keys from the payload: tsc checks each {placeholder} of a key template against the payload (issue 22)", () => {
+  const job = (name: string, body: string) =>
+    `import { createJob } from "@qjobs/runtime";\nimport { z } from "zod";\nvoid z;\n${body.replace("NAME", `"keys/${name}"`)}\n`;
+  // [source, the issue tsc names, whether the job is handler-typed (TS 7 reports its last overload, that one)]
+  const refused: Record<string, [source: string, issue: string, handlerTyped: boolean]> = {
+    "wrong-placeholder": [
+      'export const j = createJob(NAME, { schema: z.object({ tenantId: z.string() }), flowControl: { key: "tenant:{tenant}", parallelism: 2 }, handler: async (input) => void input });',
+      "placeholder {tenant} names no field of the payload",
+      false,
+    ],
+    "wrong-field-type": [
+      'export const j = createJob(NAME, { deduplicationId: "doc:{doc}", handler: async (payload: { doc: { id: string } }) => void payload });',
+      "placeholder {doc} names a field that is not a string, number or boolean",
+      true,
+    ],
+    "nested-path-optional": [
+      'export const j = createJob(NAME, { label: "order-{order.id}", handler: async (payload: { order?: { id: string } }) => void payload });',
+      "placeholder {order.id} names an optional field (order)",
+      true,
+    ],
+    "nested-path-missing": [
+      'export const j = createJob(NAME, { label: "order-{order.number}", handler: async (payload: { order: { id: string } }) => void payload });',
+      "placeholder {order.number} names no field of the payload",
+      true,
+    ],
+    "handler-typed-wrong-placeholder": [
+      'export const j = createJob(NAME, { flowControl: { key: "t:{tenantID}", rate: 1 }, handler: async (payload: { tenantId: string }) => void payload });',
+      "placeholder {tenantID} names no field of the payload",
+      true,
+    ],
+    "optional-field": [
+      'export const j = createJob(NAME, { deduplicationId: "{id}", handler: async (payload: { id?: string }) => void payload });',
+      "placeholder {id} names an optional field",
+      true,
+    ],
+    "debounce-key": [
+      'export const j = createJob(NAME, { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{site}", period: "30s" }, handler: async (input) => void input });',
+      "placeholder {site} names no field of the payload",
+      false,
+    ],
+    "schema-optional-field": [
+      'export const j = createJob(NAME, { schema: z.object({ id: z.string().optional() }), deduplicationId: "{id}", handler: async (input) => void input });',
+      "placeholder {id} names an optional field",
+      false,
+    ],
+  };
+  const strictOnly: typeof refused = {
+    nullable: [
+      'export const j = createJob(NAME, { label: "{id}", handler: async (payload: { id: string | null }) => void payload });',
+      "placeholder {id} names a field that may be null",
+      true,
+    ],
+  };
+  const accepted = [
+    'export const schema = createJob("accepted/schema", { schema: z.object({ tenantId: z.string(), contactId: z.string(), at: z.string().transform((s) => new Date(s)) }), flowControl: { key: "tenant:{tenantId}", parallelism: 2, rate: 10, period: "1m" }, deduplicationId: "contact:{tenantId}:{contactId}", label: "sync", handler: async (input) => void input.at.getTime() });',
+    'export const nested = createJob("accepted/nested", { label: "order-{order.id}.{order.paid}", handler: async (payload: { order: { id: number; paid: boolean } }) => void payload });',
+    'interface Doc { region: "eu" | "us"; id: string }\nexport const handlerTyped = createJob("accepted/handler", { deduplicationId: "{region}:{id}", handler: async (payload: Doc) => payload.id });',
+    'export const fixed = createJob("accepted/fixed", { flowControl: { key: "everyone", parallelism: 1 }, handler: async () => 1 });',
+    'export const withContext = createJob("accepted/context", { flowControl: { key: "t:{tenantId}", parallelism: 1 }, handler: async (payload: { tenantId: string }, ctx: import("@qjobs/runtime").JobContext) => void ctx.key });',
+    'export const contextLeftToInfer = createJob("accepted/context-inferred", { label: "t:{tenantId}", handler: async (payload: { tenantId: string }, ctx) => ctx.key + payload.tenantId });',
+    'export const debounced = createJob("accepted/debounced", { schema: z.object({ siteId: z.string() }), debounce: { key: "site:{siteId}", period: "30s", maxWait: 300 }, handler: async (input) => void input.siteId });',
+  ].join("\n");
+
+  /** A project with only these files and a tsconfig, strict or not. */
+  async function project(strict: boolean, cases: typeof refused) {
+    const files = Object.fromEntries(
+      Object.entries(cases).map(([file, [source]]) => [`src/refused/${file}.ts`, job(file, source)]),
+    );
+    const dir = await tempProject(
+      { ...files, "src/accepted.ts": job("accepted", accepted) },
+      { from: exportForms, inRepo: true },
+    );
+    const tsconfig = JSON.parse(await readFile(join(dir, "tsconfig.json"), "utf8"));
+    tsconfig.compilerOptions.strict = strict;
+    tsconfig.include = ["src/refused", "src/accepted.ts"];
+    await writeFile(join(dir, "tsconfig.json"), JSON.stringify(tsconfig));
+    return dir;
+  }
+
+  for (const strict of [true, false]) {
+    it.each(Object.entries(compilers))(
+      `%s (strict: ${strict}) refuses a wrong placeholder, a field of the wrong type, an optional nested path, naming the placeholder; accepts schema, nested and handler-typed templates`,
+      async (name, compiler) => {
+        const cases = strict ? { ...refused, ...strictOnly } : refused;
+        const result = tsc(compiler, await project(strict, cases));
+        expect(result.code).not.toBe(0);
+        for (const [file, [, issue, handlerTyped]] of Object.entries(cases)) {
+          expect(result.output, file).toMatch(new RegExp(`src/refused/${file}\\.ts\\(`));
+          // TypeScript 7 reports a failed call's last overload (the handler-typed definition).
+          if (name === "typescript 5.9" || handlerTyped) expect(result.output, file).toContain(issue);
+        }
+        expect(result.output).not.toMatch(/src\/accepted\.ts/);
+      },
+    );
+  }
+});
+
 describe("a run's result is typed by its key as what JSON makes of it (issue 18)", () => {
   // runs-usage.ts (strict) and jsonify-usage.ts (strict and non-strict) hold valid uses and, each under an
   // expected-error directive, a wrong result type, a property the result does not have, a Date that stays a Date.

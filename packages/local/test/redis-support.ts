@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createClient, ErrorReply } from "@redis/client";
-import { afterEach } from "vitest";
+import { afterAll, afterEach } from "vitest";
 import { freePort } from "../../../testkit/processes.js";
 import {
   type Outcome,
@@ -29,13 +29,25 @@ const open: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((close) => close()));
 });
+/** Stand-ins kept for a whole test file (a served app holds their URL): stopped after it. */
+const openForFile: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  await Promise.all(openForFile.splice(0).map((close) => close()));
+});
 
 /**
  * The local Redis served on 127.0.0.1 (port 0) under /redis by a plain node:http server, as `qjobs dev`
- * will mount it; other paths answer 404 from the server itself. Stopped after the test.
+ * will mount it; other paths answer 404 from the server itself. Stopped after the test (`lifetime: "file"`:
+ * after the test file, for one started in beforeAll).
  */
 export async function startStandIn(
-  options: { start?: number; gateway?: Partial<RedisGatewayOptions>; router?: Partial<RedisRouterOptions> } = {},
+  options: {
+    start?: number;
+    gateway?: Partial<RedisGatewayOptions>;
+    router?: Partial<RedisRouterOptions>;
+    /** Stopped after each test (the default), or after the test file. */
+    lifetime?: "test" | "file";
+  } = {},
 ): Promise<StandIn> {
   const clock = new ManualClock(options.start ?? Date.UTC(2030, 0, 1));
   const gateway = new RedisGateway({ clock, ...options.gateway });
@@ -44,7 +56,7 @@ export async function startStandIn(
     if (!handler(request, response)) response.writeHead(404).end("not the local Redis");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  open.push(
+  (options.lifetime === "file" ? openForFile : open).push(
     () =>
       new Promise((resolve) => {
         server.closeAllConnections();

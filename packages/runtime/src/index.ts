@@ -1,5 +1,6 @@
 export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
 export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
+export type { Debounce } from "./debounce.js";
 export {
   checkJobsUrlPath,
   DEFAULT_MAX_BODY_BYTES,
@@ -10,6 +11,7 @@ export {
   isLoopbackUrl,
   RUN_STORE_VARIABLES,
   readDispatchConfig,
+  readRunStoreConfig,
   readSigningKeys,
   resolveJobsUrl,
   type SigningKeys,
@@ -38,6 +40,12 @@ export { escapeControls } from "./log-text.js";
 export { createDispatch, dispatch, type RegistryDispatch } from "./publish.js";
 export { memoryReplayGuard, type ReplayGuard } from "./replay.js";
 export { createRouteHandler, type RouteErrorCode, type RouteHandler, type RouteOptions } from "./route.js";
+export {
+  type BrowserRun,
+  DEFAULT_STREAM_SECONDS,
+  type RunAnswerCode,
+  type RunAnswerOptions,
+} from "./runs/answer.js";
 export { createRuns, DEFAULT_WAIT_SECONDS, linkRunRetry, type RunsApi, type WaitOptions } from "./runs/api.js";
 export {
   isRunEnded,
@@ -51,6 +59,10 @@ export {
 } from "./runs/model.js";
 export type { ListRunsOptions, RunPage } from "./runs/read.js";
 export { STORE_TIMEOUT_MS } from "./runs/store.js";
+export { DEFAULT_RUN_TOKEN_SECONDS } from "./runs/token.js";
+// Filling key templates lives at @qjobs/runtime/keys, not here: an edge route bundles this entry, and need not
+// load SHA-256 to deliver (dispatch imports it on first use).
+export type { DeclaredOptions, TemplateCheck, TemplateIssues } from "./template-types.js";
 export type {
   AnyJob,
   DispatchArgs,

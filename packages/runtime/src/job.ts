@@ -1,6 +1,8 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import { mergeOptions, publishJob, publishJobs } from "./publish.js";
+import type { Debounce } from "./debounce.js";
+import { dispatchOptions, publishJob, publishJobs } from "./publish.js";
 import { validatePayload } from "./schema.js";
+import type { DebounceDeclaration, DeclaredOptions } from "./template-types.js";
 import type {
   DispatchArgs,
   DispatchOptions,
@@ -34,16 +36,39 @@ export type ScheduleDeclaration<TInput> =
 /** When a job runs by itself: one schedule or several. `qjobs generate` reads it statically, so use literals. */
 export type JobSchedule<TInput> = ScheduleDeclaration<TInput> | readonly ScheduleDeclaration<TInput>[];
 
-export type JobDefinition<TPayload, TResult> = DispatchOptions & {
+/**
+ * The options a job declares: `flowControl.key`, `deduplicationId` and `label` may be templates over the payload
+ * (`"tenant:{tenantId}"`), checked by tsc and filled at dispatch time.
+ */
+export type JobDefinition<
+  TPayload,
+  TResult,
+  TFlowKey extends string = string,
+  TDeduplicationId extends string = string,
+  TLabel extends string = string,
+  TDebounceKey extends string = string,
+> = DeclaredOptions<TPayload, TFlowKey, TDeduplicationId, TLabel> & {
   schema?: undefined;
+  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
+  debounce?: DebounceDeclaration<TPayload, TDebounceKey>;
   /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
   onFailure?: FailureHook<NoInfer<TPayload>>;
   handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>;
   schedule?: JobSchedule<NoInfer<TPayload>>;
 };
 
-export type SchemaJobDefinition<TSchema extends StandardSchemaV1, TResult> = DispatchOptions & {
+/** A job with a schema: its templates are checked against the schema's input, what is dispatched. */
+export type SchemaJobDefinition<
+  TSchema extends StandardSchemaV1,
+  TResult,
+  TFlowKey extends string = string,
+  TDeduplicationId extends string = string,
+  TLabel extends string = string,
+  TDebounceKey extends string = string,
+> = DeclaredOptions<StandardSchemaV1.InferInput<TSchema>, TFlowKey, TDeduplicationId, TLabel> & {
   schema: TSchema;
+  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
+  debounce?: DebounceDeclaration<StandardSchemaV1.InferInput<TSchema>, TDebounceKey>;
   /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
   onFailure?: FailureHook<NoInfer<StandardSchemaV1.InferOutput<TSchema>>>;
   /** The schema's input is what travels: it must be JSON too (`z.date()` is refused, `z.coerce.date()` is fine). */
@@ -64,13 +89,27 @@ export function createJob<TPayload = undefined, TResult = unknown>(
   key: string,
   handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>,
 ): Job<TPayload, TPayload, TResult>;
-export function createJob<TSchema extends StandardSchemaV1, TResult = unknown>(
+export function createJob<
+  TSchema extends StandardSchemaV1,
+  TResult = unknown,
+  TFlowKey extends string = string,
+  TDeduplicationId extends string = string,
+  TLabel extends string = string,
+  TDebounceKey extends string = string,
+>(
   key: string,
-  definition: SchemaJobDefinition<TSchema, TResult>,
+  definition: SchemaJobDefinition<TSchema, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>,
 ): Job<StandardSchemaV1.InferInput<TSchema>, StandardSchemaV1.InferOutput<TSchema>, TResult>;
-export function createJob<TPayload = undefined, TResult = unknown>(
+export function createJob<
+  TPayload = undefined,
+  TResult = unknown,
+  TFlowKey extends string = string,
+  TDeduplicationId extends string = string,
+  TLabel extends string = string,
+  TDebounceKey extends string = string,
+>(
   key: string,
-  definition: JobDefinition<TPayload, TResult>,
+  definition: JobDefinition<TPayload, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>,
 ): Job<TPayload, TPayload, TResult>;
 export function createJob(
   key: string,
@@ -81,6 +120,7 @@ export function createJob(
         handler: JobHandler<unknown, unknown>;
         schedule?: unknown;
         onFailure?: FailureHook<unknown>;
+        debounce?: Debounce;
       }),
 ): Job {
   if (typeof key !== "string" || !isValidJobKey(key)) {
@@ -92,6 +132,7 @@ export function createJob(
     schema,
     schedule: _schedule,
     onFailure,
+    debounce,
     ...defaults
   } = typeof definition === "function" ? { handler: definition } : definition;
   if (typeof handler !== "function") throw new TypeError(`Job "${key}" needs a handler function`);
@@ -102,7 +143,9 @@ export function createJob(
       `Job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback; keep one`,
     );
   }
-  const hook = { failureHook: Boolean(onFailure) };
+  if (debounce !== undefined && (typeof debounce?.key !== "string" || debounce.period === undefined))
+    throw new TypeError(`Job "${key}": debounce needs { key, period, maxWait? }`);
+  const hook = { failureHook: Boolean(onFailure), ...(debounce ? { debounce } : {}) };
 
   const job: Job = {
     key,
@@ -110,13 +153,16 @@ export function createJob(
     defaults: Object.freeze(defaults),
     handler,
     ...(onFailure ? { onFailure: onFailure as FailureHook<unknown> } : {}),
+    ...(debounce ? { debounce } : {}),
     async dispatch(...[payload, options]: DispatchArgs<unknown>) {
       await validatePayload(key, schema, payload);
-      return publishJob(key, payload, mergeOptions(defaults, options), undefined, hook);
+      // Templates fill from the payload as dispatched; the call's own options are literal and win.
+      return publishJob(key, payload, await dispatchOptions(key, defaults, payload, options), undefined, hook);
     },
     async dispatchMany(payloads, options) {
       for (const payload of payloads) await validatePayload(key, schema, payload);
-      return publishJobs(key, payloads, mergeOptions(defaults, options), undefined, hook);
+      const each = await Promise.all(payloads.map((payload) => dispatchOptions(key, defaults, payload, options)));
+      return publishJobs(key, payloads, each, undefined, hook);
     },
     async run(payload, ctx) {
       const value = await validatePayload(key, schema, payload);

@@ -56,9 +56,13 @@ export function toNodeHandler(
       const origin = options.origin ?? `http://${req.headers.host ?? "localhost"}`;
       const method = req.method ?? "GET";
       const hasBody = method !== "GET" && method !== "HEAD";
+      // A browser that leaves ends a run's stream (GET with Accept: text/event-stream) on the route's side too.
+      const gone = new AbortController();
+      res.once("close", () => gone.abort());
       const request = new Request(new URL(req.url ?? "/", origin), {
         method,
         headers,
+        signal: gone.signal,
         body: hasBody ? bodyStream(req) : undefined,
         // Node's fetch needs this for a streamed request body.
         ...(hasBody ? { duplex: "half" } : {}),
@@ -70,7 +74,11 @@ export function toNodeHandler(
         ...Object.fromEntries(response.headers),
         ...(unread ? { connection: "close" } : {}),
       });
-      res.end(Buffer.from(await response.arrayBuffer()));
+      // Written as it comes: a run's stream sends each change when it happens, not all at its end.
+      const reader = response.body?.getReader();
+      gone.signal.addEventListener("abort", () => void reader?.cancel().catch(() => {}));
+      for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read()) res.write(chunk.value);
+      res.end();
     } catch (error) {
       console.error("[qjobs] The jobs route failed:", error);
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json", connection: "close" });

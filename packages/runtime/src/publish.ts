@@ -1,12 +1,14 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
-import { type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
+import { DEBOUNCE_HEADER, type Debounce, startDebounce } from "./debounce.js";
+import { DEFAULT_ROUTE_PATH, type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
 import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
 import { jsonIssue } from "./json-check.js";
 import { didYouMean } from "./near-key.js";
 import { recordQueued } from "./runs/queued.js";
+import { dispatchTokenMinter, tokenSeconds } from "./runs/token.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey, RunHandle } from "./types.js";
 
 // QStash accepts large batches; 100 messages per request keeps each one far below its size limits.
@@ -39,6 +41,21 @@ export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions
   return merged;
 }
 
+/**
+ * A dispatch's options: the job's declared ones with their templates filled from the payload as dispatched, and
+ * the call's own (literal, never filled) on top. template.ts is imported on first use, as the SDK is: the route
+ * also holds createJob, and need not load a hash function to deliver.
+ */
+export async function dispatchOptions(
+  key: string,
+  declared: DispatchOptions,
+  payload: unknown,
+  options: DispatchOptions | undefined,
+): Promise<DispatchOptions> {
+  const { fillDeclaredOptions } = await import("./template.js");
+  return mergeOptions(fillDeclaredOptions(key, declared, payload), options);
+}
+
 type UrlPublishRequest = PublishRequest<string> & { url: string };
 
 function toPublishRequest(
@@ -48,7 +65,7 @@ function toPublishRequest(
   options: DispatchOptions,
   hook: PublishHook,
 ): UrlPublishRequest {
-  const { notBefore, headers, ...rest } = options;
+  const { notBefore, headers, tokenExpiresIn: _forTheHandle, ...rest } = options;
   // Every message's failure callback goes to the route (verified like any delivery), which ends the run and runs
   // the job's onFailure, unless the job declares one of its own.
   const { failureCallback, headers: callbackHeaders } = failureCallbackOf(
@@ -73,9 +90,13 @@ function toPublishRequest(
   };
 }
 
-/** Whether the job has an `onFailure` hook: its messages' failure callback then always goes to the route. */
+/**
+ * What a job adds to each of its messages: whether it has an `onFailure` hook (its messages' failure callback then
+ * always goes to the route), and its debounce, if any.
+ */
 export interface PublishHook {
   failureHook?: boolean;
+  debounce?: Debounce;
 }
 
 const encoder = new TextEncoder();
@@ -122,31 +143,70 @@ export async function publishJob(
   hook: PublishHook = {},
 ): Promise<DispatchResult> {
   const config = readDispatchConfig(undefined, routePath);
+  const lifetime = tokenSeconds(options.tokenExpiresIn);
+  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
+  const body = serialize(key, config, payload);
+  const debounce = hook.debounce ? await debounceDispatch(key, config, hook.debounce, payload) : undefined;
   const client = await qstashClient(config);
-  const request = toPublishRequest(config, key, serialize(key, config, payload), options, hook);
+  // A debounced message waits its period (or what maxWait leaves of it), whatever delay the options ask.
+  const sent = debounce
+    ? {
+        ...options,
+        delay: debounce.delaySeconds,
+        notBefore: undefined,
+        headers: { ...options.headers, [DEBOUNCE_HEADER]: "1" },
+      }
+    : options;
+  const request = toPublishRequest(config, key, body, sent, hook);
   const response = await withDispatchErrors(key, () => client.publish(request));
-  const handle = runHandle(key, response.messageId);
-  // A deduplicated dispatch is the earlier message's run: nothing is written.
+  const handle = await runHandle(key, response.messageId, routePath, mint && ((id) => mint(id, lifetime)));
+  // A deduplicated dispatch is the earlier message's run (its token reads it): nothing is written.
   if (response.deduplicated) return { ...handle, deduplicated: true };
-  await recordQueued(config, [handle]);
+  await Promise.all([recordQueued(config, [handle]), debounce?.recordLatest(handle.id)]);
   return handle;
 }
 
-/** A run handle: the run's id (QStash's message id, also kept as `messageId`) and its job key. */
-function runHandle<TKey extends string>(key: TKey, messageId: string): RunHandle<TKey> {
-  return { id: messageId, key, messageId };
+/** A debounced dispatch's delay and its record as its key's latest; the key is filled like every template. */
+async function debounceDispatch(key: string, config: DispatchConfig, debounce: Debounce, payload: unknown) {
+  const { fillTemplate } = await import("./template.js");
+  const filled = fillTemplate(key, "debounce.key", debounce.key, payload);
+  return startDebounce(key, config, debounce, filled);
 }
 
-/** Publishes one message per payload through QStash's batch endpoint, keeping their order. */
+/**
+ * A run handle: the run's id (QStash's message id, also kept as `messageId`), its job key, and what a browser
+ * needs to follow it: the route's path and, when the dispatcher can mint one, a token. Plain data, so it
+ * survives a server action's return and a client component's props.
+ */
+async function runHandle<TKey extends string>(
+  key: TKey,
+  messageId: string,
+  routePath: string | undefined,
+  mint: ((runId: string) => Promise<string>) | undefined,
+): Promise<RunHandle<TKey>> {
+  const token = mint ? await mint(messageId) : undefined;
+  return { id: messageId, key, messageId, route: routePath ?? DEFAULT_ROUTE_PATH, ...(token ? { token } : {}) };
+}
+
+/** Publishes one message per payload through QStash's batch endpoint, keeping their order; `options` are each one's. */
 export async function publishJobs(
   key: string,
   payloads: readonly unknown[],
-  options: DispatchOptions,
+  options: readonly DispatchOptions[],
   routePath?: string,
   hook: PublishHook = {},
 ): Promise<RunHandle[]> {
   if (payloads.length === 0) return [];
+  if (hook.debounce) {
+    // Each debounced dispatch becomes its key's latest in turn, so they go one by one, in order.
+    const handles: RunHandle[] = [];
+    for (const [index, payload] of payloads.entries())
+      handles.push(await publishJob(key, payload, options[index] as DispatchOptions, routePath, hook));
+    return handles;
+  }
   const config = readDispatchConfig(undefined, routePath);
+  const lifetimes = options.map((each) => tokenSeconds(each.tokenExpiresIn));
+  const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
   const client = await qstashClient(config);
   // Every payload is checked before the first batch goes out, so a too-large one publishes nothing.
   const bodies = payloads.map((payload) => serialize(key, config, payload));
@@ -154,12 +214,16 @@ export async function publishJobs(
   for (let start = 0; start < bodies.length; start += BATCH_SIZE) {
     const requests = bodies
       .slice(start, start + BATCH_SIZE)
-      .map((body) => toPublishRequest(config, key, body, options, hook));
+      .map((body, index) => toPublishRequest(config, key, body, options[start + index] as DispatchOptions, hook));
     const responses = await withDispatchErrors(key, () => client.batch(requests), [...results]);
-    const batch = responses.map((response) => {
-      const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
-      return deduplicated ? { ...runHandle(key, messageId), deduplicated: true as const } : runHandle(key, messageId);
-    });
+    const batch = await Promise.all(
+      responses.map(async (response, index) => {
+        const { messageId, deduplicated } = response as { messageId: string; deduplicated?: boolean };
+        const lifetime = lifetimes[start + index] as number;
+        const handle = await runHandle(key, messageId, routePath, mint && ((id) => mint(id, lifetime)));
+        return deduplicated ? { ...handle, deduplicated: true as const } : handle;
+      }),
+    );
     // One pipeline for the batch's runs; deduplicated messages are runs already.
     await recordQueued(
       config,
@@ -203,27 +267,55 @@ function unknownJob(key: string, keys: readonly string[]): TypeError {
 
 /**
  * Builds the registry's `dispatch` over each job's declared options, which `qjobs generate` reads from the job
- * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL.
+ * files statically. `routePath` gives a Vercel preview without QJOBS_URL its own jobs URL; `debounce` holds the
+ * debounced jobs' declarations, read the same way.
  */
 export function createDispatch(
   declared: Readonly<Record<string, DispatchOptions>>,
-  config: { routePath?: string; failureHooks?: readonly string[] } = {},
+  config: {
+    routePath?: string;
+    failureHooks?: readonly string[];
+    debounce?: Readonly<Record<string, Debounce>>;
+  } = {},
 ): RegistryDispatch {
   // The jobs with an onFailure hook: their messages' failure callback goes to the route.
   const hooked = new Set(config.failureHooks);
-  const hook = (key: string) => ({ failureHook: hooked.has(key) });
-  const optionsOf = (key: string, options: DispatchOptions | undefined) => {
+  const debounced = config.debounce ?? {};
+  const hook = (key: string): PublishHook => ({
+    failureHook: hooked.has(key),
+    ...(Object.hasOwn(debounced, key) ? { debounce: debounced[key] } : {}),
+  });
+  // The declared options carry their templates verbatim; each payload fills them, the call's options win.
+  const declaredOf = (key: string): DispatchOptions => {
     if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
-    return mergeOptions(declared[key] as DispatchOptions, options);
+    return declared[key] as DispatchOptions;
   };
+  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) =>
+    dispatchOptions(key, declaredOf(key), payload, options);
   return {
     dispatch: async <TKey extends JobKey>(key: TKey, ...[payload, options]: DispatchArgs<JobInput<TKey>>) =>
-      (await publishJob(key, payload, optionsOf(key, options), config.routePath, hook(key))) as DispatchResult<TKey>,
+      (await publishJob(
+        key,
+        payload,
+        await optionsOf(key, payload, options),
+        config.routePath,
+        hook(key),
+      )) as DispatchResult<TKey>,
+    // Every payload's templates are filled before the first batch goes out, so a bad one publishes nothing.
     dispatchMany: async <TKey extends JobKey>(
       key: TKey,
       payloads: readonly JobInput<TKey>[],
       options?: DispatchOptions,
-    ) => (await publishJobs(key, payloads, optionsOf(key, options), config.routePath, hook(key))) as RunHandle<TKey>[],
+    ) => {
+      declaredOf(key); // an unknown key is refused even with no payload
+      return (await publishJobs(
+        key,
+        payloads,
+        await Promise.all(payloads.map((payload) => optionsOf(key, payload, options))),
+        config.routePath,
+        hook(key),
+      )) as RunHandle<TKey>[];
+    },
   };
 }
 

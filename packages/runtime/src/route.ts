@@ -1,5 +1,6 @@
 import { signedTarget } from "./binding.js";
 import { readBody } from "./body.js";
+import { DEBOUNCE_HEADER, type Debounce, supersededBy } from "./debounce.js";
 import {
   type Env,
   isLocalUse,
@@ -20,14 +21,16 @@ import {
 } from "./errors.js";
 import { quoteForLog } from "./log-text.js";
 import type { ReplayGuard } from "./replay.js";
+import { answerRun, type RunAnswerCode, type RunAnswerOptions } from "./runs/answer.js";
 import { type RunError, runErrorOf } from "./runs/model.js";
 import { type DeliveryFacts, type DeliveryRecorder, startRecording } from "./runs/record.js";
 import { storeErrorLogger } from "./runs/store.js";
+import { readRunTokenKeys } from "./runs/token.js";
 import { validatePayload } from "./schema.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
 import { type SignatureClaims, SignatureError, verifySignature } from "./verify.js";
 
-export interface RouteOptions {
+export interface RouteOptions extends RunAnswerOptions {
   /** Where to read the signing keys and `QJOBS_URL`; defaults to `process.env` at each request. */
   env?: Env | (() => Env);
   /**
@@ -64,12 +67,22 @@ export type RouteErrorCode =
   | "retry_after"
   | "job_failed"
   | "job_load_failed"
-  | "registry_stale";
+  | "registry_stale"
+  | RunAnswerCode;
 
 const NON_RETRYABLE_STATUS = 489;
 
+/** `make()` once, its promise kept; a rejection is kept too (a configuration error stays one until the env changes). */
+function onceAsync<T>(make: () => Promise<T>): () => Promise<T> {
+  let promise: Promise<T> | undefined;
+  return () => {
+    promise ??= make();
+    return promise;
+  };
+}
+
 /** The variables the run store is read from, so the cached configuration follows them. */
-const RUN_STORE_FINGERPRINT = [...RUN_STORE_VARIABLES, "QJOBS_RUN_RETENTION"];
+const RUN_STORE_FINGERPRINT = [...RUN_STORE_VARIABLES, "QJOBS_RUN_RETENTION", "QJOBS_RUN_TOKEN_SECRET"];
 
 /** Progress without a store (or without a signature to bind it to): nowhere to record it. */
 const noProgress = () => {};
@@ -239,10 +252,33 @@ async function runFailureHook(
 }
 
 /**
- * The jobs route: `POST(request)` for Next.js App Router and any fetch-style framework.
- * It verifies QStash's signature over the raw body and that it was signed for this app's jobs URL,
+ * The run that replaced this delivery, when a later dispatch with the same debounce key did; undefined to run it
+ * (its key's latest, a payload that fills no key, or a store that cannot say). The key fills from the signed body.
+ */
+async function debouncedBy(
+  debounce: Debounce,
+  store: RunStoreConfig,
+  jobsUrl: URL,
+  key: string,
+  body: Uint8Array,
+  ctx: JobContext,
+): Promise<string | undefined> {
+  let filled: string;
+  try {
+    const { fillTemplate } = await import("./template.js");
+    filled = fillTemplate(key, "debounce.key", debounce.key, parseBody(body));
+  } catch {
+    return undefined;
+  }
+  return supersededBy(store, jobsUrl, key, filled, ctx.messageId);
+}
+
+/**
+ * The jobs route: `POST(request)` for Next.js App Router and any fetch-style framework, also mounted as `GET`.
+ * POST verifies QStash's signature over the raw body and that it was signed for this app's jobs URL,
  * loads only the delivered job's module, validates the payload, runs the handler, and answers the way
- * QStash expects: 200 done, 489 never retry, 500 retry, 401/404/405/413 refused.
+ * QStash expects: 200 done, 489 never retry, 500 retry, 401/404/405/413 refused. GET `?run=<id>` with a run's
+ * token (`Authorization: Bearer`) answers that run to a browser (see `useRun`).
  */
 export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {}): RouteHandler {
   const loadJob: JobLoader =
@@ -264,6 +300,7 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
         maxBodyBytes: number;
         store: RunStoreConfig | undefined;
         local: boolean;
+        tokenKeys: () => ReturnType<typeof readRunTokenKeys>;
       }
     | undefined;
   const reportStoreError = storeErrorLogger(logger);
@@ -286,6 +323,7 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
         maxBodyBytes: options.maxBodyBytes ?? readMaxBodyBytes(env),
         store: readRunStoreConfig(env),
         local: isLocalUse(env, config.urls),
+        tokenKeys: onceAsync(() => readRunTokenKeys(env, config.urls[0] as URL)),
       };
     }
     return cached;
@@ -293,15 +331,17 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
 
   // Every answer says it came from the qjobs route, so qjobs dev can tell it from a page that answered in its
   // place (a jobs URL pointing at the app's home page answers 200 too): PRODUCT.md's `Qjobs-Route: 1`.
-  return async function POST(request) {
+  return async function jobsRoute(request) {
     const response = await respond(request);
     response.headers.set("Qjobs-Route", "1");
     return response;
   };
 
   async function respond(request: Request): Promise<Response> {
-    if (request.method !== "POST") {
-      return failure(405, "method_not_allowed", "The jobs route only accepts POST", { headers: { Allow: "POST" } });
+    if (request.method !== "POST" && request.method !== "GET") {
+      return failure(405, "method_not_allowed", "The jobs route accepts POST (deliveries) and GET (a run)", {
+        headers: { Allow: "GET, POST" },
+      });
     }
 
     let setup: ReturnType<typeof configure>;
@@ -315,6 +355,10 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
         "configuration",
         "The jobs route is not configured to verify QStash deliveries; see the server log",
       );
+    }
+    if (request.method === "GET") {
+      const answer = { jobsUrl: setup.config.urls[0] as URL, store: setup.store, logger, reportStoreError };
+      return answerRun(request, { ...answer, tokenKeys: setup.tokenKeys }, options, failure);
     }
     if (setup.config.devKeysInProduction && !warnedDevKeys) {
       warnedDevKeys = true;
@@ -397,6 +441,16 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     };
     if (target.hook === "failure") return runFailureHook(job, key, body, ctx, logger, record);
     if (target.hook !== null) return failure(404, "unknown_job", `Unknown hook ${quoteForLog(target.hook)}`);
+
+    // A debounced dispatch runs only if it is its key's latest; schedule ticks and messages published around the
+    // debounce carry no mark, and always run (issue 22).
+    if (job.debounce && setup.store && ctx.headers.get(DEBOUNCE_HEADER) === "1") {
+      const replacedBy = await debouncedBy(job.debounce, setup.store, setup.config.urls[0] as URL, key, body, ctx);
+      if (replacedBy) {
+        await record(ctx.messageId, false)?.end({ kind: "cancelled", reason: "debounced", replacedBy });
+        return Response.json({ ok: true, debounced: true, replacedBy });
+      }
+    }
 
     const recorder = record(ctx.messageId);
     const answer = async (outcome: Parameters<DeliveryRecorder["end"]>[0], response: Response) => {

@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Debounce } from "./debounce.js";
 import type { SignatureClaims } from "./verify.js";
 
 /** A QStash duration: `"30s"`, `"5m"`, `"2h"`, `"1d"`. */
@@ -30,6 +31,8 @@ export interface DispatchOptions {
   label?: string;
   /** Extra headers for the delivery request (forwarded by QStash). */
   headers?: Record<string, string>;
+  /** How long the run handle's `token` lets a browser read the run: seconds or a duration. Default 24 h. */
+  tokenExpiresIn?: number | Duration;
 }
 
 /** At most `parallelism` deliveries at once and/or `rate` per `period` (default one second), per key. */
@@ -49,6 +52,14 @@ export interface RunHandle<TKey extends string = string> {
   messageId: string;
   /** True when QStash recognised a duplicate and kept the earlier message: the handle is that message's run. */
   deduplicated?: true;
+  /**
+   * Lets a browser read this one run (`useRun`, `watchRun`) through the jobs route, until it expires (24 h by
+   * default, `tokenExpiresIn` per dispatch). Present when the dispatcher has `QJOBS_RUN_TOKEN_SECRET` or the
+   * QStash signing keys.
+   */
+  token?: string;
+  /** The jobs route's path (never an origin), where a browser reads the run: `/api/jobs` by default. */
+  route?: string;
 }
 
 /** What a dispatch resolves to: a run handle. */
@@ -133,6 +144,8 @@ export interface Job<TInput = unknown, TPayload = TInput, TResult = unknown> {
   readonly handler: JobHandler<TPayload, TResult>;
   /** Runs once when QStash gives up on one of this job's messages (see `createJob`'s `onFailure`). */
   readonly onFailure?: FailureHook<TPayload>;
+  /** Set when dispatches are debounced: the route runs only its key's latest (see `createJob`'s `debounce`). */
+  readonly debounce?: Debounce;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: any is what makes every job assignable here.

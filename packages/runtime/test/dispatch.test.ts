@@ -39,6 +39,7 @@ describe("job.dispatch publishes through the real QStash Client", () => {
       id: result.messageId,
       key: "welcome-email",
       messageId: expect.stringMatching(/^msg_\d+$/),
+      route: "/api/jobs",
     });
     expect(qstash.requests[0]?.answer).toEqual({ messageId: result.id });
     const [request] = qstash.requests;
@@ -117,6 +118,7 @@ describe("job.dispatch publishes through the real QStash Client", () => {
       id: "msg_earlier",
       key: "welcome-email",
       messageId: "msg_earlier",
+      route: "/api/jobs",
       deduplicated: true,
     });
   });

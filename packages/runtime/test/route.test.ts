@@ -76,11 +76,13 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
       await deliver("charge:card", {}),
       await deliver("flaky", {}),
       await deliver("no-such-job", {}),
+      await POST(new Request(routeUrl, { method: "PUT" })),
       await POST(new Request(routeUrl, { method: "GET" })),
+      await POST(new Request(`${routeUrl}?run=msg_1`, { method: "GET" })),
       await POST(new Request(`${routeUrl}?job=welcome-email`, { method: "POST", body: "{}" })),
       await unconfigured(new Request(`${routeUrl}?job=welcome-email`, { method: "POST", body: "{}" })),
     ];
-    expect(answers.map((response) => response.status)).toEqual([200, 489, 500, 404, 405, 401, 500]);
+    expect(answers.map((response) => response.status)).toEqual([200, 489, 500, 404, 405, 400, 401, 401, 500]);
     expect(answers.map((response) => response.headers.get("qjobs-route"))).toEqual(answers.map(() => "1"));
   });
 
@@ -115,11 +117,11 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
     expect(runs[0]?.payload).toBeUndefined();
   });
 
-  it("405 with Allow: POST for any other method", async () => {
-    for (const method of ["GET", "PUT", "DELETE"]) {
+  it("405 with Allow: GET, POST for any other method (GET reads a run)", async () => {
+    for (const method of ["PUT", "DELETE", "PATCH", "HEAD"]) {
       const response = await POST(new Request(`${routeUrl}?job=welcome-email`, { method }));
       expect(response.status).toBe(405);
-      expect(response.headers.get("allow")).toBe("POST");
+      expect(response.headers.get("allow")).toBe("GET, POST");
     }
   });
 

@@ -77,7 +77,13 @@ beforeEach(async () => {
 describe("dispatch resolves to a run handle and records the run as queued", () => {
   it("queued, then the route's answer: the handle follows the run to its typed result", async () => {
     const handle = await dispatch("orders/import", { n: 4 });
-    expect(handle).toEqual({ id: handle.messageId, key: "orders/import", messageId: expect.stringMatching(/^msg_/) });
+    expect(handle).toEqual({
+      id: handle.messageId,
+      key: "orders/import",
+      messageId: expect.stringMatching(/^msg_/),
+      route: "/api/jobs",
+      token: expect.stringMatching(/^v1\./),
+    });
     expect(await getRun(handle)).toMatchObject({ id: handle.id, status: "queued", attempt: 0, source: "store" });
     expect((await deliver(handle, { n: 4 })).status).toBe(200);
     const run = await getRun(handle);
@@ -92,7 +98,14 @@ describe("dispatch resolves to a run handle and records the run as queued", () =
 
   it("a deduplicated dispatch writes nothing and says so", async () => {
     const handle = await dispatch("orders/import", { n: 1 }, { deduplicationId: "seen" });
-    expect(handle).toEqual({ id: "msg_earlier", key: "orders/import", messageId: "msg_earlier", deduplicated: true });
+    expect(handle).toEqual({
+      id: "msg_earlier",
+      key: "orders/import",
+      messageId: "msg_earlier",
+      route: "/api/jobs",
+      token: expect.stringMatching(/^v1\./),
+      deduplicated: true,
+    });
     expect(writeBatches).toBe(0);
     expect(await getRun(handle)).toBeUndefined();
   });

@@ -68,6 +68,8 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
     bypassSecret: projectEnv.values.VERCEL_AUTOMATION_BYPASS_SECRET,
     maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
     project: () => projectView({ cwd, jobsUrl, title, qstash }),
+    // The run store's variables are read as QSTASH_TOKEN is; runs are listed for the dashboard's jobs URL.
+    runs: { env: () => ({ ...projectEnv.values, QJOBS_URL: jobsUrl?.href }) },
   });
   const server: Server = createServer((request, response) => {
     const refusal = crossSiteRefusal(flatHeaders(request));

@@ -152,6 +152,8 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     },
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url, anyLoopback: true }),
+    // Read at each request, as the jobs URL: a store added to .env.local shows up on reload.
+    runs: { env: () => ({ ...readProjectEnv(cwd, "development").values, QJOBS_URL: jobsUrl?.href }) },
   });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
   if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) ignoreQjobsFolder(cwd);

@@ -4,7 +4,9 @@ import {
   ConfigurationError,
   createDispatch,
   createRuns,
+  type Debounce,
   type DispatchOptions,
+  InvalidPayloadError,
   isRunEnded,
   RUN_STATUSES,
   RUN_STORE_VARIABLES,
@@ -38,7 +40,9 @@ async function asUserErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof ConfigurationError || error instanceof TypeError) throw new UserError(error.message);
+    // A payload that cannot fill the job's key templates is the user's to fix, like a missing variable.
+    if (error instanceof ConfigurationError || error instanceof InvalidPayloadError || error instanceof TypeError)
+      throw new UserError(error.message);
     throw error;
   }
 }
@@ -101,7 +105,11 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const routePath = routeUrlPath(config.route);
   const { dispatch } = createDispatch(
     { [job.key]: job.options as DispatchOptions },
-    { ...(routePath ? { routePath } : {}), failureHooks: job.failureHook ? [job.key] : [] },
+    {
+      ...(routePath ? { routePath } : {}),
+      failureHooks: job.failureHook ? [job.key] : [],
+      ...(job.debounce ? { debounce: { [job.key]: job.debounce as Debounce } } : {}),
+    },
   );
   return asUserErrors(async () => {
     const handle = await dispatch(job.key, payload as never);

@@ -6,7 +6,7 @@ import type { FileExtraction } from "../types.js";
 import { version } from "../version.js";
 
 /** Bump when extraction changes what it finds, so old caches are ignored; a new CLI release ignores them too. */
-const CACHE_VERSION = `6/${version}`; // 6: jobs carry bareCronUnchecked
+const CACHE_VERSION = `7/${version}`; // 7: jobs carry bareCronUnchecked and debounce
 const CACHE_FILE = join(".qjobs", "extract-cache.json");
 
 type Entries = Record<string, { hash: string; extraction: FileExtraction }>;

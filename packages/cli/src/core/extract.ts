@@ -4,6 +4,7 @@ import { OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, ExtractedJob, FileExtraction } from "../types.js";
 import { readLiteral } from "./literals.js";
 import type { TS } from "./parser.js";
+import { readDebounce, templateProblems } from "./templates.js";
 
 type Node = import("ts-morph").ts.Node;
 type SourceFile = import("ts-morph").ts.SourceFile;
@@ -190,6 +191,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       });
     }
     const options = readOptions(key, definition);
+    for (const message of templateProblems(key, options, declared)) problems.push({ ...position(call), message });
     const failureHook = hasProperty(definition, "onFailure");
     if (failureHook && options.failureCallback !== undefined) {
       problems.push({
@@ -197,11 +199,13 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
         message: `job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback per message; keep one`,
       });
     }
+    const debounce = readDebounceOf(key, definition, options);
     const schedules = {
       ...(declared.length > 0 ? { schedules: declared } : {}),
       ...(payloadNeed === "unknown" ? { bareCronUnchecked: true } : {}),
       ...(Object.keys(options).length > 0 ? { options } : {}),
       ...(failureHook ? { failureHook: true } : {}),
+      ...(debounce ? { debounce } : {}),
     };
     const consumer = consumerOf(ts, call);
     if (ts.isExportAssignment(consumer) && !consumer.isExportEquals) {
@@ -358,6 +362,35 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
       if (literal.value !== undefined) options[name] = literal.value;
     }
     return options;
+  }
+
+  /** A job's `debounce`, read statically like its options; every problem becomes a diagnostic. */
+  function readDebounceOf(key: string, definition: Node | undefined, options: Record<string, unknown>) {
+    if (!definition || !ts.isObjectLiteralExpression(definition)) return undefined;
+    const property = definition.properties.find(
+      (
+        candidate,
+      ): candidate is import("ts-morph").ts.PropertyAssignment | import("ts-morph").ts.ShorthandPropertyAssignment =>
+        (ts.isPropertyAssignment(candidate) || ts.isShorthandPropertyAssignment(candidate)) &&
+        (ts.isIdentifier(candidate.name) || ts.isStringLiteral(candidate.name)) &&
+        candidate.name.text === "debounce",
+    );
+    if (!property) return undefined;
+    const node = ts.isPropertyAssignment(property) ? property.initializer : property.name;
+    const literal = readLiteral(ts, file, node);
+    if (!literal.ok) {
+      problems.push({
+        ...position(literal.node),
+        message: `the debounce of job "${key}" must be a literal, so that every dispatch applies it: ${literal.why}`,
+      });
+      return undefined;
+    }
+    const read = readDebounce(key, literal.value, options);
+    if ("problem" in read) {
+      problems.push({ ...position(node), message: read.problem });
+      return undefined;
+    }
+    return read.debounce;
   }
 
   /**

@@ -44,6 +44,7 @@ export function buildModel(files: ReadonlyMap<string, FileExtraction>): {
         options: job.options ?? {},
         failureHook: job.failureHook ?? false,
         ...(job.bareCronUnchecked ? { bareCronUnchecked: true } : {}),
+        ...(job.debounce ? { debounce: job.debounce } : {}),
       });
     }
   }

@@ -111,12 +111,19 @@ function declaredOptions(model: RegistryModel): string[] {
   ];
 }
 
-/** createDispatch's second argument: the route's path, and the jobs whose failure callback runs their onFailure. */
+/**
+ * createDispatch's second argument: the route's path, the jobs whose failure callback runs their onFailure, and
+ * the debounced jobs' declarations.
+ */
 function dispatchConfig(model: RegistryModel, routePath: string | undefined): string {
   const hooks = model.jobs.filter((job) => job.failureHook).map((job) => quote(job.key));
+  const debounced = model.jobs
+    .filter((job) => job.debounce)
+    .map((job) => `${quote(job.key)}: ${JSON.stringify(job.debounce)}`);
   const fields = [
     ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
     ...(hooks.length > 0 ? [`failureHooks: [${hooks.join(", ")}]`] : []),
+    ...(debounced.length > 0 ? [`debounce: { ${debounced.join(", ")} }`] : []),
   ];
   return fields.length > 0 ? `, { ${fields.join(", ")} }` : "";
 }
@@ -136,8 +143,8 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
     "/** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */",
     `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${dispatchConfig(model, routePath)});`,
     "",
-    "/** Runs by handle or id, typed by this registry: getRun, waitForRun, cancelRun, listRuns. */",
-    `export const { getRun, waitForRun, cancelRun, listRuns } = createRuns(${routePath ? `{ routePath: ${quote(routePath)} }` : ""});`,
+    "/** Runs by handle or id, typed by this registry: getRun, waitForRun, cancelRun, listRuns, runToken. */",
+    `export const { getRun, waitForRun, cancelRun, listRuns, runToken } = createRuns(${routePath ? `{ routePath: ${quote(routePath)} }` : ""});`,
     "",
     ...registerAugmentation(model, target),
     ...scheduleTable(model),
@@ -155,20 +162,31 @@ function segmentOptions(target: RenderTarget): string[] {
     : [];
 }
 
-/** The route module: `POST` verifies and runs deliveries of every registered job, loading only that job's module. */
-export function renderRoute(model: RegistryModel, target: RenderTarget): string {
+/** The route handler's options: the route's path, and its maxDuration (a run's stream ends before it). */
+function routeOptions(target: RenderTarget): string {
   const routePath = routeUrlPath(target.route);
+  const options = [
+    // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
+    ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
+    ...(target.maxDuration !== undefined ? [`maxDuration: ${target.maxDuration}`] : []),
+  ];
+  return options.length > 0 ? `, { ${options.join(", ")} }` : "";
+}
+
+/**
+ * The route module: `POST` verifies and runs deliveries of every registered job, loading only that job's module;
+ * `GET` answers a browser holding a run's token with that run.
+ */
+export function renderRoute(model: RegistryModel, target: RenderTarget): string {
   return [
     ...HEADER,
     'import { type AnyJob, createRouteHandler } from "@qjobs/runtime";',
     "",
     ...loader(model, target),
     "",
-    "/** QStash delivers every job here: the signature is verified, then only that job's module is loaded. */",
-    // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
-    routePath
-      ? `export const POST = createRouteHandler(loadJob, { routePath: ${quote(routePath)} });`
-      : "export const POST = createRouteHandler(loadJob);",
+    "/** QStash delivers every job here (POST); a browser with a run's token reads that run (GET ?run=). */",
+    `export const POST = createRouteHandler(loadJob${routeOptions(target)});`,
+    "export const GET = POST;",
     ...segmentOptions(target),
     "",
   ].join("\n");

@@ -6,6 +6,7 @@ import { CONFIG_FILE, loadConfig } from "./config.js";
 import { emitFiles } from "./emit.js";
 import { bareCronWarnings, callbackWarnings, timeoutWarnings } from "./model.js";
 import { type ScanResult, scanProject } from "./scan.js";
+import { flowControlWarnings } from "./templates.js";
 
 export interface GenerateOptions {
   cwd: string;
@@ -63,6 +64,7 @@ export async function syncProject(options: GenerateOptions): Promise<GenerateRes
             ...jobFileWarnings(config, scan, unset),
             ...bareCronWarnings(scan.model),
             ...timeoutWarnings(scan.model, config),
+            ...flowControlWarnings(scan.model),
             ...callbackWarnings(scan.model, knownJobsUrl(options.env ?? process.env)),
           ],
     files,

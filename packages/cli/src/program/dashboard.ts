@@ -18,6 +18,9 @@ export const dashboardCommand: CommandDefinition = (root, { output }) => {
   It reads QSTASH_TOKEN (and QSTASH_URL, default https://qstash.upstash.io) from the environment, else the
   project's .env.development.local, .env.local, .env.development, .env (as next dev reads them). The CLI holds the token and forwards only the calls the page makes; the
   page never sees it. Open the address it prints: it holds a secret made for this launch.
+With the run store's variables set the same way (QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN, or
+UPSTASH_REDIS_REST_*, or KV_REST_API_*), the page shows each message's run and each job's recent runs: the CLI
+reads them, the page never sees the store's token.
   (qjobs dev serves the same dashboard for the local server at its own address.)`,
     )
     .action(async (options: { cwd: string; port: string; jobsUrl?: string; appUrl?: string }) => {

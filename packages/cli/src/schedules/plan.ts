@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { appIdentity, isSameApp } from "@qjobs/runtime";
+import { appIdentity, type DispatchOptions, isSameApp } from "@qjobs/runtime";
+import { fillDeclaredOptions } from "@qjobs/runtime/keys";
 import { seconds } from "../duration.js";
 import { SCHEDULE_OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, RegisteredJob } from "../types.js";
@@ -138,8 +139,13 @@ export function wantedSchedules(
       ...(declared.payload !== undefined ? { body: JSON.stringify(declared.payload) } : {}),
       declared,
       options: {
-        ...(Object.fromEntries(
-          Object.entries(job.options).filter(([name]) => SCHEDULE_OPTION_NAMES.includes(name)),
+        // Key templates fill from the schedule's declared payload, as a dispatch of it would (generate checked it can).
+        ...(fillDeclaredOptions(
+          job.key,
+          Object.fromEntries(
+            Object.entries(job.options).filter(([name]) => SCHEDULE_OPTION_NAMES.includes(name)),
+          ) as DispatchOptions,
+          declared.payload,
         ) as ScheduleOptions),
         // Scheduled runs end like dispatched ones: the route's failure callback unless the job declares its own.
         ...(job.failureHook || job.options.failureCallback === undefined ? { failureCallback: hookUrl(job.key) } : {}),

@@ -23,10 +23,33 @@ export const DASHBOARD_ENDPOINTS = [
 
 export type DashboardEndpoint = (typeof DASHBOARD_ENDPOINTS)[number];
 
+/**
+ * The calls the page makes to the CLI itself (not forwarded to QStash), and why. All read-only: runs are read by
+ * the CLI, which holds the run store's token; the page never sees it and sends no Redis command.
+ */
+export const PAGE_ENDPOINTS = [
+  { method: "GET", path: "/api/project", use: "the project's jobs, their schedules and the jobs URL" },
+  { method: "GET", path: "/api/runs", use: "a job's recent runs (?key=, limit=, cursor=), on the Jobs view" },
+  { method: "GET", path: "/api/runs/:runId", use: "a message's run (status, result, error, progress), on its view" },
+] as const;
+
 /** The listed endpoint a call matches (method and path, the query aside), or undefined. */
 export function dashboardEndpoint(method: string, pathname: string): DashboardEndpoint | undefined {
+  return matchEndpoint(DASHBOARD_ENDPOINTS, method, pathname);
+}
+
+/** The page's own endpoint (PAGE_ENDPOINTS) a call matches, or undefined. */
+export function pageEndpoint(method: string, pathname: string): (typeof PAGE_ENDPOINTS)[number] | undefined {
+  return matchEndpoint(PAGE_ENDPOINTS, method, pathname);
+}
+
+function matchEndpoint<T extends { method: string; path: string }>(
+  list: readonly T[],
+  method: string,
+  pathname: string,
+): T | undefined {
   const segments = pathname.split("/");
-  return DASHBOARD_ENDPOINTS.find((endpoint) => {
+  return list.find((endpoint) => {
     if (endpoint.method !== method.toUpperCase()) return false;
     const pattern = endpoint.path.split("/");
     const last = pattern[pattern.length - 1] as string;

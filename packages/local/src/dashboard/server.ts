@@ -4,6 +4,7 @@ import { BYPASS_HEADER } from "@qjobs/runtime";
 import { readBody, sameSecret } from "../http.js";
 import { dashboardEndpoint } from "./endpoints.js";
 import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
+import { type RunsOptions, retryLink, runsAnswer } from "./runs.js";
 import type { ProjectView } from "./view.js";
 
 /** Serves one request that is not for QStash's API: the page, its assets, the project, the proxy. */
@@ -27,6 +28,8 @@ export interface DashboardOptions {
   maxBodyBytes: number;
   /** The folder of the page's built files (the CLI builds them into its dist/page). */
   pageFolder: string;
+  /** Where the run store is read from, for the page's run endpoints (runs.ts). */
+  runs: RunsOptions;
 }
 
 /** The page's files, built by the CLI's scripts/build-page.mjs (its dist/page). */
@@ -93,6 +96,11 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       );
       forwarded = `/v2/publish/${checked.destination}`;
     }
+    // A dead letter's retry is a new message: its run is linked to the old one (runs.ts).
+    const linkRetry =
+      endpoint.path === "/v2/dlq/retry/:dlqId"
+        ? await retryLink(options.runs, options.upstream(), pathname.split("/").pop() as string)
+        : undefined;
     const body = await readBody(request, options.maxBodyBytes);
     if (!body) return json(response, 413, { error: `The body is over ${options.maxBodyBytes} bytes` });
     const upstream = options.upstream();
@@ -114,6 +122,7 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
         error: `QStash's answer is over ${MAX_ANSWER_BYTES / 1024 / 1024} MiB: ask for fewer at a time`,
         tooLarge: true,
       });
+    await linkRetry?.(answer.status, text.toString("utf8"));
     response
       .writeHead(answer.status, { "content-type": "application/json", ...PAGE_HEADERS })
       .end(pageAnswer(text, answer.status, [upstream.token, options.bypassSecret]));
@@ -140,6 +149,10 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       } catch (error) {
         return json(response, 500, { error: (error as Error).message });
       }
+    }
+    if (pathname === "/api/runs" || pathname.startsWith("/api/runs/")) {
+      const { status, body } = await runsAnswer(options.runs, path);
+      return json(response, status, body);
     }
     if (pathname === "/" || pathname === "/index.html")
       return void response.writeHead(200, { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS }).end(index);

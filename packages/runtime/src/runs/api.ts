@@ -8,15 +8,14 @@ import {
 } from "../env.js";
 import { ConfigurationError } from "../errors.js";
 import { qstashClient } from "../publish.js";
-import type { JobKey, JobResult, RunHandle } from "../types.js";
+import type { Duration, JobKey, JobResult, RunHandle } from "../types.js";
 import { isRunEnded, type Run, runFields, runKeys } from "./model.js";
 import { runFromQStashLogs } from "./qstash-logs.js";
-import { type ListRunsOptions, listStoredRuns, type RunPage, readRun } from "./read.js";
+import { type ListRunsOptions, listStoredRuns, type RunPage, readLatestRun } from "./read.js";
 import { endRun } from "./record.js";
 import { appHash, storeClient, withinBound } from "./store.js";
+import { DEFAULT_RUN_TOKEN_SECONDS, durationSeconds, mintRunToken, readRunTokenKeys } from "./token.js";
 
-/** How many `retriedAs` links `getRun` follows at most (a retry of a retry...). */
-const MAX_RETRY_LINKS = 10;
 /** `waitForRun` polls first after this long (ms), then half as long again each time, up to the maximum. */
 const FIRST_POLL_MS = 200;
 const MAX_POLL_MS = 2000;
@@ -56,6 +55,12 @@ export interface RunsApi {
   cancelRun(handle: RunHandle | string): Promise<Run | undefined>;
   /** This app's runs, newest first, a page at a time (`nextCursor`). Needs the run store. */
   listRuns(options?: ListRunsOptions & { key?: JobKey }): Promise<RunPage>;
+  /**
+   * A token that lets a browser read this one run through the jobs route (`useRun`), for `expiresIn` (seconds
+   * or a duration; default 24 h). Mint it only after your own check that the user may see the run. Needs
+   * `QJOBS_RUN_TOKEN_SECRET` (recommended) or the QStash signing keys, and `QJOBS_URL`.
+   */
+  runToken(handleOrId: RunHandle | string, options?: { expiresIn?: number | Duration }): Promise<string>;
 }
 
 function storeOrThrow(env: Env, what: string) {
@@ -71,21 +76,19 @@ function storeOrThrow(env: Env, what: string) {
 
 const idOf = (handleOrId: RunHandle | string) => (typeof handleOrId === "string" ? handleOrId : handleOrId.id);
 
-/** The run functions of an app, reading the environment at each call. `routePath` as for `createDispatch`. */
-export function createRuns(config: { routePath?: string } = {}): RunsApi {
+/**
+ * The run functions of an app, reading the environment at each call. `routePath` as for `createDispatch`; `env`
+ * where the variables come from instead of `process.env` (the CLI's dashboard reads the project's env files).
+ */
+export function createRuns(config: { routePath?: string; env?: () => Env } = {}): RunsApi {
+  const readEnv = config.env ?? processEnv;
   async function getRun(handleOrId: RunHandle | string): Promise<Run | undefined> {
-    const env = processEnv();
+    const env = readEnv();
     const store = readRunStoreConfig(env);
     const expectedKey = typeof handleOrId === "string" ? undefined : handleOrId.key;
     let run: Run | undefined;
     if (store) {
-      run = await readRun(store, idOf(handleOrId));
-      // A retry from the dead-letter queue is a new message: follow the link to where the run went on.
-      for (let hops = 0; run?.retriedAs && hops < MAX_RETRY_LINKS; hops++) {
-        const next = await readRun(store, run.retriedAs);
-        if (!next || next.key !== run.key) break;
-        run = next;
-      }
+      run = await readLatestRun(store, idOf(handleOrId));
     } else if (env.QSTASH_TOKEN) {
       run = await runFromQStashLogs(readDispatchConfig(env, config.routePath), idOf(handleOrId));
     } else {
@@ -112,7 +115,7 @@ export function createRuns(config: { routePath?: string } = {}): RunsApi {
   }
 
   async function cancelRun(handleOrId: RunHandle | string): Promise<Run | undefined> {
-    const env = processEnv();
+    const env = readEnv();
     const id = idOf(handleOrId);
     const client = await qstashClient(readDispatchConfig(env, config.routePath));
     try {
@@ -136,14 +139,31 @@ export function createRuns(config: { routePath?: string } = {}): RunsApi {
   }
 
   async function listRuns(options: ListRunsOptions = {}): Promise<RunPage> {
-    const env = processEnv();
+    const env = readEnv();
     const store = storeOrThrow(env, "listRuns");
     const jobsUrl = resolveJobsUrl(env, config.routePath);
     if (!jobsUrl) throw new ConfigurationError("listRuns lists this app's runs: QJOBS_URL is not set.", ["QJOBS_URL"]);
     return listStoredRuns(store, await appHash(jobsUrl), options);
   }
 
-  return { getRun, waitForRun, cancelRun, listRuns } as RunsApi;
+  async function runToken(handleOrId: RunHandle | string, options: { expiresIn?: number | Duration } = {}) {
+    const env = processEnv();
+    const seconds =
+      options.expiresIn === undefined ? DEFAULT_RUN_TOKEN_SECONDS : durationSeconds(options.expiresIn, "expiresIn");
+    const jobsUrl = resolveJobsUrl(env, config.routePath);
+    if (!jobsUrl)
+      throw new ConfigurationError("runToken binds a token to this app: QJOBS_URL is not set.", ["QJOBS_URL"]);
+    const keys = await readRunTokenKeys(env, jobsUrl);
+    if (!keys) {
+      throw new ConfigurationError(
+        "runToken needs a key: set QJOBS_RUN_TOKEN_SECRET (recommended), or QSTASH_CURRENT_SIGNING_KEY and QSTASH_NEXT_SIGNING_KEY.",
+        ["QJOBS_RUN_TOKEN_SECRET"],
+      );
+    }
+    return mintRunToken(keys, jobsUrl, idOf(handleOrId), seconds);
+  }
+
+  return { getRun, waitForRun, cancelRun, listRuns, runToken } as RunsApi;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { NonRetryableError } from "../errors.js";
+
 /**
  * The run model, pure: what a run is, where its fields live in the store, and how a reader folds them into a
  * state. No I/O here.
@@ -23,6 +25,11 @@ export interface RunError {
   name?: string;
   /** The HTTP status of the failed attempt, when known. */
   status?: number;
+  /**
+   * The message may be shown to the user: the error was a `NonRetryableError` or set `expose = true`. Any other
+   * error reaches a browser only as "The job failed" (its message can hold what the user must not see).
+   */
+  expose?: true;
 }
 
 /** A run: one dispatch followed from `queued` to its end. Times are ISO strings. */
@@ -50,6 +57,10 @@ export interface Run<TResult = unknown> {
   retryOf?: string;
   /** The run that retried this one. */
   retriedAs?: string;
+  /** Why a cancelled run never ran: `"debounced"`, replaced by a later dispatch with its debounce key. */
+  reason?: "debounced";
+  /** With reason `"debounced"`: the run that replaced it. */
+  replacedBy?: string;
 }
 
 /** The largest result kept, in bytes of JSON; a larger one ends the run `succeeded` with `resultError`. */
@@ -103,6 +114,8 @@ interface EndField {
   result?: unknown;
   resultError?: string;
   error?: RunError;
+  reason?: "debounced";
+  replacedBy?: string;
 }
 
 function parse<T>(text: string | undefined): T | undefined {
@@ -164,6 +177,9 @@ export function foldRun(id: string, fields: Readonly<Record<string, string>> | n
     ...(cancelAt !== undefined && status !== "cancelled" && !end ? { cancelRequested: true } : {}),
     ...(fields[runFields.retryOf] ? { retryOf: fields[runFields.retryOf] } : {}),
     ...(fields[runFields.retriedAs] ? { retriedAs: fields[runFields.retriedAs] } : {}),
+    ...(end?.reason === "debounced" && typeof end.replacedBy === "string"
+      ? { reason: end.reason, replacedBy: end.replacedBy }
+      : {}),
   };
 }
 
@@ -177,7 +193,13 @@ export function runErrorOf(thrown: unknown, status?: number): RunError {
   const name = thrown instanceof Error ? thrown.name : undefined;
   const text = thrown instanceof Error ? thrown.message : typeof thrown === "string" ? thrown : String(thrown);
   const message = text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
-  return { message, ...(name ? { name } : {}), ...(status !== undefined ? { status } : {}) };
+  const expose = thrown instanceof NonRetryableError || (thrown as { expose?: unknown } | null)?.expose === true;
+  return {
+    message,
+    ...(name ? { name } : {}),
+    ...(status !== undefined ? { status } : {}),
+    ...(expose ? { expose: true as const } : {}),
+  };
 }
 
 const encoder = new TextEncoder();

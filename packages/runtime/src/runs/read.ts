@@ -19,6 +19,23 @@ export async function readRun(config: RunStoreConfig, id: string): Promise<Run |
   return foldRun(id, hashFields(await withinBound(redis.hgetall(runKeys.run(id)))));
 }
 
+/** How many `retriedAs` links are followed at most (a retry of a retry...). */
+const MAX_RETRY_LINKS = 10;
+
+/**
+ * A run from the store, following a retry from the dead-letter queue (a new message, linked by `retriedAs`) to
+ * the run that goes on in its place, as long as it is of the same job.
+ */
+export async function readLatestRun(config: RunStoreConfig, id: string): Promise<Run | undefined> {
+  let run = await readRun(config, id);
+  for (let hops = 0; run?.retriedAs && hops < MAX_RETRY_LINKS; hops++) {
+    const next = await readRun(config, run.retriedAs);
+    if (!next || next.key !== run.key) break;
+    run = next;
+  }
+  return run;
+}
+
 export interface ListRunsOptions {
   /** Only the runs of this job. */
   key?: string;

@@ -15,7 +15,9 @@ import { appHash, STORE_TIMEOUT_MS, storeClient, UNENDED_RUN_GRACE_SECONDS, with
 export type DeliveryOutcome =
   | { kind: "succeeded"; result: unknown }
   | { kind: "failed"; error: RunError }
-  | { kind: "retrying"; error: RunError };
+  | { kind: "retrying"; error: RunError }
+  /** Not run: a later dispatch with the same debounce key replaced it (issue 22). */
+  | { kind: "cancelled"; reason: "debounced"; replacedBy: string };
 
 /** What the route tells the recorder about a delivery, all of it bound to the verified signature. */
 export interface DeliveryFacts {
@@ -70,7 +72,9 @@ function succeededField(result: unknown, at: number): string {
 export function endRun(
   pipe: Pipeline,
   run: { id: string; key: string },
-  end: { status: "succeeded"; result: unknown } | { status: "failed" | "cancelled"; error?: RunError },
+  end:
+    | { status: "succeeded"; result: unknown }
+    | { status: "failed" | "cancelled"; error?: RunError; reason?: "debounced"; replacedBy?: string },
   retention: number,
   at: number,
 ): Pipeline {
@@ -78,7 +82,12 @@ export function endRun(
   const field =
     end.status === "succeeded"
       ? succeededField(end.result, at)
-      : JSON.stringify({ status: end.status, at, ...(end.error ? { error: end.error } : {}) });
+      : JSON.stringify({
+          status: end.status,
+          at,
+          ...(end.error ? { error: end.error } : {}),
+          ...(end.reason ? { reason: end.reason, replacedBy: end.replacedBy } : {}),
+        });
   return pipe.hsetnx(hash, runFields.end(run.key), field).expire(hash, retention);
 }
 
@@ -152,6 +161,9 @@ export function startRecording(
           pipe.hset(hash, {
             [runFields.fail(key)]: JSON.stringify({ attempt: facts.attempt, at, error: outcome.error }),
           });
+        } else if (outcome.kind === "cancelled") {
+          const { reason, replacedBy } = outcome;
+          endRun(pipe, facts, { status: "cancelled", reason, replacedBy }, config.retention, at);
         } else if (outcome.kind === "succeeded") {
           endRun(pipe, facts, { status: "succeeded", result: outcome.result }, config.retention, at);
         } else {

@@ -1,0 +1,5 @@
+import { JobsPanel } from "./jobs-panel";
+
+export default function Page() {
+  return <JobsPanel />;
+}
