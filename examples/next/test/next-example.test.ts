@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REDIS_TOKEN, startStandIn } from "../../../packages/cli/test/redis-support.js";
+import { REDIS_TOKEN, startStandIn } from "../../../packages/local/test/redis-support.js";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import { runCli, spawnCli } from "../../../testkit/cli.js";
 import { freePort, until } from "../../../testkit/processes.js";

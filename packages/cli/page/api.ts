@@ -1,9 +1,9 @@
 import type { Run, RunPage } from "@qjobs/runtime";
-import type { ProjectView } from "../src/dashboard/view.js";
+import type { ProjectView } from "../../local/src/dashboard/view.js";
 import type { LogEntry } from "./history.js";
 
 // The page's only ways out: its own server's project view and runs, and QStash's REST API through the CLI, which adds
-// the token (src/dashboard/endpoints.ts lists the calls). Paths are relative: the page's address may start
+// the token (packages/local/src/dashboard/endpoints.ts lists the calls). Paths are relative: the page's address may start
 // with a secret.
 
 export class ApiError extends Error {
@@ -107,7 +107,7 @@ export async function loadProject(): Promise<ProjectView> {
   return (await response.json()) as ProjectView;
 }
 
-/** What the CLI's run endpoints answer (src/dashboard/runs.ts): "not configured" is an answer, not an error. */
+/** What the CLI's run endpoints answer (packages/local/src/dashboard/runs.ts): "not configured" is an answer, not an error. */
 export type RunsAnswer<T> = { configured: false; message: string; variables: string[] } | ({ configured: true } & T);
 
 async function readRuns<T>(path: string): Promise<RunsAnswer<T> | undefined> {

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { ProjectView } from "../src/dashboard/view.js";
+import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
 import { jobOf, payloadPreview } from "./history.js";
 import { Answer, confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";

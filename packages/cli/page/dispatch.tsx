@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState } from "preact/hooks";
-import type { ProjectJob } from "../src/dashboard/view.js";
+import type { ProjectJob } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { runHeaders } from "./keys.js";
 

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { ProjectJob, ProjectView } from "../src/dashboard/view.js";
+import type { ProjectJob, ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { type Bucket, type Counts, countsByJob, elsewhereUrls, outcomesOverTime } from "./history.js";

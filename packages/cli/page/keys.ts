@@ -1,6 +1,6 @@
 import type { DispatchOptions } from "@qjobs/runtime";
 import { fillDeclaredOptions, isTemplate } from "@qjobs/runtime/keys";
-import type { ProjectJob } from "../src/dashboard/view.js";
+import type { ProjectJob } from "../../local/src/dashboard/view.js";
 
 /**
  * The Upstash-* headers a Run of the job publishes with: its declared options, with the flow-control key and the

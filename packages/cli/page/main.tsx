@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import type { ProjectView } from "../src/dashboard/view.js";
+import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { loadProject } from "./api.js";
 import { DeadLettersView } from "./dead-letters.js";
 import { JobsView } from "./jobs.js";

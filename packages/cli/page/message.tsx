@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { ProjectView } from "../src/dashboard/view.js";
+import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";

@@ -1,4 +1,4 @@
-import type { ProjectView } from "../src/dashboard/view.js";
+import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { jobOf, MESSAGE_STATES, type MessageState, type MessageSummary, pagingState, summarize } from "./history.js";
 import { JobSelect, Section, StateBadge, Time, usePages, usePoll } from "./ui.js";

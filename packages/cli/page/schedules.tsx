@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { ProjectJob, ProjectSchedule, ProjectView } from "../src/dashboard/view.js";
+import type { ProjectJob, ProjectSchedule, ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash, type RegisteredSchedule } from "./api.js";
 import { headerValue, jobOf } from "./history.js";
 import { Notice, Section, Time, usePoll } from "./ui.js";

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { ProjectJob } from "../src/dashboard/view.js";
+import type { ProjectJob } from "../../local/src/dashboard/view.js";
 import { answerText, type Bucket, type MessageState } from "./history.js";
 
 /** Loads now, then again every `everyMs` while the tab is visible; `reload` loads at once. */

@@ -1,7 +1,2 @@
-/** A mistake the user can fix (bad config, bad flag): printed as a message, never with a stack. */
-export class UserError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UserError";
-  }
-}
+// One class for user mistakes, the local server's and the CLI's: `cli.ts` prints any of them without a stack.
+export { UserError } from "#local";

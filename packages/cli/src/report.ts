@@ -1,4 +1,5 @@
 import { bypassWithheld, DEV_CREDENTIALS, escapeControls, isRunEnded, type Run, type RunPage } from "@qjobs/runtime";
+import { nextRuns, parseCron } from "#local";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { Change, InitResult } from "./commands/init.js";
@@ -7,7 +8,6 @@ import type { RunJobResult } from "./commands/runs.js";
 import type { SchedulesSyncResult } from "./commands/schedules.js";
 import type { WatchEvent } from "./commands/watch.js";
 import type { GenerateResult } from "./core/sync.js";
-import { nextRuns, parseCron } from "./cron.js";
 import type { PlanStep } from "./schedules/plan.js";
 import {
   type Colors,
@@ -193,7 +193,7 @@ export function reportWatchEvent(output: Output, event: WatchEvent): void {
 /** Upstash's public development credentials are shown; one of the user's own never is (issue 20, item 14). */
 const PUBLIC_CREDENTIALS: ReadonlySet<string> = new Set(Object.values(DEV_CREDENTIALS));
 const shown = (name: string, value: string) =>
-  name === "QSTASH_URL" || PUBLIC_CREDENTIALS.has(value) ? value : "<yours, hidden>";
+  name.endsWith("_URL") || PUBLIC_CREDENTIALS.has(value) ? value : "<yours, hidden>";
 
 /** `dev`'s banner: where it runs and the variables an app needs. */
 export function reportDevStarted(output: Output, handle: DevHandle, retryScale: number): void {

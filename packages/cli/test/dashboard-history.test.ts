@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { dashboardEndpoint } from "../../local/src/dashboard/endpoints.js";
 import {
   answerText,
   attemptsOf,
@@ -10,7 +11,6 @@ import {
   payloadPreview,
   summarize,
 } from "../page/history.js";
-import { dashboardEndpoint } from "../src/dashboard/endpoints.js";
 
 const JOBS = "http://localhost:3000/api/jobs";
 const entry = (

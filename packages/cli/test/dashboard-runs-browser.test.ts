@@ -13,9 +13,9 @@ import { Client } from "@upstash/qstash";
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { browser, browserMissing } from "../../../testkit/browser.js";
+import { type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import { recordRequests } from "./dashboard-support.js";
 import { localClient } from "./dev-support.js";
-import { type StandIn, startStandIn } from "./redis-support.js";
 import { repoRoot, spawnCli, tempProject } from "./support.js";
 
 // `pnpm screenshots` writes the README's pictures into docs/; otherwise they go to a temporary folder.

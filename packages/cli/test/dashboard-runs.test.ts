@@ -6,9 +6,9 @@ import type { AddressInfo } from "node:net";
 import { createJob, createRouteHandler, DEV_CREDENTIALS, deliveryUrl, type Env } from "@qjobs/runtime";
 import { toNodeHandler } from "@qjobs/runtime/node";
 import { afterEach, describe, expect, it } from "vitest";
-import { RUNS_NOT_CONFIGURED, retryLink, runsAnswer } from "../src/dashboard/runs.js";
+import { RUNS_NOT_CONFIGURED, retryLink, runsAnswer } from "../../local/src/dashboard/runs.js";
+import { REDIS_TOKEN, startStandIn } from "../../local/test/redis-support.js";
 import { type Local, startLocal } from "./dev-support.js";
-import { REDIS_TOKEN, startStandIn } from "./redis-support.js";
 
 let failNext = false;
 const importJob = createJob("orders/import", {

@@ -1,7 +1,7 @@
 import type { Page, Request } from "playwright-core";
 import { expect } from "vitest";
 import { type Destination, startDestination } from "../../../testkit/destination.js";
-import { dashboardEndpoint, pageEndpoint } from "../src/dashboard/endpoints.js";
+import { dashboardEndpoint, pageEndpoint } from "../../local/src/dashboard/endpoints.js";
 import { tempProject } from "./support.js";
 
 /**
@@ -38,7 +38,7 @@ export const startApp = (): Promise<Destination> =>
 /**
  * Records every request the page makes and checks, when asked, that each one is the page's own (its document and
  * assets, or a CLI endpoint on PAGE_ENDPOINTS: the project view, runs) or a QStash call on the dashboard's list
- * (src/dashboard/endpoints.ts).
+ * (packages/local/src/dashboard/endpoints.ts).
  */
 export function recordRequests(page: Page, base: string) {
   const seen: Request[] = [];

@@ -3,7 +3,7 @@ import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { Client } from "@upstash/qstash";
 import { describe, expect, it } from "vitest";
 import type { Destination } from "../../../testkit/destination.js";
-import { ManualClock } from "../src/dev/time.js";
+import { ManualClock } from "../../local/src/time.js";
 import { startLocal } from "./dev-support.js";
 
 const auth = { authorization: `Bearer ${DEV_CREDENTIALS.token}` };

@@ -3,8 +3,8 @@
 import { request as httpRequest } from "node:http";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { describe, expect, it, vi } from "vitest";
-import type { DeliveryResponse } from "../src/dev/deliver.js";
-import { ManualClock } from "../src/dev/time.js";
+import type { DeliveryResponse } from "../../local/src/qstash/deliver.js";
+import { ManualClock } from "../../local/src/time.js";
 import { startLocal } from "./dev-support.js";
 import { runCli } from "./support.js";
 

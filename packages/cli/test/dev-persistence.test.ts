@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startDestination } from "../../../testkit/destination.js";
 import { until } from "../../../testkit/processes.js";
-import { deliverHttp } from "../src/dev/deliver.js";
-import { Engine } from "../src/dev/engine.js";
-import { startServer } from "../src/dev/server.js";
-import { openJournal } from "../src/dev/store.js";
-import { ManualClock } from "../src/dev/time.js";
+import { deliverHttp } from "../../local/src/qstash/deliver.js";
+import { Engine } from "../../local/src/qstash/gateway.js";
+import { startServer } from "../../local/src/qstash/server.js";
+import { openJournal } from "../../local/src/state.js";
+import { ManualClock } from "../../local/src/time.js";
 import { localClient } from "./dev-support.js";
 import { runCli, spawnCli } from "./support.js";
 

@@ -1,7 +1,7 @@
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { QstashError } from "@upstash/qstash";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../src/dev/time.js";
+import { ManualClock } from "../../local/src/time.js";
 import { startLocal, verified } from "./dev-support.js";
 
 const status =

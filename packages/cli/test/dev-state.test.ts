@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { openJournal } from "../src/dev/store.js";
+import { openJournal } from "../../local/src/state.js";
 import { localClient } from "./dev-support.js";
 import { jobSource, repoRoot, runCli, spawnCli, tempProject } from "./support.js";
 

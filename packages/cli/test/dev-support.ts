@@ -2,10 +2,10 @@ import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { Client, Receiver } from "@upstash/qstash";
 import { afterEach } from "vitest";
 import { type Destination, type Responder, startDestination } from "../../../testkit/destination.js";
-import { deliverHttp } from "../src/dev/deliver.js";
-import { Engine, type EngineOptions } from "../src/dev/engine.js";
-import { type DevServer, startServer } from "../src/dev/server.js";
-import { type Clock, realClock } from "../src/dev/time.js";
+import { deliverHttp } from "../../local/src/qstash/deliver.js";
+import { Engine, type EngineOptions } from "../../local/src/qstash/gateway.js";
+import { type DevServer, startServer } from "../../local/src/qstash/server.js";
+import { type Clock, realClock } from "../../local/src/time.js";
 
 export const receiver = new Receiver({
   currentSigningKey: DEV_CREDENTIALS.currentSigningKey,

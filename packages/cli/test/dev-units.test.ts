@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { cronProblem, parseCron } from "../src/cron.js";
-import type { AttemptReport } from "../src/dev/engine.js";
-import { formatAttempt } from "../src/dev/log.js";
-import { parseRetryDelay } from "../src/dev/retry-delay.js";
-import { ManualClock, parseDuration, parseRetryAfter } from "../src/dev/time.js";
+import { cronProblem, parseCron } from "../../local/src/cron.js";
+import type { AttemptReport } from "../../local/src/qstash/gateway.js";
+import { parseRetryDelay } from "../../local/src/qstash/retry-delay.js";
+import { ManualClock, parseDuration, parseRetryAfter } from "../../local/src/time.js";
+import { formatAttempt } from "../src/dev-log.js";
 import { colorsFor } from "../src/terminal.js";
 
 const utc = (text: string) => Date.parse(`${text}Z`);

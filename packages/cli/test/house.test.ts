@@ -1,7 +1,8 @@
 // The house rules that keep the CLI in shape (shared/STYLE.md): checked on the sources, so a change that
 // breaks one fails here rather than in review.
 import { spawnSync } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot, runCli } from "./support.js";
@@ -32,6 +33,45 @@ describe("the packed packages (issue 21)", () => {
     expect(files).toEqual(expect.arrayContaining(["README.md", "LICENSE", "package.json"]));
     // One license: each package's copy is the repository's.
     expect(await readFile(join(dir, "LICENSE"), "utf8")).toBe(await readFile(join(repoRoot, "LICENSE"), "utf8"));
+  });
+});
+
+describe("the local server inside the CLI (issue 23)", () => {
+  it("the packed @qjobs/cli carries @qjobs/local in its files and depends on nothing off the registry", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "qjobs-pack-"));
+    try {
+      const cli = join(repoRoot, "packages", "cli");
+      const pack = spawnSync("pnpm", ["pack", "--pack-destination", dir, "--json"], { cwd: cli, encoding: "utf8" });
+      expect(pack.status, pack.stderr).toBe(0);
+      const packed = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] };
+      expect(packed.files.map((file) => file.path)).toContain("dist/local/index.js");
+      const untar = spawnSync("tar", ["-xzf", packed.filename, "-C", dir], { encoding: "utf8" });
+      expect(untar.status, untar.stderr).toBe(0);
+      const manifest = JSON.parse(await readFile(join(dir, "package", "package.json"), "utf8")) as Record<
+        string,
+        Record<string, string> | undefined
+      >;
+      const needed = { ...manifest.dependencies, ...manifest.peerDependencies, ...manifest.optionalDependencies };
+      expect(Object.keys(needed)).not.toContain("@qjobs/local");
+      expect(Object.keys(needed).filter((name) => name.startsWith("@qjobs/"))).toEqual(["@qjobs/runtime"]);
+      expect(Object.values(needed).filter((range) => range.startsWith("workspace:"))).toEqual([]);
+      // What the bundle imports by name is all declared: a dependency it forgot would fail only after install.
+      const bundle = await readFile(join(dir, "package", "dist", "local", "index.js"), "utf8");
+      const imported = new Set(
+        [...bundle.matchAll(/from\s*"([^".][^"]*)"/g)]
+          .map((match) => match[1] as string)
+          .filter((name) => !name.startsWith("node:")),
+      );
+      for (const name of imported)
+        expect(Object.keys(needed), name).toContain(
+          name
+            .split("/")
+            .slice(0, name.startsWith("@") ? 2 : 1)
+            .join("/"),
+        );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { InvalidPayloadError } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
 import { startCaptureServer } from "../../../testkit/capture-server.js";
+import type { ProjectJob } from "../../local/src/dashboard/view.js";
 import { runHeaders } from "../page/keys.js";
 import { templateProblem } from "../src/core/templates.js";
-import type { ProjectJob } from "../src/dashboard/view.js";
 import { runCli, tempProject } from "./support.js";
 
 const job = (name: string, options: string) =>

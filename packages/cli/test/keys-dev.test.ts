@@ -14,9 +14,9 @@ import { toNodeHandler } from "@qjobs/runtime/node";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { startCaptureServer } from "../../../testkit/capture-server.js";
 import type { Delivery } from "../../../testkit/destination.js";
-import { ManualClock } from "../src/dev/time.js";
+import { ManualClock } from "../../local/src/time.js";
+import { REDIS_TOKEN, startStandIn } from "../../local/test/redis-support.js";
 import { type Local, startLocal } from "./dev-support.js";
-import { REDIS_TOKEN, startStandIn } from "./redis-support.js";
 
 afterEach(() => vi.unstubAllEnvs());
 

@@ -6,7 +6,7 @@ import { createJob, createRouteHandler, NonRetryableError } from "@qjobs/runtime
 import { createDeliveryRequest } from "@qjobs/runtime/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type CapturedRequest, type CaptureServer, startCaptureServer } from "../../../testkit/capture-server.js";
-import { REDIS_TOKEN, type StandIn, startStandIn } from "./redis-support.js";
+import { REDIS_TOKEN, type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import { fixturesDir, runCli } from "./support.js";
 
 const project = join(fixturesDir, "export-forms");

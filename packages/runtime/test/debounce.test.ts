@@ -2,7 +2,7 @@
 // the run store in the local Redis stand-in and QStash's publish captured.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { useCaptureQStash } from "../../../testkit/capture-server.js";
-import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
+import { REDIS_TOKEN, type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import { createDispatch, createJob, createRouteHandler, InvalidPayloadError, type JobContext } from "../src/index.js";
 import { createDeliveryRequest } from "../src/testing.js";
 

@@ -1,7 +1,7 @@
 // The route answers a browser for a run (issue 19): GET ?run=<id> with the run's token in Authorization, as JSON
 // or as a stream. The real route and @upstash/redis client against the local Redis stand-in on 127.0.0.1.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
+import { REDIS_TOKEN, type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import { createJob, createRouteHandler, type JobContext, linkRunRetry, NonRetryableError } from "../src/index.js";
 import { mintRunToken, readRunTokenKeys } from "../src/runs/token.js";
 import { createDeliveryRequest } from "../src/testing.js";

@@ -3,7 +3,7 @@
 // talks to the local Redis stand-in.
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { useCaptureQStash } from "../../../testkit/capture-server.js";
-import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
+import { REDIS_TOKEN, type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import {
   ConfigurationError,
   createDispatch,

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
+import { REDIS_TOKEN, type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import { readRunStoreConfig } from "../src/env.js";
 import { createJob, createRouteHandler, type JobContext, NonRetryableError } from "../src/index.js";
 import { MAX_RESULT_BYTES } from "../src/runs/model.js";

@@ -3,7 +3,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { REDIS_TOKEN, type StandIn, startStandIn } from "../../cli/test/redis-support.js";
+import { REDIS_TOKEN, type StandIn, startStandIn } from "../../local/test/redis-support.js";
 import { HIDDEN_POLL_MS, MAX_BACKOFF_MS, POLL_MS, type RunWatchState, watchRun } from "../src/client.js";
 import { createJob, createRouteHandler, type JobContext, type RunHandle } from "../src/index.js";
 import { toNodeHandler } from "../src/node.js";

@@ -2,15 +2,18 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
+import {
+  crossSiteRefusal,
+  DEFAULT_DASHBOARD_PORT,
+  DEFAULT_MAX_BODY_BYTES,
+  dashboardHandler,
+  flatHeaders,
+} from "#local";
 import { knownRoutePath } from "../core/config.js";
-import { DEFAULT_DASHBOARD_PORT } from "../dashboard/defaults.js";
+import { PAGE_FOLDER } from "../core/page-folder.js";
 import { projectView } from "../dashboard/project.js";
-import { dashboardHandler } from "../dashboard/server.js";
-import { DEFAULT_MAX_BODY_BYTES } from "../dev/defaults.js";
-import { flatHeaders } from "../dev/deliver.js";
 import { appJobsUrl, readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
-import { crossSiteRefusal } from "../local-http.js";
 
 const QSTASH_CLOUD = "https://qstash.upstash.io";
 
@@ -57,6 +60,7 @@ export async function dashboard(options: DashboardOptions = {}): Promise<Dashboa
   const secret = randomBytes(16).toString("base64url");
   const title = `qjobs dashboard · ${new URL(qstash).host}`;
   const pages = dashboardHandler({
+    pageFolder: PAGE_FOLDER,
     title,
     upstream: () => ({ url: qstash, token }),
     secret,

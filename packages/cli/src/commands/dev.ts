@@ -2,19 +2,31 @@ import { randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import {
+  type AttemptReport,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PORT,
+  DEFAULT_REDIS_PORT,
+  DEFAULT_RETRY_SCALE,
+  type DevServer,
+  dashboardHandler,
+  deliverHttp,
+  Engine,
+  ignoreQjobsFolder,
+  type JournalNotice,
+  type LocalRedis,
+  openJournal,
+  realClock,
+  routeWarning,
+  shareJournal,
+  startLocalRedis,
+  startServer,
+} from "#local";
 import { knownRoutePath, loadConfig } from "../core/config.js";
-import { ignoreQjobsFolder } from "../core/private-files.js";
+import { PAGE_FOLDER } from "../core/page-folder.js";
 import { scanProject } from "../core/scan.js";
 import type { WatchEvent, Watcher } from "../core/watcher.js";
 import { projectView } from "../dashboard/project.js";
-import { dashboardHandler } from "../dashboard/server.js";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, DEFAULT_RETRY_SCALE } from "../dev/defaults.js";
-import { deliverHttp } from "../dev/deliver.js";
-import { type AttemptReport, Engine } from "../dev/engine.js";
-import { routeWarning } from "../dev/route-check.js";
-import { type DevServer, startServer } from "../dev/server.js";
-import { type JournalNotice, openJournal } from "../dev/store.js";
-import { realClock } from "../dev/time.js";
 import { appJobsUrl, ENV_FILES, readProjectEnv, sourceOf } from "../env-files.js";
 import { UserError } from "../errors.js";
 import { registerSchedules } from "../schedules/local.js";
@@ -45,6 +57,11 @@ export interface DevOptions {
   fresh?: boolean;
   /** The project folder: its declared schedules, and the default state folder. */
   cwd?: string;
+  /**
+   * The local Redis's port (`QJOBS_REDIS_REST_URL`); default 8079 (any free one when it is taken, with a
+   * warning), or any free one when `port` is 0.
+   */
+  redisPort?: number;
   /** The app's jobs route: default QJOBS_URL from the environment, `.env.local` or `.env`. */
   appUrl?: string;
   /** Register the project's declared schedules for the app; `false` registers none. On by default. */
@@ -59,6 +76,8 @@ export type DevSchedules =
 
 export interface DevHandle {
   readonly server: DevServer;
+  /** The local Upstash Redis (the run store's stand-in), on its own port. */
+  readonly redis: LocalRedis;
   readonly engine: Engine;
   /** The variables an app needs to use this server. */
   readonly env: Record<string, string>;
@@ -124,6 +143,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   // With a token of the user's own, the page (which holds no token) is behind a secret too.
   const secret = credentials.token === DEV_CREDENTIALS.token ? undefined : randomBytes(16).toString("base64url");
   const pages = dashboardHandler({
+    pageFolder: PAGE_FOLDER,
     title: "qjobs dev",
     upstream: () => ({ url: server.url, token: credentials.token }),
     secret,
@@ -141,8 +161,38 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   // The keys the project declares, for routeWarning: kept with each scan of the project.
   let declared = new Set<string>();
   const journal = stateDir ? openJournal(cwd, stateDir, { fresh: options.fresh }) : undefined;
-  const engine = new Engine({
-    store: journal?.store,
+  // One journal beneath both services: the Redis stand-in is restored first, so the engine's first
+  // compaction (at start) keeps its keys.
+  const shared = journal ? shareJournal(journal.store) : undefined;
+  const port = options.port ?? DEFAULT_PORT;
+  const redisPort = options.redisPort ?? (port === 0 ? 0 : DEFAULT_REDIS_PORT);
+  const startRedis = (at: number) =>
+    startLocalRedis({
+      port: at,
+      token: credentials.token,
+      clock: realClock,
+      journal: journal && shared && { records: journal.records, section: shared.section },
+    });
+  let redis: LocalRedis;
+  try {
+    redis = await startRedis(redisPort).catch(async (error: NodeJS.ErrnoException) => {
+      // The default port taken (a second qjobs dev): any free one, said before the banner that prints it.
+      if (error.code !== "EADDRINUSE" || options.redisPort !== undefined) throw error;
+      const elsewhere = await startRedis(0);
+      options.onWarning?.(
+        `Port ${redisPort} is in use: the local Redis listens on ${elsewhere.url} instead (--redis-port picks one)`,
+      );
+      return elsewhere;
+    });
+  } catch (error) {
+    journal?.store.close();
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new UserError(`Port ${redisPort} is in use (another qjobs dev?). Pick another with --redis-port.`);
+    }
+    throw error;
+  }
+  const engine: Engine = new Engine({
+    store: shared?.section(() => engine.journalRecords()),
     restore: journal?.records,
     clock: realClock,
     deliver: deliverHttp,
@@ -158,7 +208,6 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     signingKey: credentials.currentSigningKey,
     maxDlq: options.maxDlq,
   });
-  const port = options.port ?? DEFAULT_PORT;
   let server: DevServer;
   try {
     server = await startServer(engine, {
@@ -169,6 +218,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       pages,
     });
   } catch (error) {
+    await redis.close();
     engine.stop();
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UserError(`Port ${port} is in use (another qjobs dev or QStash server?). Pick another with --port.`);
@@ -200,6 +250,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
   } catch (error) {
     // Without schedules to register, a project that cannot be read yet only leaves the keys unknown.
     if (options.schedules !== false) {
+      await redis.close();
       await server.close(); // a server left listening would keep the process alive after the error
       throw error;
     }
@@ -247,12 +298,15 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
       });
   return {
     server,
+    redis,
     engine,
     env: {
       QSTASH_URL: server.url,
       QSTASH_TOKEN: credentials.token,
       QSTASH_CURRENT_SIGNING_KEY: credentials.currentSigningKey,
       QSTASH_NEXT_SIGNING_KEY: credentials.nextSigningKey,
+      QJOBS_REDIS_REST_URL: redis.url,
+      QJOBS_REDIS_REST_TOKEN: credentials.token,
     },
     watcher,
     get schedules() {
@@ -268,6 +322,7 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     },
     close: async () => {
       envWatcher?.close();
+      await redis.close(); // first: the engine's stop closes the journal both write to
       await Promise.all([server.close(), watcher?.close()]);
     },
   };

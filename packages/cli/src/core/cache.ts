@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { ignoreQjobsFolder, writePrivateFile } from "#local";
 import type { FileExtraction } from "../types.js";
 import { version } from "../version.js";
-import { ignoreQjobsFolder, writePrivateFile } from "./private-files.js";
 
 /** Bump when extraction changes what it finds, so old caches are ignored; a new CLI release ignores them too. */
 const CACHE_VERSION = `7/${version}`; // 7: jobs carry bareCronUnchecked and debounce

@@ -1,14 +1,14 @@
 import { deliveryUrl, failureCallbackOf } from "@qjobs/runtime";
+import type { ProjectJob, ProjectView } from "#local";
+import { nextRuns, parseCron } from "#local";
 import { loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
-import { nextRuns, parseCron } from "../cron.js";
 import { UserError } from "../errors.js";
 import { SCHEDULE_OPTION_NAMES } from "../options.js";
 import { publishHeaders } from "../publish-headers.js";
 import type { ScheduleOptions } from "../schedules/plan.js";
 import { scheduleId } from "../schedules/plan.js";
 import type { RegisteredJob } from "../types.js";
-import type { ProjectJob, ProjectView } from "./view.js";
 
 /** How a dispatch of the job is published: its declared options, as the registry's `dispatch` applies them. */
 function publishOf(job: RegisteredJob, jobsUrl: URL): ProjectJob["publish"] {

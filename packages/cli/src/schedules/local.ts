@@ -1,7 +1,6 @@
 import { deliveryUrl } from "@qjobs/runtime";
-import type { Engine } from "../dev/engine.js";
-import { type MessageSpec, parsePublish } from "../dev/message.js";
-import { scheduleView } from "../dev/views.js";
+import type { Engine } from "#local";
+import { type MessageSpec, parsePublish, scheduleView } from "#local";
 import { publishHeaders } from "../publish-headers.js";
 import type { RegisteredJob } from "../types.js";
 import { type PlanStep, planSync, type WantedSchedule, wantedSchedules } from "./plan.js";

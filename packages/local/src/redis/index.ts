@@ -1,0 +1,23 @@
+// The local stand-in for Upstash Redis (issue 18): the gateway (behaviour and storage) and the router
+// (the Upstash REST protocol), to be mounted under /redis beside the local QStash.
+export type { Reply } from "./command.js";
+export { RedisError } from "./errors.js";
+export {
+  MAX_KEYS,
+  type Outcome,
+  RedisGateway,
+  type RedisGatewayOptions,
+  SWEEP_BUDGET,
+  SWEEP_INTERVAL_MS,
+  type WriteRecord,
+} from "./gateway.js";
+export {
+  DEFAULT_REDIS_PORT,
+  MAX_PIPELINE_COMMANDS,
+  MAX_REQUEST_BYTES,
+  REDIS_PREFIX,
+  type RedisRequestHandler,
+  type RedisRouterOptions,
+  redisHandler,
+} from "./router.js";
+export { type LocalRedis, type LocalRedisOptions, startLocalRedis } from "./service.js";
