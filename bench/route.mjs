@@ -11,8 +11,8 @@ import { createJob, createRouteHandler } from "@qjobs/runtime";
 import { signDelivery } from "@qjobs/runtime/testing";
 import { Receiver } from "@upstash/qstash";
 import { verifySignatureAppRouter } from "@upstash/qstash/nextjs";
-import { realClock } from "../packages/cli/dist/dev/time.js";
-import { RedisGateway, redisHandler } from "../packages/cli/dist/redis/index.js";
+import { RedisGateway, redisHandler } from "../packages/local/dist/redis/index.js";
+import { realClock } from "../packages/local/dist/time.js";
 // The route's steps are internal: the breakdown imports them from the built files, not the package's API.
 import { signedTarget } from "../packages/runtime/dist/binding.js";
 import { readBody } from "../packages/runtime/dist/body.js";

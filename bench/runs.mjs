@@ -7,8 +7,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { ManualClock } from "../packages/cli/dist/dev/time.js";
-import { RedisGateway, redisHandler } from "../packages/cli/dist/redis/index.js";
+import { RedisGateway, redisHandler } from "../packages/local/dist/redis/index.js";
+import { ManualClock } from "../packages/local/dist/time.js";
 import { arg, median, p95 } from "./shared.mjs";
 
 const viewers = arg("viewers", 100);

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { Client } from "@upstash/qstash";
 import pc from "picocolors";
-import { realClock } from "../../packages/cli/dist/dev/time.js";
-import { RedisGateway, redisHandler } from "../../packages/cli/dist/redis/index.js";
+import { RedisGateway, redisHandler } from "../../packages/local/dist/redis/index.js";
+import { realClock } from "../../packages/local/dist/time.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const color = pc.createColors(Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env));

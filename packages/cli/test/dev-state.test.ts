@@ -261,7 +261,7 @@ interface Racer {
   next(): Promise<string>;
 }
 
-const storeModule = pathToFileURL(join(repoRoot, "packages", "cli", "dist", "dev", "store.js")).href;
+const storeModule = pathToFileURL(join(repoRoot, "packages", "local", "dist", "index.js")).href;
 const racerSource = `
 import { openJournal } from ${JSON.stringify(storeModule)};
 import { createInterface } from "node:readline";
