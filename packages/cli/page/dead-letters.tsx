@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
 import { jobOf, payloadPreview } from "./history.js";
-import { Answer, confirmAction, JobSelect, Notice, Section, Time, usePages, usePoll } from "./ui.js";
+import { Answer, confirmAction, JobSelect, MessageLink, Notice, Section, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
@@ -12,6 +12,9 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
   const { cursor, pager } = usePages(job);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [notice, setNotice] = useState<{ text: string; error?: boolean }>();
+  // What each Retry made: QStash answers a retry with the new message's id, and the new message carries nothing
+  // that names the dead letter, so this is where the two are linked when no run store is (issue 21).
+  const [retried, setRetried] = useState<readonly { from: string; to: string }[]>([]);
   const page = usePoll(() => qstash.dlq({ url: destination, count: PAGE, cursor }), [destination, cursor], 2000);
   const messages = page.data?.messages ?? [];
 
@@ -21,6 +24,15 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
       dead.map((entry) => (verb === "Retried" ? qstash.retryDead(entry.dlqId) : qstash.deleteDead(entry.dlqId))),
     );
     const failed = results.filter((result) => result.status === "rejected") as PromiseRejectedResult[];
+    setRetried(
+      verb === "Retried"
+        ? results.flatMap((result, index) =>
+            result.status === "fulfilled" && result.value
+              ? [{ from: (dead[index] as DlqMessage).messageId, to: result.value.messageId }]
+              : [],
+          )
+        : [],
+    );
     setNotice(
       failed.length > 0
         ? {
@@ -61,6 +73,15 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
         </button>
       </div>
       <Notice notice={notice} />
+      {retried.length > 0 && (
+        <ul class="links" aria-label="Retried messages">
+          {retried.map(({ from, to }) => (
+            <li key={to}>
+              <MessageLink messageId={from} /> retried as <MessageLink messageId={to} />
+            </li>
+          ))}
+        </ul>
+      )}
       {page.error && <p class="error">Could not read the dead-letter queue: {page.error}</p>}
       <table class="list">
         <thead>
@@ -113,7 +134,7 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
                   <Answer error={entry.error} body={entry.responseBody} />
                 </td>
                 <td>
-                  <a href={`#/messages/${encodeURIComponent(entry.messageId)}`}>{entry.messageId}</a>
+                  <MessageLink messageId={entry.messageId} />
                 </td>
                 <td class="row-actions">
                   <button type="button" onClick={() => each([entry], "Retried")}>

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type { ProjectJob } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { runHeaders } from "./keys.js";
+import { MessageLink } from "./ui.js";
 
 /** The payload a "Run" starts from: the job's last one in history, else a schedule's, else `{}`. */
 async function startingPayload(job: ProjectJob): Promise<string> {
@@ -29,10 +30,13 @@ function prettyJson(text: string): string {
 export function DispatchForm({
   job,
   initial,
+  headers,
   onSent,
 }: {
   job: ProjectJob;
   initial?: string;
+  /** Sent besides the job's own (an Edit and replay names the message it replays). */
+  headers?: Record<string, string>;
   onSent?: (messageId: string) => void;
 }) {
   const [text, setText] = useState(initial ?? "");
@@ -66,7 +70,10 @@ export function DispatchForm({
     setError(undefined);
     setBusy(true);
     try {
-      const { messageId } = await qstash.publish(job.publish.destination, text, runHeaders(job, job.publish, text));
+      const { messageId } = await qstash.publish(job.publish.destination, text, {
+        ...runHeaders(job, job.publish, text),
+        ...headers,
+      });
       setSent(messageId);
       onSent?.(messageId);
     } catch (problem) {
@@ -104,7 +111,7 @@ export function DispatchForm({
         </button>
         {sent && (
           <span role="status">
-            Dispatched <a href={`#/messages/${encodeURIComponent(sent)}`}>{sent}</a>
+            Dispatched <MessageLink messageId={sent} />
           </span>
         )}
       </div>

@@ -1,3 +1,5 @@
+import { REPLAY_OF_FORWARD, REPLAY_OF_HEADER } from "../../local/src/dashboard/endpoints.js";
+
 // Message views built from QStash's logs: QStash has no endpoint that lists messages, so a message is the
 // story its log entries tell (newest first, as /v2/events returns them). Pure, so it is tested without a page.
 
@@ -266,4 +268,19 @@ export function prettyBody(body: string | undefined): string {
   } catch {
     return body;
   }
+}
+
+/** The message a CREATED entry says it replays (QStash lists the header forwarded, older servers as sent). */
+export function replayOf(created: LogEntry | undefined): string | undefined {
+  for (const [name, value] of Object.entries(created?.header ?? {})) {
+    const lower = name.toLowerCase();
+    if (lower === REPLAY_OF_HEADER || lower === REPLAY_OF_FORWARD) return headerValue(value)?.trim() || undefined;
+  }
+  return undefined;
+}
+
+/** The replays of `messageId` among CREATED entries (newest first), oldest first as they were made. */
+export function replaysOf(messageId: string, entries: readonly LogEntry[]): string[] {
+  const replays = entries.filter((entry) => entry.state === "CREATED" && replayOf(entry) === messageId);
+  return [...new Set(replays.reverse().map((entry) => entry.messageId))];
 }

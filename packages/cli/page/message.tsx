@@ -1,11 +1,12 @@
 import { useState } from "preact/hooks";
+import { REPLAY_OF_FORWARD } from "../../local/src/dashboard/endpoints.js";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
-import { attemptsOf, headerValue, jobOf, prettyBody, summarize } from "./history.js";
+import { attemptsOf, headerValue, jobOf, prettyBody, replayOf, replaysOf, summarize } from "./history.js";
 import { runHeaders } from "./keys.js";
 import { MessageRun } from "./runs.js";
-import { Answer, confirmAction, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
+import { Answer, confirmAction, MessageLink, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
 
 const openMessage = (messageId: string) => {
   location.hash = `#/messages/${encodeURIComponent(messageId)}`;
@@ -20,7 +21,12 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
         qstash.events({ messageIds: [messageId], count: 1000 }),
         qstash.dlq({ messageId, count: 1 }),
       ]);
-      return { events, dead: messages[0] };
+      // Its replays: messages published since, to the same URL, whose CREATED entry names it (the newest 100).
+      const created = events.find((entry) => entry.state === "CREATED");
+      const later = created
+        ? (await qstash.events({ url: created.url, state: "CREATED", fromDate: created.time, count: 100 })).events
+        : [];
+      return { events, dead: messages[0], replays: replaysOf(messageId, later) };
     },
     [messageId],
     1500,
@@ -47,15 +53,17 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const nextRetry = latest?.state === "RETRY" ? latest.nextDeliveryTime : undefined;
   const due = summary.state === "scheduled" ? created?.nextDeliveryTime : undefined;
   const replayable = job?.publish !== undefined && body !== "REDACTED";
+  const original = replayOf(created);
+  const replays = history.data?.replays ?? [];
+  const replayHeaders = { [REPLAY_OF_FORWARD]: messageId };
 
   const replay = async () => {
     if (!job?.publish) return;
     try {
-      const { messageId: replayed } = await qstash.publish(
-        job.publish.destination,
-        body ?? "",
-        runHeaders(job, job.publish, body ?? ""),
-      );
+      const { messageId: replayed } = await qstash.publish(job.publish.destination, body ?? "", {
+        ...runHeaders(job, job.publish, body ?? ""),
+        ...replayHeaders,
+      });
       setNotice({ text: `Replayed as ${replayed}` });
       openMessage(replayed);
     } catch (error) {
@@ -106,6 +114,28 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
             </dd>
           </>
         )}
+        {original && (
+          <>
+            <dt>Replay of</dt>
+            <dd>
+              <MessageLink messageId={original} />
+            </dd>
+          </>
+        )}
+        {replays.length > 0 && (
+          <>
+            <dt>Replayed as</dt>
+            <dd>
+              <ul class="links">
+                {replays.map((replay) => (
+                  <li key={replay}>
+                    <MessageLink messageId={replay} />
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
         {due !== undefined && (
           <>
             <dt>Due</dt>
@@ -138,7 +168,9 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
         {!replayable && <span class="muted">Replay needs the message's job in this project and its payload.</span>}
       </div>
       <Notice notice={notice} />
-      {editing && job && <DispatchForm job={job} initial={prettyBody(body)} onSent={openMessage} />}
+      {editing && job && (
+        <DispatchForm job={job} initial={prettyBody(body)} headers={replayHeaders} onSent={openMessage} />
+      )}
       {owner && !owner.hook && <MessageRun messageId={messageId} />}
 
       <h3>Attempts</h3>

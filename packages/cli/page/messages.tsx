@@ -1,7 +1,7 @@
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { jobOf, MESSAGE_STATES, type MessageState, type MessageSummary, pagingState, summarize } from "./history.js";
-import { JobSelect, Section, StateBadge, Time, usePages, usePoll } from "./ui.js";
+import { JobSelect, MessageLink, Section, StateBadge, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
@@ -113,7 +113,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
                 </td>
                 <td>{row.status ?? ""}</td>
                 <td>
-                  <a href={`#/messages/${encodeURIComponent(row.messageId)}`}>{row.messageId}</a>
+                  <MessageLink messageId={row.messageId} />
                 </td>
               </tr>
             );

@@ -2,7 +2,7 @@ import type { Run, RunStatus } from "@qjobs/runtime";
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { runs } from "./api.js";
-import { Pre, Time, usePoll } from "./ui.js";
+import { MessageLink, Pre, Time, usePoll } from "./ui.js";
 
 // Runs (issue 18), read through the CLI's read-only run endpoints: what a message's handler returned, its real
 // error and progress, which QStash's logs do not hold.
@@ -24,7 +24,6 @@ export function RunStatusBadge({ status }: { status: RunStatus }) {
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
-const messageLink = (id: string) => <a href={`#/messages/${encodeURIComponent(id)}`}>{id}</a>;
 
 /** How to turn runs on, where they are not: the variables, not an error. */
 export function RunsSetup({ message, variables }: { message: string; variables: readonly string[] }) {
@@ -83,7 +82,9 @@ function RunFacts({ run, messageId }: { run: Run; messageId: string }) {
   return (
     <>
       {run.id !== messageId && (
-        <p class="muted">Retried from the dead letters as {messageLink(run.id)}: that run is shown.</p>
+        <p class="muted">
+          Retried from the dead letters as <MessageLink messageId={run.id} />: that run is shown.
+        </p>
       )}
       <dl class="facts wide">
         <dt>Status</dt>
@@ -110,7 +111,9 @@ function RunFacts({ run, messageId }: { run: Run; messageId: string }) {
         {run.retryOf && (
           <>
             <dt>Retry of</dt>
-            <dd>{messageLink(run.retryOf)}</dd>
+            <dd>
+              <MessageLink messageId={run.retryOf} />
+            </dd>
           </>
         )}
       </dl>
@@ -163,7 +166,8 @@ export function JobRuns({ jobKey, limit = 5 }: { jobKey: string; limit?: number 
     <ul class="plain" aria-label={`Recent runs of ${jobKey}`}>
       {data.runs.map((run) => (
         <li key={run.id}>
-          <RunStatusBadge status={run.status} /> <Time at={Date.parse(run.createdAt)} /> {messageLink(run.id)}
+          <RunStatusBadge status={run.status} /> <Time at={Date.parse(run.createdAt)} />{" "}
+          <MessageLink messageId={run.id} />
           {run.error && <span class="muted"> {run.error.message}</span>}
         </li>
       ))}

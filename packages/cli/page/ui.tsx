@@ -71,6 +71,11 @@ export function Answer({ error, body }: { error?: string; body?: string }) {
 }
 
 /** One line that says what just happened, read out by screen readers. */
+/** A link to a message's view, named by its id. */
+export const MessageLink = ({ messageId }: { messageId: string }) => (
+  <a href={`#/messages/${encodeURIComponent(messageId)}`}>{messageId}</a>
+);
+
 export function Notice({ notice }: { notice?: { text: string; error?: boolean } }) {
   return (
     <p class={`notice ${notice?.error ? "error" : ""}`} role="status" aria-live="polite">

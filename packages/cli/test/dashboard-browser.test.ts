@@ -251,6 +251,47 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     expect(logs[0]?.labels ?? logs[0]?.label).toEqual(expect.arrayContaining(["emails"]));
   });
 
+  it("links a replay to its original and back, from QStash's logs alone (no run store; issue 21)", async () => {
+    const greet = `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`;
+    const { messageId } = await localClient(qstashUrl).publishJSON({ url: greet, body: { name: "Linked" } });
+    await open(`#/messages/${messageId}`);
+    await page.locator(".badge", { hasText: "delivered" }).waitFor();
+    const heading = page.getByRole("heading", { name: /^Message / });
+
+    await page.getByRole("button", { name: "Replay", exact: true }).click();
+    await heading.filter({ hasNotText: messageId }).waitFor();
+    const replayed = (await heading.textContent())?.replace("Message ", "") ?? "";
+    // The replay's view names its original; the link leads there, and the original lists the replay.
+    await page.getByRole("link", { name: messageId, exact: true }).click();
+    await heading.filter({ hasText: messageId }).waitFor();
+    await page.getByRole("link", { name: replayed, exact: true }).click();
+    await heading.filter({ hasText: replayed }).waitFor();
+    await page.getByRole("link", { name: messageId, exact: true }).waitFor();
+    // The app got the header too, naming the original.
+    const delivery = () =>
+      deliveriesTo("emails/greet").find((arrived) => arrived.headers["upstash-message-id"] === replayed);
+    await expect.poll(() => delivery()?.headers["qjobs-replay-of"]).toBe(messageId);
+  });
+
+  it("links a dead letter's retry to the new message it made (issue 21)", async () => {
+    const { messageId } = await localClient(qstashUrl).publishJSON({
+      url: `${jobsUrl}?job=flaky`,
+      body: { n: "linked" },
+      retries: 0,
+    });
+    await open("#/dlq?job=flaky");
+    const dead = page.getByRole("row", { name: `Dead letter ${messageId}` });
+    await dead.getByRole("button", { name: "Retry" }).click();
+    const retried = page.getByRole("list", { name: "Retried messages" }).getByRole("listitem");
+    await retried.waitFor();
+    const [from, to] = await retried.getByRole("link").allTextContents();
+    expect(from).toBe(messageId);
+    expect(to).toMatch(/^msg_/);
+    expect(to).not.toBe(messageId);
+    await retried.getByRole("link", { name: to ?? "", exact: true }).click();
+    await page.getByRole("heading", { name: `Message ${to}` }).waitFor();
+  });
+
   it("cancels a message not yet delivered, once confirmed", async () => {
     const { messageId } = await localClient(qstashUrl).publishJSON({
       url: `${jobsUrl}?job=${encodeURIComponent("emails/greet")}`,

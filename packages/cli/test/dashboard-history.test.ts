@@ -9,6 +9,8 @@ import {
   type LogEntry,
   outcomesOverTime,
   payloadPreview,
+  replayOf,
+  replaysOf,
   summarize,
 } from "../page/history.js";
 
@@ -166,5 +168,34 @@ describe("a dead letter's payload preview (issue 21)", () => {
     expect(payloadPreview("plain\ntext")).toBe("plain text");
     expect(payloadPreview("x".repeat(100), 10)).toBe(`${"x".repeat(9)}…`);
     expect(payloadPreview(undefined)).toBe("");
+  });
+});
+
+describe("a replay links to its original and back, from QStash's logs alone (issue 21)", () => {
+  const created = (time: number, messageId: string, header: LogEntry["header"] = {}) =>
+    entry(time, "CREATED", messageId, "emails/greet", { header });
+
+  it("a replay's CREATED entry names its original, as QStash lists the forwarded header or as it was sent", () => {
+    expect(replayOf(created(1, "m2", { "Qjobs-Replay-Of": ["m1"] }))).toBe("m1");
+    expect(replayOf(created(1, "m2", { "qjobs-replay-of": "m1" }))).toBe("m1");
+    expect(replayOf(created(1, "m2", { "Upstash-Forward-Qjobs-Replay-Of": ["m1"] }))).toBe("m1");
+    expect(replayOf(created(1, "m2", { "Content-Type": ["application/json"] }))).toBeUndefined();
+    expect(replayOf(created(1, "m2", { "Qjobs-Replay-Of": [""] }))).toBeUndefined();
+    expect(replayOf(undefined)).toBeUndefined();
+  });
+
+  it("the original lists its replays oldest first, once each, and not the replays of another message", () => {
+    // Newest first, as /v2/events answers.
+    const log = [
+      created(500, "r3", { "Qjobs-Replay-Of": ["r1"] }),
+      created(400, "r2", { "Qjobs-Replay-Of": ["m1"] }),
+      entry(350, "DELIVERED", "r1", "emails/greet", { header: { "Qjobs-Replay-Of": ["m1"] } }),
+      created(300, "r1", { "Qjobs-Replay-Of": ["m1"] }),
+      created(200, "other", {}),
+      created(100, "m1", {}),
+    ];
+    expect(replaysOf("m1", log)).toEqual(["r1", "r2"]);
+    expect(replaysOf("r1", log)).toEqual(["r3"]);
+    expect(replaysOf("other", log)).toEqual([]);
   });
 });

@@ -144,6 +144,20 @@ describe("attack: a publish the page never makes, aimed elsewhere", () => {
   });
 });
 
+describe("attack: the replay header carries a text of the page's choosing to the app", () => {
+  it("a Qjobs-Replay-Of that is not a message id is refused with 403; a message id goes through", async () => {
+    for (const forged of ["msg_1, <script>", "../../admin", "x".repeat(201)]) {
+      const refused = await publish(`${jobsUrl}?job=emails%2Fgreet`, { "upstash-forward-qjobs-replay-of": forged });
+      expect({ forged, status: refused.status }).toEqual({ forged, status: 403 });
+    }
+    expect(received).toEqual([]);
+    expect(
+      (await publish(`${jobsUrl}?job=emails%2Fgreet`, { "upstash-forward-qjobs-replay-of": "msg_abc-1" })).status,
+    ).toBe(200);
+    expect(received[0]?.headers["upstash-forward-qjobs-replay-of"]).toBe("msg_abc-1");
+  });
+});
+
 describe("attack: the page publishes a forged failure callback to a job's onFailure hook", () => {
   it("the page refuses it before any request (the proxy refuses it too, above)", async () => {
     const fetched = vi.spyOn(globalThis, "fetch");

@@ -21,6 +21,17 @@ export const DASHBOARD_ENDPOINTS = [
   { method: "PATCH", path: "/v2/schedules/:scheduleId/resume", use: '"Resume"' },
 ] as const;
 
+/**
+ * The header a Replay (or Edit and replay) publishes with, naming the message it replays: QStash forwards it to
+ * the app and lists it in the new message's CREATED entry, so the page links a replay and its original from
+ * QStash's logs alone (no run store needed). The proxy lets it through only holding a message id.
+ */
+export const REPLAY_OF_HEADER = "qjobs-replay-of";
+/** As the page sends it: `Upstash-Forward-` makes QStash pass it on to the app. */
+export const REPLAY_OF_FORWARD = `upstash-forward-${REPLAY_OF_HEADER}`;
+/** A message id as QStash writes them (`msg_…`): letters, digits, `_` and `-`, never a long text. */
+export const MESSAGE_ID = /^[A-Za-z0-9_-]{1,200}$/;
+
 export type DashboardEndpoint = (typeof DASHBOARD_ENDPOINTS)[number];
 
 /**

@@ -1,4 +1,5 @@
 import { BYPASS_HEADER, foreignCallback } from "@qjobs/runtime";
+import { MESSAGE_ID, REPLAY_OF_FORWARD } from "./endpoints.js";
 import type { ProjectView } from "./view.js";
 
 /**
@@ -62,6 +63,12 @@ export function checkPublish(
     destination.href !== job.publish.destination
   )
     return { refusal: "The dashboard publishes only to the delivery URL of one of the app's jobs" };
+  // The app receives it: only a message id, never a text the page (or a script that reached the proxy) chose.
+  const replayOf = headers[REPLAY_OF_FORWARD];
+  if (replayOf !== undefined && !MESSAGE_ID.test(replayOf))
+    return {
+      refusal: `${REPLAY_OF_FORWARD} names the replayed message by its id, not ${JSON.stringify(replayOf.slice(0, 100))}`,
+    };
   const declared = job.publish.headers;
   const callbacks: Record<string, string> = {};
   for (const name of CALLBACK_HEADERS) {
