@@ -84,6 +84,21 @@ export interface RegisteredSchedule {
   lastScheduleTime?: number;
 }
 
+/** A flow-control key's state, as QStash's `GET /v2/flowControl` lists it (rate period in seconds). */
+export interface FlowControlInfo {
+  flowControlKey: string;
+  waitListSize: number;
+  parallelismMax: number;
+  parallelismCount: number;
+  rateMax: number;
+  rateCount: number;
+  ratePeriod: number;
+  ratePeriodStart?: number;
+  isPaused?: boolean;
+  isPinnedParallelism?: boolean;
+  isPinnedRate?: boolean;
+}
+
 export const qstash = {
   events: (query: Query) => call<{ events: LogEntry[]; cursor?: string }>("GET", "/v2/events", { query }),
   dlq: (query: Query) => call<{ messages: DlqMessage[]; cursor?: string }>("GET", "/v2/dlq", { query }),
@@ -99,6 +114,8 @@ export const qstash = {
   schedules: () => call<RegisteredSchedule[]>("GET", "/v2/schedules"),
   pause: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/pause`),
   resume: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/resume`),
+  flowKeys: () => call<FlowControlInfo[]>("GET", "/v2/flowControl"),
+  flowKey: (key: string) => call<FlowControlInfo>("GET", `/v2/flowControl/${id(key)}`),
 };
 
 export async function loadProject(): Promise<ProjectView> {
