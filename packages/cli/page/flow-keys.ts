@@ -12,7 +12,39 @@ export function declaredFlowKey(job: ProjectJob): string | undefined {
 }
 
 /** How busy a key is: messages waiting for it and deliveries in flight under it. */
-const load = (info: FlowControlInfo) => info.waitListSize + info.parallelismCount;
+const load = (info: FlowControlInfo) => info.waitListSize + (info.parallelismCount ?? 0);
+
+const numberOr = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+
+/**
+ * The keys of QStash's `GET /v2/flowControl` answer: an array (qjobs dev, QStash's API reference) or
+ * `{ flowControls }` (an older page of its docs), each with `waitListSize` (or `waitlistSize`, as the reference
+ * spells it) and, where QStash sends them, the parallelism and rate figures. `ratePeriodStart` is documented in
+ * seconds and qjobs dev sends milliseconds: read as milliseconds either way. An item without a key is left out;
+ * an answer that holds no list throws, so the page says it could not read flow control rather than show none.
+ */
+export function readFlowKeys(answer: unknown): FlowControlInfo[] {
+  const items = Array.isArray(answer) ? answer : (answer as { flowControls?: unknown } | null)?.flowControls;
+  if (!Array.isArray(items)) throw new Error("QStash's answer to GET /v2/flowControl holds no list of keys");
+  return items.flatMap((item: Record<string, unknown> | null) => {
+    if (typeof item?.flowControlKey !== "string") return [];
+    const start = numberOr(item.ratePeriodStart);
+    const info: FlowControlInfo = {
+      flowControlKey: item.flowControlKey,
+      waitListSize: numberOr(item.waitListSize) ?? numberOr(item.waitlistSize) ?? 0,
+      parallelismMax: numberOr(item.parallelismMax),
+      parallelismCount: numberOr(item.parallelismCount),
+      rateMax: numberOr(item.rateMax),
+      rateCount: numberOr(item.rateCount),
+      ratePeriod: numberOr(item.ratePeriod),
+      ratePeriodStart: start !== undefined && start > 0 && start < 1e11 ? start * 1000 : start,
+      isPaused: item.isPaused === true,
+      isPinnedParallelism: item.isPinnedParallelism === true,
+      isPinnedRate: item.isPinnedRate === true,
+    };
+    return [info];
+  });
+}
 
 /**
  * Each job's flow-control keys, from one `GET /v2/flowControl` for the whole page: the keys its declared key
@@ -33,5 +65,6 @@ export function flowKeysByJob(
   return byJob;
 }
 
-/** `used/max`, or `used` alone when the key has no such limit (QStash answers 0 for none). */
-export const usedOfMax = (used: number, max: number) => (max > 0 ? `${used}/${max}` : `${used}`);
+/** `used/max`, `used` alone when the key has no such limit (QStash answers 0 for none), `–` when not told. */
+export const usedOfMax = (used?: number, max?: number) =>
+  used === undefined ? "–" : max !== undefined && max > 0 ? `${used}/${max}` : `${used}`;

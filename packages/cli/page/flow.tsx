@@ -14,7 +14,7 @@ function KeyDetail({ info }: { info: FlowControlInfo }) {
         {[info.isPinnedParallelism && "parallelism", info.isPinnedRate && "rate"].filter(Boolean).join(", ") ||
           "nothing (each message's own limits)"}
       </dd>
-      {info.rateMax > 0 && info.ratePeriodStart !== undefined && (
+      {(info.rateMax ?? 0) > 0 && info.ratePeriodStart !== undefined && (
         <>
           <dt>Period since</dt>
           <dd>
@@ -53,7 +53,7 @@ function KeyRow({ info }: { info: FlowControlInfo }) {
         <td>{usedOfMax(info.parallelismCount, info.parallelismMax)}</td>
         <td>
           {usedOfMax(info.rateCount, info.rateMax)}
-          {info.rateMax > 0 && ` per ${info.ratePeriod} s`}
+          {(info.rateMax ?? 0) > 0 && info.ratePeriod !== undefined && ` per ${info.ratePeriod} s`}
         </td>
       </tr>
       {detail && (

@@ -140,7 +140,11 @@ export function JobsView({ project }: { project: ProjectView }) {
   const elsewhere = elsewhereUrls(entries, project);
   // One GET /v2/flowControl a poll for the whole page, only when a job declares a key.
   const limited = project.jobs.some((job) => declaredFlowKey(job) !== undefined);
-  const flow = usePoll(() => (limited ? qstash.flowKeys() : Promise.resolve([])), [limited], 2000);
+  const flow = usePoll(
+    () => (limited ? qstash.flowKeys() : Promise.resolve([])),
+    [limited],
+    limited ? 2000 : undefined,
+  );
   const flowKeys = flow.data ? flowKeysByJob(project.jobs, flow.data) : undefined;
   return (
     <Section title="Jobs">

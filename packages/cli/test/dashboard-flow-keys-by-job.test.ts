@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProjectJob } from "../../local/src/dashboard/view.js";
 import type { FlowControlInfo } from "../page/api.js";
-import { flowKeysByJob, KEYS_PER_JOB } from "../page/flow-keys.js";
+import { flowKeysByJob, KEYS_PER_JOB, readFlowKeys, usedOfMax } from "../page/flow-keys.js";
 
 const job = (key: string, options: Record<string, unknown>) => ({ key, options }) as unknown as ProjectJob;
 const info = (flowControlKey: string, waitListSize: number, parallelismCount = 0): FlowControlInfo => ({
@@ -43,5 +43,31 @@ describe("flowKeysByJob: each job's flow-control keys from one list for the whol
     expect(byJob.get("billing")?.keys.map((key) => key.flowControlKey)).toEqual(["billing"]);
     expect(byJob.get("crm/sync")?.keys.map((key) => key.flowControlKey)).toEqual(["tenant:acme"]);
     expect(byJob.has("plain")).toBe(false);
+  });
+});
+
+describe("readFlowKeys: QStash's list as the page shows it, whichever documented shape it has", () => {
+  it("reads an array, or { flowControls }, with waitListSize or waitlistSize; a list without figures shows –", () => {
+    const full = { flowControlKey: "tenant:acme", waitListSize: 3, parallelismMax: 2, parallelismCount: 1, rateMax: 0 };
+    expect(readFlowKeys([full])[0]).toMatchObject(full);
+    const bare = readFlowKeys({ flowControls: [{ flowControlKey: "tenant:globex", waitlistSize: 4 }] });
+    expect(bare).toMatchObject([{ flowControlKey: "tenant:globex", waitListSize: 4 }]);
+    expect(usedOfMax(bare[0]?.parallelismCount, bare[0]?.parallelismMax)).toBe("–");
+    expect(usedOfMax(1, 2)).toBe("1/2");
+    expect(usedOfMax(5, 0)).toBe("5");
+  });
+
+  it("reads ratePeriodStart in seconds (QStash's docs) or milliseconds (qjobs dev) as milliseconds", () => {
+    const at = Date.UTC(2026, 0, 2);
+    expect(readFlowKeys([{ flowControlKey: "k", ratePeriodStart: at / 1000 }])[0]?.ratePeriodStart).toBe(at);
+    expect(readFlowKeys([{ flowControlKey: "k", ratePeriodStart: at }])[0]?.ratePeriodStart).toBe(at);
+  });
+
+  it("leaves out an item without a key, and refuses an answer that holds no list (an error, not 'no keys')", () => {
+    expect(readFlowKeys([null, { waitListSize: 1 }, { flowControlKey: "k" }]).map((key) => key.flowControlKey)).toEqual(
+      ["k"],
+    );
+    expect(() => readFlowKeys({ error: "nope" })).toThrow(/GET \/v2\/flowControl holds no list/);
+    expect(() => readFlowKeys(null)).toThrow(/holds no list/);
   });
 });
