@@ -1,5 +1,6 @@
 import type { Run, RunPage } from "@qjobs/runtime";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
+import { readFlowKeys } from "./flow-keys.js";
 import type { LogEntry } from "./history.js";
 
 // The page's only ways out: its own server's project view and runs, and QStash's REST API through the CLI, which adds
@@ -53,6 +54,10 @@ async function call<T>(
 
 const id = encodeURIComponent;
 
+const notAKey = (key: string): never => {
+  throw new ApiError(502, `QStash's answer for flow-control key "${key}" is not a flow-control key`);
+};
+
 export interface DlqMessage {
   dlqId: string;
   messageId: string;
@@ -84,6 +89,25 @@ export interface RegisteredSchedule {
   lastScheduleTime?: number;
 }
 
+/**
+ * A flow-control key's state as the page shows it (see `readFlowKeys`): QStash's list may carry only the key and
+ * its wait list, so every other figure may be missing; `ratePeriodStart` in milliseconds.
+ */
+export interface FlowControlInfo {
+  flowControlKey: string;
+  waitListSize: number;
+  parallelismMax?: number;
+  parallelismCount?: number;
+  rateMax?: number;
+  rateCount?: number;
+  /** Seconds. */
+  ratePeriod?: number;
+  ratePeriodStart?: number;
+  isPaused?: boolean;
+  isPinnedParallelism?: boolean;
+  isPinnedRate?: boolean;
+}
+
 export const qstash = {
   events: (query: Query) => call<{ events: LogEntry[]; cursor?: string }>("GET", "/v2/events", { query }),
   dlq: (query: Query) => call<{ messages: DlqMessage[]; cursor?: string }>("GET", "/v2/dlq", { query }),
@@ -99,6 +123,9 @@ export const qstash = {
   schedules: () => call<RegisteredSchedule[]>("GET", "/v2/schedules"),
   pause: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/pause`),
   resume: (scheduleId: string) => call<void>("PATCH", `/v2/schedules/${id(scheduleId)}/resume`),
+  flowKeys: () => call<unknown>("GET", "/v2/flowControl").then(readFlowKeys),
+  flowKey: (key: string) =>
+    call<unknown>("GET", `/v2/flowControl/${id(key)}`).then((answer) => readFlowKeys([answer])[0] ?? notAKey(key)),
 };
 
 export async function loadProject(): Promise<ProjectView> {

@@ -1,7 +1,9 @@
 import { useState } from "preact/hooks";
 import type { ProjectJob, ProjectView } from "../../local/src/dashboard/view.js";
-import { qstash } from "./api.js";
+import { type FlowControlInfo, qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
+import { FlowKeys } from "./flow.js";
+import { declaredFlowKey, flowKeysByJob } from "./flow-keys.js";
 import { type Bucket, type Counts, countsByJob, elsewhereUrls, outcomesOverTime } from "./history.js";
 import { JobRuns } from "./runs.js";
 import { OutcomeChart, Section, Time, usePoll } from "./ui.js";
@@ -19,15 +21,19 @@ function JobCard({
   counts,
   buckets,
   loading,
+  flowKeys,
 }: {
   job: ProjectJob;
   counts?: Counts;
   buckets?: Bucket[];
   /** The logs are not read yet: no count is known, not even zero. */
   loading: boolean;
+  /** The job's flow-control keys, undefined until read. */
+  flowKeys?: { keys: FlowControlInfo[]; total: number };
 }) {
   const [running, setRunning] = useState(false);
   const options = Object.entries(job.options);
+  const flowTemplate = declaredFlowKey(job);
   return (
     <article class="card" aria-labelledby={`job-${job.key}`}>
       <header class="card-head">
@@ -70,6 +76,14 @@ function JobCard({
                   </li>
                 ))}
               </ul>
+            </dd>
+          </>
+        )}
+        {flowTemplate !== undefined && (
+          <>
+            <dt>Flow keys</dt>
+            <dd>
+              <FlowKeys template={flowTemplate} keys={flowKeys?.keys} total={flowKeys?.total ?? 0} />
             </dd>
           </>
         )}
@@ -124,6 +138,14 @@ export function JobsView({ project }: { project: ProjectView }) {
   const counts = countsByJob(entries, project);
   const charts = outcomesOverTime(entries, project, { from, to: now, buckets: BUCKETS });
   const elsewhere = elsewhereUrls(entries, project);
+  // One GET /v2/flowControl a poll for the whole page, only when a job declares a key.
+  const limited = project.jobs.some((job) => declaredFlowKey(job) !== undefined);
+  const flow = usePoll(
+    () => (limited ? qstash.flowKeys() : Promise.resolve([])),
+    [limited],
+    limited ? 2000 : undefined,
+  );
+  const flowKeys = flow.data ? flowKeysByJob(project.jobs, flow.data) : undefined;
   return (
     <Section title="Jobs">
       {project.problems.map((problem) => (
@@ -132,6 +154,7 @@ export function JobsView({ project }: { project: ProjectView }) {
         </p>
       ))}
       {history.error && <p class="error">Could not read the logs: {history.error}</p>}
+      {flow.error && <p class="error">Could not read flow control: {flow.error}</p>}
       {elsewhere.length > 0 && (
         <p class="warning" data-testid="elsewhere">
           Messages of these jobs went to {elsewhere.join(", ")}, not to the jobs URL qjobs dev uses ({project.jobsUrl}):
@@ -157,6 +180,7 @@ export function JobsView({ project }: { project: ProjectView }) {
             counts={counts.get(job.key)}
             buckets={charts.get(job.key)}
             loading={!history.data}
+            flowKeys={flowKeys?.get(job.key)}
           />
         ))}
       </div>

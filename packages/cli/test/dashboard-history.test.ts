@@ -137,6 +137,8 @@ describe("the dashboard's endpoint list", () => {
     expect(listed("POST", "/v2/publish/http://localhost:3000/api/jobs")).toBe("/v2/publish/:destination*");
     expect(listed("PATCH", "/v2/schedules/qjobs.abc.nightly.at-0/pause")).toBe("/v2/schedules/:scheduleId/pause");
     expect(listed("DELETE", "/v2/dlq/123-4")).toBe("/v2/dlq/:dlqId");
+    expect(listed("GET", "/v2/flowControl")).toBe("/v2/flowControl");
+    expect(listed("GET", "/v2/flowControl/tenant:acme")).toBe("/v2/flowControl/:flowControlKey");
     for (const [method, path] of [
       ["GET", "/v2/keys"],
       ["DELETE", "/v2/dlq"],
@@ -145,6 +147,10 @@ describe("the dashboard's endpoint list", () => {
       ["DELETE", "/v2/schedules/x"],
       ["GET", "/v2/events/extra"],
       ["POST", "/v2/dlq/retry"],
+      // The page reads flow control; it never pauses, pins or resets a key.
+      ["POST", "/v2/flowControl/tenant:acme/pause"],
+      ["POST", "/v2/flowControl/tenant:acme/resetRate"],
+      ["GET", "/v2/flowControl/tenant:acme/extra"],
     ] as const)
       expect({ method, path, listed: listed(method, path) }).toEqual({ method, path, listed: undefined });
   });

@@ -125,3 +125,37 @@ export function fillDeclaredOptions(key: string, declared: DispatchOptions, payl
     ...(label !== undefined ? { label: fillTemplate(key, "label", label, payload) } : {}),
   };
 }
+
+/** What one placeholder's filled value can be: a run of `A-Z a-z 0-9` and `_XX` escapes (see `encodeKeyValue`). */
+const ENCODED_VALUE = "(?:[A-Za-z0-9]|_[0-9A-F]{2})*";
+const SHORTENED = new RegExp(`^(.{${MAX_FILLED_LENGTH - 33}})~[0-9a-f]{32}$`, "s");
+const escapeLiteral = (text: string) => text.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+
+/** The literal parts and placeholders of a template, in order (`"t:{id}"` → `["t:", null]`; null is a placeholder). */
+function templateParts(template: string): (string | null)[] {
+  return template.split(PLACEHOLDER).map((part, index) => (index % 2 === 0 ? part : null));
+}
+
+/** A pattern for any prefix of what `parts` can fill to: a shortened key keeps only the first characters. */
+function prefixPattern(parts: readonly (string | null)[]): string {
+  const [part, ...rest] = parts;
+  if (part === undefined) return "";
+  if (part === null) return `${ENCODED_VALUE}(?:_[0-9A-F]?|${prefixPattern(rest)})`;
+  const shorter = [...part].map((_, length) => escapeLiteral(part.slice(0, length)));
+  return `(?:${[...shorter, `${escapeLiteral(part)}${prefixPattern(rest)}`].join("|")})`;
+}
+
+/**
+ * Whether `key` is one that `template` fills to (the dashboard lists a job's flow-control keys with it): a literal
+ * key matches itself only; in a template, literal parts match verbatim and each placeholder a run of `A-Z a-z 0-9`
+ * and `_XX` escapes, so another template's keys and a key with a slash do not match. A key shortened by `shorten`
+ * matches when its first characters could start one the template fills to.
+ */
+export function matchesKeyTemplate(template: string, key: string): boolean {
+  if (!isTemplate(template)) return key === template;
+  const parts = templateParts(template);
+  const whole = parts.map((part) => (part === null ? ENCODED_VALUE : escapeLiteral(part))).join("");
+  if (key.length <= MAX_FILLED_LENGTH && new RegExp(`^${whole}$`).test(key)) return true;
+  const shortened = SHORTENED.exec(key);
+  return shortened !== null && new RegExp(`^${prefixPattern(parts)}$`).test(shortened[1] as string);
+}

@@ -19,6 +19,13 @@ export const DASHBOARD_ENDPOINTS = [
   { method: "GET", path: "/v2/schedules", use: "Schedules: what QStash holds" },
   { method: "PATCH", path: "/v2/schedules/:scheduleId/pause", use: '"Pause"' },
   { method: "PATCH", path: "/v2/schedules/:scheduleId/resume", use: '"Resume"' },
+  // Read-only: the page never pauses, pins or resets a key (those are POSTs under /v2/flowControl/{key}/...).
+  {
+    method: "GET",
+    path: "/v2/flowControl",
+    use: "Jobs: each job's flow-control keys and their state, one call a poll",
+  },
+  { method: "GET", path: "/v2/flowControl/:flowControlKey", use: "Jobs: one key's detail, on demand" },
 ] as const;
 
 /**
