@@ -21,11 +21,13 @@ describe("flowKeysByJob: each job's flow-control keys from one list for the whol
     const sync = byJob.get("crm/sync");
     expect(sync?.total).toBe(60);
     expect(sync?.keys).toHaveLength(KEYS_PER_JOB);
-    const loads = sync?.keys.map((key) => key.waitListSize + key.parallelismCount) ?? [];
+    const loads = sync?.keys.map((key) => key.waitListSize + (key.parallelismCount ?? 0)) ?? [];
     expect(loads).toEqual([...loads].sort((a, b) => b - a));
     expect(Math.min(...loads)).toBeGreaterThanOrEqual(
       Math.max(
-        ...tenants.filter((key) => !sync?.keys.includes(key)).map((key) => key.waitListSize + key.parallelismCount),
+        ...tenants
+          .filter((key) => !sync?.keys.includes(key))
+          .map((key) => key.waitListSize + (key.parallelismCount ?? 0)),
       ),
     );
   });

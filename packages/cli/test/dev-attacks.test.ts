@@ -1,35 +1,12 @@
 // The attack catalogue of `qjobs dev` (issue 9): a server on the developer's laptop that any web page
 // they visit could drive, sign with, crash or grow without bound. One test per attack, named after it.
-import { request as httpRequest } from "node:http";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import { describe, expect, it, vi } from "vitest";
+import { rawRequest as raw } from "../../../testkit/raw-request.js";
 import type { DeliveryResponse } from "../../local/src/qstash/deliver.js";
 import { ManualClock } from "../../local/src/time.js";
 import { startLocal } from "./dev-support.js";
 import { runCli } from "./support.js";
-
-interface Raw {
-  method?: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string | Buffer;
-}
-
-/** One request with exactly these headers (fetch would not let a test set Host), answered or refused. */
-function raw(port: number, request: Raw): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: "127.0.0.1", port, method: request.method ?? "POST", path: request.path, headers: request.headers },
-      (res) => {
-        let body = "";
-        res.on("data", (chunk) => (body += chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", reject);
-    req.end(request.body);
-  });
-}
 
 const tokenQuery = `qstash_token=${encodeURIComponent(DEV_CREDENTIALS.token)}`;
 
