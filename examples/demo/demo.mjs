@@ -3,13 +3,10 @@
 // retried, delayed and dead-lettered, their runs recorded in the local Upstash Redis stand-in and one of them
 // followed to its result. Prints a timeline; exits 0 only if every outcome was as expected.
 import { spawn } from "node:child_process";
-import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { stripVTControlCharacters } from "node:util";
 import { Client } from "@upstash/qstash";
 import pc from "picocolors";
-import { RedisGateway, redisHandler } from "../../packages/local/dist/redis/index.js";
-import { realClock } from "../../packages/local/dist/time.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const color = pc.createColors(Boolean(process.stdout.isTTY) && !("NO_COLOR" in process.env));
@@ -18,7 +15,10 @@ const stamp = () => color.dim(`+${String(Date.now() - started).padStart(5)} ms`)
 const say = (source, line) =>
   console.log(`${stamp()}  ${source === "qstash" ? color.magenta("qstash") : color.cyan("app   ")} │ ${line}`);
 
-/** Starts `qjobs dev` on a free port and resolves with its URL once it listens. */
+/**
+ * Starts `qjobs dev` on a free port and resolves with its URL and its Redis stand-in's (the run store) once its
+ * banner has printed both.
+ */
 function startQStash() {
   const child = spawn(
     process.execPath,
@@ -36,47 +36,43 @@ function startQStash() {
   return new Promise((resolve, reject) => {
     let buffered = "";
     let url;
+    let redisUrl;
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (text) => {
       buffered += text;
       const lines = buffered.split("\n");
       buffered = lines.pop() ?? "";
       for (const line of lines) {
-        const match = /running at (?:\S*)(http:\/\/127\.0\.0\.1:\d+)/.exec(stripVTControlCharacters(line));
+        const plain = stripVTControlCharacters(line);
+        const match = /running at (?:\S*)(http:\/\/127\.0\.0\.1:\d+)/.exec(plain);
+        const redis = /QJOBS_REDIS_REST_URL=(\S+)/.exec(plain);
         if (match && !url) {
           url = match[1];
           say("qstash", `qjobs dev is running at ${url}`);
-          resolve({ url, child });
-        } else if (url && /#\d+/.test(line)) say("qstash", line.trim());
+        } else if (redis && !redisUrl) {
+          redisUrl = redis[1];
+          say("qstash", `its local Redis, the run store, at ${redisUrl}`);
+          resolve({ url, redisUrl, child });
+        } else if (redisUrl && /#\d+/.test(line)) say("qstash", line.trim());
       }
     });
     child.once("exit", (code) => reject(new Error(`qjobs dev exited with ${code}`)));
   });
 }
 
-/** The run store: the local Upstash Redis stand-in on a free loopback port (until qjobs dev serves it). */
-async function startRunStore() {
-  const token = "demo-redis-token";
-  const handler = redisHandler(new RedisGateway({ clock: realClock }), { token });
-  const server = createServer((req, res) => {
-    if (!handler(req, res)) res.writeHead(404).end();
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, url: `http://127.0.0.1:${server.address().port}/redis`, token };
-}
-
-const { url: qstashUrl, child } = await startQStash();
-const runStore = await startRunStore();
+const { url: qstashUrl, redisUrl, child } = await startQStash();
 const { startApp } = await import("./dist/app.js");
 const app = await startApp();
+// qjobs dev's public development token: its QStash and its Redis stand-in both take it.
+const devToken = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=";
 Object.assign(process.env, {
   QSTASH_URL: qstashUrl,
-  QSTASH_TOKEN: "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=",
+  QSTASH_TOKEN: devToken,
   QSTASH_CURRENT_SIGNING_KEY: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
   QSTASH_NEXT_SIGNING_KEY: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
   QJOBS_URL: `${app.url}/api/jobs`,
-  QJOBS_REDIS_REST_URL: runStore.url,
-  QJOBS_REDIS_REST_TOKEN: runStore.token,
+  QJOBS_REDIS_REST_URL: redisUrl,
+  QJOBS_REDIS_REST_TOKEN: devToken,
 });
 say("app", `the app serves the jobs route at ${process.env.QJOBS_URL}`);
 
@@ -189,7 +185,5 @@ try {
   child.kill("SIGINT");
   app.server.closeAllConnections();
   app.server.close();
-  runStore.server.closeAllConnections();
-  runStore.server.close();
 }
 process.exitCode = exitCode;

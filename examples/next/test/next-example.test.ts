@@ -1,12 +1,11 @@
 // examples/next in Chromium (issue 19): built with `next build`, started with `next start` against `qjobs dev`
-// and the local Redis stand-in; a person's clicks followed to the end of both runs with useRun.
+// (QStash and the Redis stand-in); a person's clicks followed to the end of both runs with useRun.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REDIS_TOKEN, startStandIn } from "../../../packages/local/test/redis-support.js";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import { runCli, spawnCli } from "../../../testkit/cli.js";
 import { freePort, until } from "../../../testkit/processes.js";
@@ -39,10 +38,8 @@ describe.skipIf(browserMissing())("examples/next: the page follows its runs to t
   beforeAll(async () => {
     const build = spawnSync(process.execPath, [next, "build"], { cwd: app, encoding: "utf8", env, timeout: 240_000 });
     if (build.status !== 0) throw new Error(`next build failed:\n${build.stdout}\n${build.stderr}`);
-    // qjobs dev does not serve the Redis stand-in yet (issue 23 will, under /redis): until then the test serves its
-    // router on 127.0.0.1, port 0, as qjobs dev will.
-    const redis = await startStandIn({ start: Date.now(), lifetime: "file" });
-    const [qstashPort, appPort] = [await freePort(), await freePort()];
+    // qjobs dev serves the run store too: the Upstash Redis stand-in under /redis, with the same token.
+    const [qstashPort, redisPort, appPort] = [await freePort(), await freePort(), await freePort()];
     const qstashUrl = `http://127.0.0.1:${qstashPort}`;
     appUrl = `http://127.0.0.1:${appPort}`;
     const keys = [
@@ -53,7 +50,9 @@ describe.skipIf(browserMissing())("examples/next: the page follows its runs to t
       "--next-signing-key",
       credentials.next,
     ];
-    spawnCli(["dev", "--port", String(qstashPort), "--quiet", ...keys], { lifetime: "file" });
+    spawnCli(["dev", "--port", String(qstashPort), "--redis-port", String(redisPort), "--quiet", ...keys], {
+      lifetime: "file",
+    });
     server = spawn(process.execPath, [next, "start", "-p", String(appPort), "-H", "127.0.0.1"], {
       cwd: app,
       stdio: "ignore",
@@ -64,8 +63,8 @@ describe.skipIf(browserMissing())("examples/next: the page follows its runs to t
         QSTASH_CURRENT_SIGNING_KEY: credentials.current,
         QSTASH_NEXT_SIGNING_KEY: credentials.next,
         QJOBS_URL: `${appUrl}/api/jobs`,
-        QJOBS_REDIS_REST_URL: redis.url,
-        QJOBS_REDIS_REST_TOKEN: REDIS_TOKEN,
+        QJOBS_REDIS_REST_URL: `http://127.0.0.1:${redisPort}/redis`,
+        QJOBS_REDIS_REST_TOKEN: credentials.token,
       },
     });
     await until("next start", async () => ((await fetch(appUrl)).ok ? true : undefined), 60_000);
@@ -122,7 +121,7 @@ describe.skipIf(browserMissing())("examples/next: the page follows its runs to t
   });
 
   it("no request of the page carries the QStash token, a signing key or the store's token", async () => {
-    const secrets = [credentials.token, credentials.current, credentials.next, REDIS_TOKEN];
+    const secrets = [credentials.token, credentials.current, credentials.next]; // the store takes qjobs dev's token
     for (const request of requests) {
       const sent = [request.url(), JSON.stringify(await request.allHeaders()), request.postData() ?? ""].join("\n");
       for (const secret of secrets) expect(sent).not.toContain(secret);

@@ -1,7 +1,7 @@
 // Runs in the dashboard (issue 18), in Chromium: the built CLI spawned as a process, the real route
-// (createRouteHandler) on a loopback server recording runs in the local Redis stand-in. Until `qjobs dev` serves
-// the stand-in under /redis itself (issue 23), the test serves the stand-in's router on 127.0.0.1 port 0 and
-// gives the CLI and the app QJOBS_REDIS_REST_URL/TOKEN pointing at it.
+// (createRouteHandler) on a loopback server recording runs in the local Redis stand-in. The test serves a stand-in
+// of its own (127.0.0.1, port 0) with a token of its own, given to the CLI and the app as QJOBS_REDIS_REST_URL/
+// TOKEN: a configured store wins over qjobs dev's own, and a private token lets it check the page never sees it.
 import { mkdtempSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -69,6 +69,8 @@ describe("qjobs init", () => {
       "QSTASH_CURRENT_SIGNING_KEY",
       "QSTASH_NEXT_SIGNING_KEY",
       "QJOBS_URL",
+      "QJOBS_REDIS_REST_URL",
+      "QJOBS_REDIS_REST_TOKEN",
     ])
       expect(env).toMatch(new RegExp(`^${name}=.+`, "m"));
     expect(await read(dir, ".gitignore")).toContain(".qjobs/");

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { join, resolve } from "node:path";
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { DEV_CREDENTIALS, RUN_STORE_VARIABLES } from "@qjobs/runtime";
 import {
   type AttemptReport,
   DEFAULT_MAX_BODY_BYTES,
@@ -152,8 +152,16 @@ export async function dev(options: DevOptions = {}): Promise<DevHandle> {
     },
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     project: () => projectView({ cwd, jobsUrl, title: "qjobs dev", qstash: server.url, anyLoopback: true }),
-    // Read at each request, as the jobs URL: a store added to .env.local shows up on reload.
-    runs: { env: () => ({ ...readProjectEnv(cwd, "development").values, QJOBS_URL: jobsUrl?.href }) },
+    // Read at each request, as the jobs URL: a store added to .env.local shows up on reload. Without one, the runs
+    // are read where an app following the banner records them: this qjobs dev's own Redis.
+    runs: { env: () => runsEnv(readProjectEnv(cwd, "development").values) },
+  });
+  const runsEnv = (values: Readonly<Record<string, string | undefined>>) => ({
+    ...(RUN_STORE_VARIABLES.some((name) => values[name])
+      ? {}
+      : { QJOBS_REDIS_REST_URL: redis.url, QJOBS_REDIS_REST_TOKEN: credentials.token }),
+    ...values,
+    QJOBS_URL: jobsUrl?.href,
   });
   const stateDir = options.stateDir === false ? undefined : resolve(cwd, options.stateDir ?? join(".qjobs", "dev"));
   if (stateDir?.startsWith(resolve(cwd, ".qjobs"))) ignoreQjobsFolder(cwd);

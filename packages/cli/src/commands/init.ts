@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { DEFAULT_REDIS_PORT } from "#local";
 import { CONFIG_FILE, defaultConfig, loadConfig, sourceBase } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
@@ -184,6 +185,9 @@ export async function init(options: InitOptions): Promise<InitResult> {
     `QSTASH_CURRENT_SIGNING_KEY=${DEV_CREDENTIALS.currentSigningKey}`,
     `QSTASH_NEXT_SIGNING_KEY=${DEV_CREDENTIALS.nextSigningKey}`,
     "QJOBS_URL=http://localhost:3000/api/jobs",
+    // The run store: qjobs dev's own Upstash Redis stand-in, which takes its token.
+    `QJOBS_REDIS_REST_URL=http://127.0.0.1:${DEFAULT_REDIS_PORT}/redis`,
+    `QJOBS_REDIS_REST_TOKEN=${DEV_CREDENTIALS.token}`,
   ];
   const envText = file(".env.example") ?? "";
   const missingEnv = missingLines(
