@@ -4,7 +4,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import type { Destination } from "../../../testkit/destination.js";
-import { DECLARED_CALLBACK, dashboardProject, recordRequests, startApp } from "./dashboard-support.js";
+import { DECLARED_CALLBACK, dashboardProject, recordRequests, recordResponses, startApp } from "./dashboard-support.js";
 import { runCli, spawnCli } from "./support.js";
 
 // `qjobs dashboard` against a QStash other than its own: a second `qjobs dev` process (its own state folder, its
@@ -226,15 +226,7 @@ describe.skipIf(missing)("qjobs dashboard in Chromium, against another QStash", 
 
     page = await (await browser()).newPage();
     const requests = recordRequests(page, dashboard);
-    const received: Promise<string>[] = [];
-    page.on("response", (response) => {
-      received.push(
-        response
-          .text()
-          .catch(() => "")
-          .then((body) => `${JSON.stringify(response.headers())}\n${body}`),
-      );
-    });
+    const seen = recordResponses(page);
     await page.goto(dashboard);
     expect(await page.title()).toBe(`qjobs dashboard · ${new URL(cloudUrl).host}`);
 
@@ -280,12 +272,10 @@ describe.skipIf(missing)("qjobs dashboard in Chromium, against another QStash", 
       .waitFor();
 
     requests.expectAllListed();
-    const everything = await Promise.all(received);
+    const everything = await seen.answers();
     expect(everything.length).toBeGreaterThan(5);
     expect(everything.filter((text) => text.includes(CLOUD_TOKEN) || text.includes(BYPASS_SECRET))).toEqual([]);
-    expect(
-      await page.evaluate(() => document.documentElement.outerHTML + document.cookie + JSON.stringify(localStorage)),
-    ).not.toContain(CLOUD_TOKEN);
+    expect(await seen.held()).not.toContain(CLOUD_TOKEN);
     await page.close();
   });
 });

@@ -14,7 +14,7 @@ import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import { type StandIn, startStandIn } from "../../local/test/redis-support.js";
-import { recordRequests } from "./dashboard-support.js";
+import { recordRequests, recordResponses } from "./dashboard-support.js";
 import { localClient } from "./dev-support.js";
 import { repoRoot, spawnCli, tempProject } from "./support.js";
 
@@ -253,15 +253,7 @@ describe("runs in qjobs dashboard, against another QStash", () => {
 
       const page = await (await browser()).newPage();
       const requests = recordRequests(page, dashboard);
-      const received: Promise<string>[] = [];
-      page.on("response", (response) => {
-        received.push(
-          response
-            .text()
-            .catch(() => "")
-            .then((body) => `${JSON.stringify(response.headers())}\n${body}`),
-        );
-      });
+      const seen = recordResponses(page);
       try {
         await page.goto(`${dashboard}#/messages/${encodeURIComponent(messageId)}`);
         const run = page.getByRole("region", { name: "Run" });
@@ -276,18 +268,10 @@ describe("runs in qjobs dashboard, against another QStash", () => {
           .waitFor();
 
         requests.expectAllListed();
-        const everything = await Promise.all(received);
+        const everything = await seen.answers();
         expect(everything.some((text) => text.includes('"imported":7'))).toBe(true);
         expect(everything.filter((text) => text.includes(STORE_TOKEN) || text.includes(redis.url))).toEqual([]);
-        expect(
-          await page.evaluate(
-            () =>
-              document.documentElement.outerHTML +
-              document.cookie +
-              JSON.stringify(localStorage) +
-              JSON.stringify(sessionStorage),
-          ),
-        ).not.toContain(STORE_TOKEN);
+        expect(await seen.held()).not.toContain(STORE_TOKEN);
       } finally {
         await page.close();
       }

@@ -60,3 +60,30 @@ export function recordRequests(page: Page, base: string) {
     },
   };
 }
+
+/**
+ * What reached the page, for the checks that a secret never does: every answer it received (headers and body as
+ * text), and what it holds (the DOM, cookies and storage).
+ */
+export function recordResponses(page: Page) {
+  const received: Promise<string>[] = [];
+  page.on("response", (response) => {
+    received.push(
+      response
+        .text()
+        .catch(() => "")
+        .then((body) => `${JSON.stringify(response.headers())}\n${body}`),
+    );
+  });
+  return {
+    answers: () => Promise.all(received),
+    held: () =>
+      page.evaluate(
+        () =>
+          document.documentElement.outerHTML +
+          document.cookie +
+          JSON.stringify(localStorage) +
+          JSON.stringify(sessionStorage),
+      ),
+  };
+}
