@@ -1,3 +1,4 @@
+import { durationSeconds } from "./duration.js";
 import type { DispatchConfig, RunStoreConfig } from "./env.js";
 import { RUN_STORE_VARIABLES } from "./env.js";
 import { ConfigurationError } from "./errors.js";
@@ -18,15 +19,6 @@ export interface Debounce {
   readonly period: number | Duration;
   /** The longest a stream of dispatches can postpone the run, counted from the first of them. */
   readonly maxWait?: number | Duration;
-}
-
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** A duration in seconds (`30`, `"30s"`, `"5m"`). */
-export function durationSeconds(value: number | Duration): number {
-  if (typeof value === "number") return value;
-  const match = /^(\d+)([smhd])$/.exec(value);
-  return match ? Number(match[1]) * (UNIT_SECONDS[match[2] as string] as number) : Number.NaN;
 }
 
 /**
