@@ -147,7 +147,7 @@ export function createRuns(config: { routePath?: string; env?: () => Env } = {})
   }
 
   async function runToken(handleOrId: RunHandle | string, options: { expiresIn?: number | Duration } = {}) {
-    const env = processEnv();
+    const env = readEnv();
     const seconds = tokenSeconds(options.expiresIn, "expiresIn");
     const jobsUrl = resolveJobsUrl(env, config.routePath);
     if (!jobsUrl)
