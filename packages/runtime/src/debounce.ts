@@ -22,6 +22,26 @@ export interface Debounce {
 }
 
 /**
+ * A declared debounce, checked when the job is defined: a period or maxWait that is no duration (JavaScript, a
+ * value typed any) would publish every message with a delay of NaN. `qjobs generate` checks the same for the registry.
+ */
+export function checkDebounce(job: string, debounce: Debounce): void {
+  if (typeof debounce?.key !== "string" || debounce.period === undefined)
+    throw new TypeError(`Job "${job}": debounce needs { key, period, maxWait? }`);
+  for (const [field, value] of [
+    ["period", debounce.period],
+    ["maxWait", debounce.maxWait],
+  ] as const) {
+    if (value === undefined) continue;
+    const seconds = durationSeconds(value);
+    if (!(Number.isFinite(seconds) && seconds > 0))
+      throw new TypeError(
+        `Job "${job}": debounce.${field} must be seconds > 0 or a duration like "30s", got ${String(value)}`,
+      );
+  }
+}
+
+/**
  * The header a debounced dispatch's messages carry (forwarded by QStash): only they are decided at delivery, so a
  * message published around the debounce (a dashboard's Run, a schedule's tick) always runs. Not signed, like
  * every header: a network path that could strip it could only make a superseded message run.
