@@ -115,7 +115,8 @@ function parseBody(body: Uint8Array): unknown {
   return JSON.parse(utf8.decode(body));
 }
 
-const OK_BODY = '{"ok":true}';
+/** The answer to a delivery that ran: a constant body, so the hot path builds no JSON. */
+const ok = () => new Response('{"ok":true}', { status: 200, headers: { "Content-Type": "application/json" } });
 
 function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobContext {
   const scheduleId = headers.get("upstash-schedule-id");
@@ -198,13 +199,11 @@ async function runFailureHook(
   }
   // Signed is not well-formed: anyone with the account's token can publish any body to the hook's URL. What
   // QStash would only retry (not JSON, not an object, fields that are not base64) is answered 489, never thrown.
-  let callback: Record<string, unknown>;
+  const callback = parseCallback(body);
   let source: Uint8Array;
   let answerBody: Uint8Array;
   try {
-    const parsed: unknown = JSON.parse(utf8.decode(body));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TypeError("not an object");
-    callback = parsed as Record<string, unknown>;
+    if (!callback) throw new TypeError("not a JSON object");
     source = base64Bytes(callback.sourceBody);
     answerBody = base64Bytes(callback.body);
   } catch {
@@ -240,7 +239,7 @@ async function runFailureHook(
   try {
     await job.onFailure(reason === "invalid_payload" ? undefined : payload, info, ctx);
     await recorded;
-    return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
+    return ok();
   } catch (error) {
     await recorded;
     logger.error(
@@ -476,10 +475,7 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
 
     try {
       const result = await job.handler(payload, { ...ctx, progress: recorder?.progress ?? noProgress });
-      return answer(
-        { kind: "succeeded", result },
-        new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } }),
-      );
+      return answer({ kind: "succeeded", result }, ok());
     } catch (error) {
       if (error instanceof NonRetryableError) {
         logger.warn(`[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}) failed for good: ${error.message}`);
