@@ -27,6 +27,7 @@ import { type DeliveryFacts, type DeliveryRecorder, startRecording } from "./run
 import { storeErrorLogger } from "./runs/store.js";
 import { readRunTokenKeys } from "./runs/token.js";
 import { validatePayload } from "./schema.js";
+import { base64Bytes } from "./sha256.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
 import { type SignatureClaims, SignatureError, verifySignature } from "./verify.js";
 
@@ -131,14 +132,8 @@ function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobC
   };
 }
 
-/** Base64 (as QStash's callbacks carry bodies) to bytes, with Web APIs only. */
-function base64Bytes(text: unknown): Uint8Array {
-  if (typeof text !== "string" || text === "") return new Uint8Array(0);
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
+/** A callback's body field (QStash carries bodies in base64) as bytes; none when absent. */
+const callbackBytes = (text: unknown): Uint8Array => (typeof text === "string" ? base64Bytes(text) : new Uint8Array(0));
 
 const lenient = new TextDecoder();
 
@@ -159,7 +154,7 @@ function callbackError(callback: Record<string, unknown>): RunError {
   const status = typeof callback.status === "number" ? callback.status : undefined;
   let text = "";
   try {
-    text = lenient.decode(base64Bytes(callback.body));
+    text = lenient.decode(callbackBytes(callback.body));
   } catch {
     text = "";
   }
@@ -204,8 +199,8 @@ async function runFailureHook(
   let answerBody: Uint8Array;
   try {
     if (!callback) throw new TypeError("not a JSON object");
-    source = base64Bytes(callback.sourceBody);
-    answerBody = base64Bytes(callback.body);
+    source = callbackBytes(callback.sourceBody);
+    answerBody = callbackBytes(callback.body);
   } catch {
     return failure(
       NON_RETRYABLE_STATUS,

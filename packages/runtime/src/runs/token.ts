@@ -1,7 +1,7 @@
 import { wholeSeconds } from "../duration.js";
 import { DEV_CREDENTIALS, type Env, isLocalUse } from "../env.js";
 import { ConfigurationError } from "../errors.js";
-import { base64UrlEncode, sha256 } from "../sha256.js";
+import { base64UrlBytes, base64UrlEncode, sha256 } from "../sha256.js";
 import type { Duration } from "../types.js";
 import { appHash } from "./store.js";
 
@@ -93,13 +93,6 @@ export async function mintRunToken(
 }
 
 export type RunTokenCheck = "valid" | "expired" | "invalid";
-
-function base64UrlBytes(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 /**
  * Whether `token` reads run `runId` of the app at `jobsUrl`. `expired` only for a token whose MAC holds (so the
