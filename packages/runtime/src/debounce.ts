@@ -42,6 +42,15 @@ export function checkDebounce(job: string, debounce: Debounce): void {
 }
 
 /**
+ * The debounce key filled from a payload, at dispatch and again at delivery (from the signed body), so both find
+ * the same record. template.ts is imported on first use: a route without debounced jobs never loads it.
+ */
+export async function fillDebounceKey(job: string, debounce: Debounce, payload: unknown): Promise<string> {
+  const { fillTemplate } = await import("./template.js");
+  return fillTemplate(job, "debounce.key", debounce.key, payload);
+}
+
+/**
  * The header a debounced dispatch's messages carry (forwarded by QStash): only they are decided at delivery, so a
  * message published around the debounce (a dashboard's Run, a schedule's tick) always runs. Not signed, like
  * every header: a network path that could strip it could only make a superseded message run.
@@ -63,7 +72,7 @@ function requireStore(job: string, config: Pick<DispatchConfig, "runStore">): Ru
 /**
  * Starts a debounced dispatch: the delay to publish with (`period`, cut short so that no run waits more than
  * `maxWait` after its burst began), and `recordLatest` to call with the published message's id. The filled key
- * comes from the caller (the one filling function). Store errors cost the dispatch the store's bound and no
+ * comes from fillDebounceKey, the one filling function. Store errors cost the dispatch the store's bound and no
  * more: the message is published with the full period, and its delivery decides.
  */
 export async function startDebounce(

@@ -1,6 +1,6 @@
 import { signedTarget } from "./binding.js";
 import { readBody } from "./body.js";
-import { DEBOUNCE_HEADER, type Debounce, supersededBy } from "./debounce.js";
+import { DEBOUNCE_HEADER, type Debounce, fillDebounceKey, supersededBy } from "./debounce.js";
 import {
   type Env,
   isLocalUse,
@@ -259,8 +259,7 @@ async function debouncedBy(
 ): Promise<string | undefined> {
   let filled: string;
   try {
-    const { fillTemplate } = await import("./template.js");
-    filled = fillTemplate(key, "debounce.key", debounce.key, parseBody(body));
+    filled = await fillDebounceKey(key, debounce, parseBody(body));
   } catch {
     return undefined;
   }
