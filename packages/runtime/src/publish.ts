@@ -34,7 +34,7 @@ export function qstashClient(config: DispatchConfig): Promise<Client> {
 }
 
 /** Job defaults under call options; headers merge one by one. */
-export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions | undefined): DispatchOptions {
+function mergeOptions(defaults: DispatchOptions, options: DispatchOptions | undefined): DispatchOptions {
   if (!options) return defaults;
   const merged = { ...defaults, ...options };
   if (defaults.headers && options.headers) merged.headers = { ...defaults.headers, ...options.headers };
