@@ -5,7 +5,7 @@
  */
 
 /** The query parameters qjobs adds to the jobs URL: the job key, and the hook a failure callback runs. */
-export const QJOBS_PARAMS = ["job", "hook"] as const;
+const QJOBS_PARAMS = ["job", "hook"] as const;
 
 export interface SignedTarget {
   /** The job key the signed URL names, decoded (`images%2Fresize` is `images/resize`). */

@@ -1,3 +1,4 @@
+import { durationSeconds } from "./duration.js";
 import type { DispatchConfig, RunStoreConfig } from "./env.js";
 import { RUN_STORE_VARIABLES } from "./env.js";
 import { ConfigurationError } from "./errors.js";
@@ -20,13 +21,33 @@ export interface Debounce {
   readonly maxWait?: number | Duration;
 }
 
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/**
+ * A declared debounce, checked when the job is defined: a period or maxWait that is no duration (JavaScript, a
+ * value typed any) would publish every message with a delay of NaN. `qjobs generate` checks the same for the registry.
+ */
+export function checkDebounce(job: string, debounce: Debounce): void {
+  if (typeof debounce?.key !== "string" || debounce.period === undefined)
+    throw new TypeError(`Job "${job}": debounce needs { key, period, maxWait? }`);
+  for (const [field, value] of [
+    ["period", debounce.period],
+    ["maxWait", debounce.maxWait],
+  ] as const) {
+    if (value === undefined) continue;
+    const seconds = durationSeconds(value);
+    if (!(Number.isFinite(seconds) && seconds > 0))
+      throw new TypeError(
+        `Job "${job}": debounce.${field} must be seconds > 0 or a duration like "30s", got ${String(value)}`,
+      );
+  }
+}
 
-/** A duration in seconds (`30`, `"30s"`, `"5m"`). */
-export function durationSeconds(value: number | Duration): number {
-  if (typeof value === "number") return value;
-  const match = /^(\d+)([smhd])$/.exec(value);
-  return match ? Number(match[1]) * (UNIT_SECONDS[match[2] as string] as number) : Number.NaN;
+/**
+ * The debounce key filled from a payload, at dispatch and again at delivery (from the signed body), so both find
+ * the same record. template.ts is imported on first use: a route without debounced jobs never loads it.
+ */
+export async function fillDebounceKey(job: string, debounce: Debounce, payload: unknown): Promise<string> {
+  const { fillTemplate } = await import("./template.js");
+  return fillTemplate(job, "debounce.key", debounce.key, payload);
 }
 
 /**
@@ -51,7 +72,7 @@ function requireStore(job: string, config: Pick<DispatchConfig, "runStore">): Ru
 /**
  * Starts a debounced dispatch: the delay to publish with (`period`, cut short so that no run waits more than
  * `maxWait` after its burst began), and `recordLatest` to call with the published message's id. The filled key
- * comes from the caller (the one filling function). Store errors cost the dispatch the store's bound and no
+ * comes from fillDebounceKey, the one filling function. Store errors cost the dispatch the store's bound and no
  * more: the message is published with the full period, and its delivery decides.
  */
 export async function startDebounce(

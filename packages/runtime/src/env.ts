@@ -108,7 +108,7 @@ export function checkJobsUrlPath(url: URL, variable: string, routePath?: string)
 const warnedPaths = new Set<string>();
 
 /** The warning for a jobs URL whose path neither is the route's path nor ends with it; undefined when it does. */
-export function jobsUrlPathMismatch(url: URL, variable: string, routePath: string | undefined): string | undefined {
+function jobsUrlPathMismatch(url: URL, variable: string, routePath: string | undefined): string | undefined {
   if (!routePath) return undefined;
   const path = url.pathname.replace(/\/+$/, "");
   if (path === routePath || path.endsWith(routePath)) return undefined;
@@ -304,7 +304,7 @@ export function readRunStoreConfig(env: Env = processEnv()): RunStoreConfig | un
 }
 
 /** `QJOBS_RUN_RETENTION` (whole seconds, at least 60), else the default of 7 days. */
-export function readRunRetention(env: Env = processEnv()): number {
+function readRunRetention(env: Env = processEnv()): number {
   return readWholeNumber(env, "QJOBS_RUN_RETENTION", {
     unit: "seconds",
     min: 60,

@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
-import type { Debounce } from "./debounce.js";
+import { checkDebounce, type Debounce } from "./debounce.js";
 import { dispatchOptions, publishJob, publishJobs } from "./publish.js";
 import { validatePayload } from "./schema.js";
 import type { DebounceDeclaration, DeclaredOptions } from "./template-types.js";
@@ -143,8 +143,7 @@ export function createJob(
       `Job "${key}" declares both onFailure and failureCallback: QStash calls one failure callback; keep one`,
     );
   }
-  if (debounce !== undefined && (typeof debounce?.key !== "string" || debounce.period === undefined))
-    throw new TypeError(`Job "${key}": debounce needs { key, period, maxWait? }`);
+  if (debounce !== undefined) checkDebounce(key, debounce);
   const hook = { failureHook: Boolean(onFailure), ...(debounce ? { debounce } : {}) };
 
   const job: Job = {

@@ -5,7 +5,7 @@ import { closest, distance } from "fastest-levenshtein";
  * within a third of the key's length in edits (at least 2), so `images/thumbnail` finds `images/thumbnails`
  * but `a` does not find `b/c`.
  */
-export function nearKey(key: string, keys: readonly string[]): string | undefined {
+function nearKey(key: string, keys: readonly string[]): string | undefined {
   if (keys.length === 0) return undefined;
   const near = closest(key, keys);
   return distance(key, near) <= Math.max(2, Math.floor(key.length / 3)) ? near : undefined;

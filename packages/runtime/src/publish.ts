@@ -1,7 +1,7 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
 import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
-import { DEBOUNCE_HEADER, type Debounce, startDebounce } from "./debounce.js";
+import { DEBOUNCE_HEADER, type Debounce, fillDebounceKey, startDebounce } from "./debounce.js";
 import { DEFAULT_ROUTE_PATH, type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
 import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
@@ -34,7 +34,7 @@ export function qstashClient(config: DispatchConfig): Promise<Client> {
 }
 
 /** Job defaults under call options; headers merge one by one. */
-export function mergeOptions(defaults: DispatchOptions, options: DispatchOptions | undefined): DispatchOptions {
+function mergeOptions(defaults: DispatchOptions, options: DispatchOptions | undefined): DispatchOptions {
   if (!options) return defaults;
   const merged = { ...defaults, ...options };
   if (defaults.headers && options.headers) merged.headers = { ...defaults.headers, ...options.headers };
@@ -146,7 +146,9 @@ export async function publishJob(
   const lifetime = tokenSeconds(options.tokenExpiresIn);
   const mint = await dispatchTokenMinter(processEnv(), config.jobsUrl);
   const body = serialize(key, config, payload);
-  const debounce = hook.debounce ? await debounceDispatch(key, config, hook.debounce, payload) : undefined;
+  const debounce = hook.debounce
+    ? await startDebounce(key, config, hook.debounce, await fillDebounceKey(key, hook.debounce, payload))
+    : undefined;
   const client = await qstashClient(config);
   // A debounced message waits its period (or what maxWait leaves of it), whatever delay the options ask.
   const sent = debounce
@@ -164,13 +166,6 @@ export async function publishJob(
   if (response.deduplicated) return { ...handle, deduplicated: true };
   await Promise.all([recordQueued(config, [handle]), debounce?.recordLatest(handle.id)]);
   return handle;
-}
-
-/** A debounced dispatch's delay and its record as its key's latest; the key is filled like every template. */
-async function debounceDispatch(key: string, config: DispatchConfig, debounce: Debounce, payload: unknown) {
-  const { fillTemplate } = await import("./template.js");
-  const filled = fillTemplate(key, "debounce.key", debounce.key, payload);
-  return startDebounce(key, config, debounce, filled);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { signedTarget } from "./binding.js";
 import { readBody } from "./body.js";
-import { DEBOUNCE_HEADER, type Debounce, supersededBy } from "./debounce.js";
+import { DEBOUNCE_HEADER, type Debounce, fillDebounceKey, supersededBy } from "./debounce.js";
 import {
   type Env,
   isLocalUse,
@@ -27,6 +27,7 @@ import { type DeliveryFacts, type DeliveryRecorder, startRecording } from "./run
 import { storeErrorLogger } from "./runs/store.js";
 import { readRunTokenKeys } from "./runs/token.js";
 import { validatePayload } from "./schema.js";
+import { base64Bytes } from "./sha256.js";
 import type { AnyJob, JobContext, JobFailure, JobLoader, JobLoaders } from "./types.js";
 import { type SignatureClaims, SignatureError, verifySignature } from "./verify.js";
 
@@ -115,7 +116,8 @@ function parseBody(body: Uint8Array): unknown {
   return JSON.parse(utf8.decode(body));
 }
 
-const OK_BODY = '{"ok":true}';
+/** The answer to a delivery that ran: a constant body, so the hot path builds no JSON. */
+const ok = () => new Response('{"ok":true}', { status: 200, headers: { "Content-Type": "application/json" } });
 
 function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobContext {
   const scheduleId = headers.get("upstash-schedule-id");
@@ -130,14 +132,8 @@ function contextOf(key: string, headers: Headers, claims: SignatureClaims): JobC
   };
 }
 
-/** Base64 (as QStash's callbacks carry bodies) to bytes, with Web APIs only. */
-function base64Bytes(text: unknown): Uint8Array {
-  if (typeof text !== "string" || text === "") return new Uint8Array(0);
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
+/** A callback's body field (QStash carries bodies in base64) as bytes; none when absent. */
+const callbackBytes = (text: unknown): Uint8Array => (typeof text === "string" ? base64Bytes(text) : new Uint8Array(0));
 
 const lenient = new TextDecoder();
 
@@ -158,7 +154,7 @@ function callbackError(callback: Record<string, unknown>): RunError {
   const status = typeof callback.status === "number" ? callback.status : undefined;
   let text = "";
   try {
-    text = lenient.decode(base64Bytes(callback.body));
+    text = lenient.decode(callbackBytes(callback.body));
   } catch {
     text = "";
   }
@@ -198,15 +194,13 @@ async function runFailureHook(
   }
   // Signed is not well-formed: anyone with the account's token can publish any body to the hook's URL. What
   // QStash would only retry (not JSON, not an object, fields that are not base64) is answered 489, never thrown.
-  let callback: Record<string, unknown>;
+  const callback = parseCallback(body);
   let source: Uint8Array;
   let answerBody: Uint8Array;
   try {
-    const parsed: unknown = JSON.parse(utf8.decode(body));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new TypeError("not an object");
-    callback = parsed as Record<string, unknown>;
-    source = base64Bytes(callback.sourceBody);
-    answerBody = base64Bytes(callback.body);
+    if (!callback) throw new TypeError("not a JSON object");
+    source = callbackBytes(callback.sourceBody);
+    answerBody = callbackBytes(callback.body);
   } catch {
     return failure(
       NON_RETRYABLE_STATUS,
@@ -240,7 +234,7 @@ async function runFailureHook(
   try {
     await job.onFailure(reason === "invalid_payload" ? undefined : payload, info, ctx);
     await recorded;
-    return new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } });
+    return ok();
   } catch (error) {
     await recorded;
     logger.error(
@@ -265,8 +259,7 @@ async function debouncedBy(
 ): Promise<string | undefined> {
   let filled: string;
   try {
-    const { fillTemplate } = await import("./template.js");
-    filled = fillTemplate(key, "debounce.key", debounce.key, parseBody(body));
+    filled = await fillDebounceKey(key, debounce, parseBody(body));
   } catch {
     return undefined;
   }
@@ -476,10 +469,7 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
 
     try {
       const result = await job.handler(payload, { ...ctx, progress: recorder?.progress ?? noProgress });
-      return answer(
-        { kind: "succeeded", result },
-        new Response(OK_BODY, { status: 200, headers: { "Content-Type": "application/json" } }),
-      );
+      return answer({ kind: "succeeded", result }, ok());
     } catch (error) {
       if (error instanceof NonRetryableError) {
         logger.warn(`[qjobs] Job "${key}" (${quoteForLog(ctx.messageId, 64)}) failed for good: ${error.message}`);

@@ -25,6 +25,19 @@ export function base64UrlEncode(bytes: Uint8Array): string {
   return btoa(binary).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
 
+/** Base64 (padded or not) to bytes, with Web APIs only; atob throws on what is no base64. */
+export function base64Bytes(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Base64url (as JWTs and run tokens spell it) to bytes. */
+export function base64UrlBytes(text: string): Uint8Array<ArrayBuffer> {
+  return base64Bytes(text.replace(/-/g, "+").replace(/_/g, "/"));
+}
+
 const webKeys = new Map<string, Promise<CryptoKey>>();
 
 /** A signing key as a Web Crypto HMAC key, imported once per key and use. */

@@ -1,7 +1,7 @@
 import type { SigningKeys } from "./env.js";
 import { QJobsError } from "./errors.js";
 import { quoteForLog } from "./log-text.js";
-import { type Sha256, sha256 } from "./sha256.js";
+import { base64Bytes, type Sha256, sha256 } from "./sha256.js";
 
 /** A delivery's `Upstash-Signature` is missing, malformed, expired, or not ours. */
 export class SignatureError extends QJobsError {
@@ -42,10 +42,7 @@ function base64UrlDecode(text: string): Uint8Array<ArrayBuffer> {
   // A length of 1 mod 4 is no base64 at all (atob would throw a DOMException, not a SignatureError).
   if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text) || base64.length % 4 === 1)
     throw new SignatureError("signature is not a JWT");
-  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  return base64Bytes(base64);
 }
 
 function decodeJson(segment: string): Record<string, unknown> {

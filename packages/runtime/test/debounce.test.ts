@@ -127,3 +127,18 @@ describe("at delivery the route runs only its key's latest debounced dispatch", 
     expect(ran).toEqual([`1@${first.id}`]);
   });
 });
+
+describe("a debounce that is no duration is refused when the job is defined", () => {
+  const handler = async () => {};
+  it("a period such as 'soon' (JavaScript, a value typed any) is refused by name, not published with delay NaN", () => {
+    const debounce = { key: "site:{siteId}", period: "soon" } as never;
+    expect(() => createJob("search/reindex", { debounce, handler })).toThrow(/debounce\.period must be/);
+    const maxWait = { key: "site:{siteId}", period: "30s", maxWait: -5 } as never;
+    expect(() => createJob("search/reindex", { debounce: maxWait, handler })).toThrow(/debounce\.maxWait must be/);
+  });
+
+  it("periods in seconds or as durations are accepted", () => {
+    const debounce = { key: "site:{siteId}", period: 1.5, maxWait: "5m" } as const;
+    expect(createJob("search/reindex", { debounce, handler }).debounce).toEqual(debounce);
+  });
+});

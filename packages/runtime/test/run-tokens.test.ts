@@ -132,4 +132,12 @@ describe("run handles carry a token the dispatcher mints", () => {
     expect(await checkRunToken(await keysOf(keysA), jobsUrl, "msg_42", token)).toBe("valid");
     await expect(runToken("msg_42", { expiresIn: -1 })).rejects.toThrow(/expiresIn/);
   });
+
+  it("runToken reads the env given to createRuns, not process.env (the dashboard's env files)", async () => {
+    const other = "https://other.example.com/api/jobs";
+    const env = () => ({ QJOBS_URL: other, QJOBS_RUN_TOKEN_SECRET: SECRET });
+    const token = await createRuns({ env }).runToken("msg_7");
+    const keys = await keysOf({ QJOBS_RUN_TOKEN_SECRET: SECRET });
+    expect(await checkRunToken(keys, other, "msg_7", token)).toBe("valid");
+  });
 });

@@ -111,21 +111,31 @@ function declaredOptions(model: RegistryModel): string[] {
   ];
 }
 
+/** A later argument of options from its fields (`, { a: 1 }`), or nothing when there are none. */
+function optionsArgument(fields: readonly string[], separator = ", "): string {
+  return fields.length > 0 ? `${separator}{ ${fields.join(", ")} }` : "";
+}
+
+/** The route's path, which gives a Vercel preview without QJOBS_URL its own jobs URL; none outside `app/`. */
+function routePathOption(target: RenderTarget): string[] {
+  const routePath = routeUrlPath(target.route);
+  return routePath ? [`routePath: ${quote(routePath)}`] : [];
+}
+
 /**
  * createDispatch's second argument: the route's path, the jobs whose failure callback runs their onFailure, and
  * the debounced jobs' declarations.
  */
-function dispatchConfig(model: RegistryModel, routePath: string | undefined): string {
+function dispatchConfig(model: RegistryModel, target: RenderTarget): string {
   const hooks = model.jobs.filter((job) => job.failureHook).map((job) => quote(job.key));
   const debounced = model.jobs
     .filter((job) => job.debounce)
     .map((job) => `${quote(job.key)}: ${JSON.stringify(job.debounce)}`);
-  const fields = [
-    ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
+  return optionsArgument([
+    ...routePathOption(target),
     ...(hooks.length > 0 ? [`failureHooks: [${hooks.join(", ")}]`] : []),
     ...(debounced.length > 0 ? [`debounce: { ${debounced.join(", ")} }`] : []),
-  ];
-  return fields.length > 0 ? `, { ${fields.join(", ")} }` : "";
+  ]);
 }
 
 /**
@@ -133,7 +143,6 @@ function dispatchConfig(model: RegistryModel, routePath: string | undefined): st
  * declared options and schedules, and the key → job types.
  */
 export function renderRegistry(model: RegistryModel, target: RenderTarget): string {
-  const routePath = routeUrlPath(target.route);
   return [
     ...HEADER,
     'import { createDispatch, createRuns, type DispatchOptions } from "@qjobs/runtime";',
@@ -141,10 +150,10 @@ export function renderRegistry(model: RegistryModel, target: RenderTarget): stri
     ...declaredOptions(model),
     "",
     "/** Publishes a job by key, typed by this registry, with the job's declared options under the call's own. */",
-    `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${dispatchConfig(model, routePath)});`,
+    `export const { dispatch, dispatchMany } = createDispatch(declaredOptions${dispatchConfig(model, target)});`,
     "",
     "/** Runs by handle or id, typed by this registry: getRun, waitForRun, cancelRun, listRuns, runToken. */",
-    `export const { getRun, waitForRun, cancelRun, listRuns, runToken } = createRuns(${routePath ? `{ routePath: ${quote(routePath)} }` : ""});`,
+    `export const { getRun, waitForRun, cancelRun, listRuns, runToken } = createRuns(${optionsArgument(routePathOption(target), "")});`,
     "",
     ...registerAugmentation(model, target),
     ...scheduleTable(model),
@@ -164,13 +173,10 @@ function segmentOptions(target: RenderTarget): string[] {
 
 /** The route handler's options: the route's path, and its maxDuration (a run's stream ends before it). */
 function routeOptions(target: RenderTarget): string {
-  const routePath = routeUrlPath(target.route);
-  const options = [
-    // The path gives a Vercel preview without QJOBS_URL its own jobs URL.
-    ...(routePath ? [`routePath: ${quote(routePath)}`] : []),
+  return optionsArgument([
+    ...routePathOption(target),
     ...(target.maxDuration !== undefined ? [`maxDuration: ${target.maxDuration}`] : []),
-  ];
-  return options.length > 0 ? `, { ${options.join(", ")} }` : "";
+  ]);
 }
 
 /**

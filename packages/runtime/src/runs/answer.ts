@@ -60,14 +60,14 @@ type Refuse = (status: number, code: RunAnswerCode, message: string, extra?: { h
 
 export const DEFAULT_STREAM_SECONDS = 25;
 /** How often a stream reads the store for changes (ms). */
-export const STREAM_POLL_MS = 1000;
+const STREAM_POLL_MS = 1000;
 /** A comment this often keeps proxies from closing a quiet stream (ms). */
-export const STREAM_KEEPALIVE_MS = 10_000;
+const STREAM_KEEPALIVE_MS = 10_000;
 
 const GENERIC_FAILURE = "The job failed";
 
 /** The default view of a run for a browser. */
-export function browserRun(run: Run): BrowserRun {
+function browserRun(run: Run): BrowserRun {
   const { id, key, status, attempt, createdAt, startedAt, finishedAt, updatedAt, retryOf, retriedAs } = run;
   const error = run.error
     ? run.error.expose

@@ -14,7 +14,7 @@ import { runFromQStashLogs } from "./qstash-logs.js";
 import { type ListRunsOptions, listStoredRuns, type RunPage, readLatestRun } from "./read.js";
 import { endRun } from "./record.js";
 import { appHash, storeClient, withinBound } from "./store.js";
-import { DEFAULT_RUN_TOKEN_SECONDS, durationSeconds, mintRunToken, readRunTokenKeys } from "./token.js";
+import { mintRunToken, readRunTokenKeys, tokenSeconds } from "./token.js";
 
 /** `waitForRun` polls first after this long (ms), then half as long again each time, up to the maximum. */
 const FIRST_POLL_MS = 200;
@@ -147,9 +147,8 @@ export function createRuns(config: { routePath?: string; env?: () => Env } = {})
   }
 
   async function runToken(handleOrId: RunHandle | string, options: { expiresIn?: number | Duration } = {}) {
-    const env = processEnv();
-    const seconds =
-      options.expiresIn === undefined ? DEFAULT_RUN_TOKEN_SECONDS : durationSeconds(options.expiresIn, "expiresIn");
+    const env = readEnv();
+    const seconds = tokenSeconds(options.expiresIn, "expiresIn");
     const jobsUrl = resolveJobsUrl(env, config.routePath);
     if (!jobsUrl)
       throw new ConfigurationError("runToken binds a token to this app: QJOBS_URL is not set.", ["QJOBS_URL"]);

@@ -6,7 +6,7 @@ import { storeClient, withinBound } from "./store.js";
  * HGETALL's reply as a record. The client is told not to deserialize (qjobs's values are its own JSON, which it
  * must not see parsed into numbers), so the reply is Redis's flat list of fields and values.
  */
-export function hashFields(reply: unknown): Record<string, string> | undefined {
+function hashFields(reply: unknown): Record<string, string> | undefined {
   if (!Array.isArray(reply) || reply.length === 0) return undefined;
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);

@@ -10,7 +10,7 @@ import { sha256 } from "../sha256.js";
 export const STORE_TIMEOUT_MS = 1000;
 
 /** How often store errors are logged, at most (ms): a store that is down must not flood the app's log. */
-export const STORE_ERROR_LOG_INTERVAL_MS = 60_000;
+const STORE_ERROR_LOG_INTERVAL_MS = 60_000;
 
 /**
  * An unended run is kept this much longer than the retention (a retry can come days later; a delayed message

@@ -1,6 +1,7 @@
+import { wholeSeconds } from "../duration.js";
 import { DEV_CREDENTIALS, type Env, isLocalUse } from "../env.js";
 import { ConfigurationError } from "../errors.js";
-import { base64UrlEncode, sha256 } from "../sha256.js";
+import { base64UrlBytes, base64UrlEncode, sha256 } from "../sha256.js";
 import type { Duration } from "../types.js";
 import { appHash } from "./store.js";
 
@@ -77,17 +78,6 @@ function signedText(app: string, runId: string, expiry: number): Uint8Array<Arra
   return encoder.encode(`${DOMAIN}\n${VERSION}\n${app}\n${runId}\n${expiry}`);
 }
 
-/** Seconds from a number of seconds or a duration such as `"2h"`; a RangeError names a bad one. */
-export function durationSeconds(value: number | Duration, what: string): number {
-  const units = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
-  const match = typeof value === "string" ? /^(\d+)([smhd])$/.exec(value) : null;
-  const seconds = typeof value === "number" ? value : match ? Number(match[1]) * units[match[2] as "s"] : Number.NaN;
-  if (!Number.isInteger(seconds) || seconds <= 0) {
-    throw new RangeError(`${what} must be a whole number of seconds > 0 or a duration like "2h", got ${String(value)}`);
-  }
-  return seconds;
-}
-
 /** A token for run `runId` of the app at `jobsUrl`, valid for `seconds`. */
 export async function mintRunToken(
   keys: RunTokenKeys,
@@ -103,13 +93,6 @@ export async function mintRunToken(
 }
 
 export type RunTokenCheck = "valid" | "expired" | "invalid";
-
-function base64UrlBytes(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 /**
  * Whether `token` reads run `runId` of the app at `jobsUrl`. `expired` only for a token whose MAC holds (so the
@@ -135,9 +118,9 @@ export async function checkRunToken(
   return "invalid";
 }
 
-/** A dispatch's token lifetime in seconds: `tokenExpiresIn`, else 24 h; a bad one throws before publishing. */
-export function tokenSeconds(expiresIn: number | Duration | undefined): number {
-  return expiresIn === undefined ? DEFAULT_RUN_TOKEN_SECONDS : durationSeconds(expiresIn, "tokenExpiresIn");
+/** A token's lifetime in seconds: `expiresIn`, else 24 h; a bad one throws (naming `what`) before any work. */
+export function tokenSeconds(expiresIn: number | Duration | undefined, what = "tokenExpiresIn"): number {
+  return expiresIn === undefined ? DEFAULT_RUN_TOKEN_SECONDS : wholeSeconds(expiresIn, what);
 }
 
 /**
