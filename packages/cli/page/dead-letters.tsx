@@ -2,7 +2,18 @@ import { useState } from "preact/hooks";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { type DlqMessage, qstash } from "./api.js";
 import { jobOf, payloadPreview } from "./history.js";
-import { Answer, confirmAction, JobSelect, MessageLink, Notice, Section, Time, usePages, usePoll } from "./ui.js";
+import {
+  Answer,
+  ColumnHeads,
+  confirmAction,
+  JobSelect,
+  MessageLink,
+  Notice,
+  Section,
+  Time,
+  usePages,
+  usePoll,
+} from "./ui.js";
 
 const PAGE = 50;
 
@@ -84,22 +95,10 @@ export function DeadLettersView({ project, query }: { project: ProjectView; quer
       )}
       {page.error && <p class="error">Could not read the dead-letter queue: {page.error}</p>}
       <table class="list">
-        <thead>
-          <tr>
-            <th scope="col">
-              <span class="visually-hidden">Selected</span>
-            </th>
-            <th scope="col">Published</th>
-            <th scope="col">Job</th>
-            <th scope="col">Status</th>
-            <th scope="col">Payload</th>
-            <th scope="col">Last answer</th>
-            <th scope="col">Message</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <ColumnHeads
+          columns={["Selected", "Published", "Job", "Status", "Payload", "Last answer", "Message", "Actions"]}
+          hidden={["Selected", "Actions"]}
+        />
         <tbody>
           {messages.map((entry) => {
             const owner = jobOf(entry.url, project);

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { type FlowControlInfo, qstash } from "./api.js";
 import { KEYS_PER_JOB, usedOfMax } from "./flow-keys.js";
-import { Time } from "./ui.js";
+import { ColumnHeads, Time } from "./ui.js";
 
 /** What `GET /v2/flowControl/{key}` adds to the list: whether delivery is paused, what is pinned, the period. */
 function KeyDetail({ info }: { info: FlowControlInfo }) {
@@ -85,14 +85,7 @@ export function FlowKeys({ template, keys, total }: { template: string; keys?: F
   return (
     <>
       <table class="list flow-keys" aria-label={`Flow-control keys of ${template}`}>
-        <thead>
-          <tr>
-            <th scope="col">Key</th>
-            <th scope="col">Waiting</th>
-            <th scope="col">Parallelism</th>
-            <th scope="col">Rate</th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={["Key", "Waiting", "Parallelism", "Rate"]} />
         <tbody>
           {keys.map((info) => (
             <KeyRow key={info.flowControlKey} info={info} />

@@ -6,7 +6,18 @@ import { DispatchForm } from "./dispatch.js";
 import { attemptsOf, headerValue, jobOf, prettyBody, replayOf, replaysOf, summarize } from "./history.js";
 import { runHeaders } from "./keys.js";
 import { MessageRun } from "./runs.js";
-import { Answer, confirmAction, MessageLink, Notice, Pre, Section, StateBadge, Time, usePoll } from "./ui.js";
+import {
+  Answer,
+  ColumnHeads,
+  confirmAction,
+  MessageLink,
+  Notice,
+  Pre,
+  Section,
+  StateBadge,
+  Time,
+  usePoll,
+} from "./ui.js";
 
 const openMessage = (messageId: string) => {
   location.hash = `#/messages/${encodeURIComponent(messageId)}`;
@@ -178,15 +189,7 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
         <p class="muted">No attempt yet.</p>
       ) : (
         <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Started</th>
-              <th scope="col">Status</th>
-              <th scope="col">Duration</th>
-              <th scope="col">Response or error</th>
-            </tr>
-          </thead>
+          <ColumnHeads columns={["#", "Started", "Status", "Duration", "Response or error"]} />
           <tbody>
             {attempts.map((attempt, index) => (
               <tr key={attempt.startedAt} class={`attempt-${attempt.outcome}`}>

@@ -1,7 +1,7 @@
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { jobOf, MESSAGE_STATES, type MessageState, type MessageSummary, pagingState, summarize } from "./history.js";
-import { JobSelect, MessageLink, Section, StateBadge, Time, usePages, usePoll } from "./ui.js";
+import { ColumnHeads, JobSelect, MessageLink, Section, StateBadge, Time, usePages, usePoll } from "./ui.js";
 
 const PAGE = 50;
 
@@ -84,15 +84,7 @@ export function MessagesView({ project, query }: { project: ProjectView; query: 
       </div>
       {page.error && <p class="error">Could not read the logs: {page.error}</p>}
       <table class="list">
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Job</th>
-            <th scope="col">State</th>
-            <th scope="col">Status</th>
-            <th scope="col">Message</th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={["When", "Job", "State", "Status", "Message"]} />
         <tbody>
           {rows.map((row) => {
             const owner = jobOf(row.url, project);

@@ -19,7 +19,7 @@ const STATUS_CLASS: Record<RunStatus, string> = {
 
 const ENDED: readonly RunStatus[] = ["succeeded", "failed", "cancelled"];
 
-export function RunStatusBadge({ status }: { status: RunStatus }) {
+function RunStatusBadge({ status }: { status: RunStatus }) {
   return <span class={`badge ${STATUS_CLASS[status]}`}>{status}</span>;
 }
 

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { ProjectJob, ProjectSchedule, ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash, type RegisteredSchedule } from "./api.js";
 import { headerValue, jobOf } from "./history.js";
-import { Notice, Section, Time, usePoll } from "./ui.js";
+import { ColumnHeads, Notice, Section, Time, usePoll } from "./ui.js";
 
 interface Row {
   scheduleId: string;
@@ -99,18 +99,7 @@ export function SchedulesView({ project }: { project: ProjectView }) {
       {registered.error && <p class="error">Could not read QStash's schedules: {registered.error}</p>}
       <Notice notice={notice} />
       <table class="list">
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Schedule</th>
-            <th scope="col">Cron</th>
-            <th scope="col">In QStash</th>
-            <th scope="col">Next runs</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={["Job", "Schedule", "Cron", "In QStash", "Next runs", "Actions"]} hidden={["Actions"]} />
         <tbody>
           {all.map((row) => {
             const paused = row.registered?.isPaused === true;

@@ -72,6 +72,21 @@ export function Answer({ error, body }: { error?: string; body?: string }) {
 
 /** One line that says what just happened, read out by screen readers. */
 /** A link to a message's view, named by its id. */
+/** A list table's head, one column a name; `hidden` names are for screen readers only (a checkbox or button column). */
+export function ColumnHeads({ columns, hidden = [] }: { columns: readonly string[]; hidden?: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((name) => (
+          <th key={name} scope="col">
+            {hidden.includes(name) ? <span class="visually-hidden">{name}</span> : name}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 export const MessageLink = ({ messageId }: { messageId: string }) => (
   <a href={`#/messages/${encodeURIComponent(messageId)}`}>{messageId}</a>
 );

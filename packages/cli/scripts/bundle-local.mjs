@@ -5,9 +5,12 @@
 import { build } from "esbuild";
 
 const root = new URL("../", import.meta.url);
+// Two entries: `#local/defaults` (defaults and UserError, what start-up and `--help` need) and the server
+// (`#local`), split so they share one UserError class (instanceof holds) and `--version` loads no server.
 await build({
-  entryPoints: [new URL("../local/src/index.ts", root).pathname],
-  outfile: new URL("dist/local/index.js", root).pathname,
+  entryPoints: ["index", "defaults"].map((name) => new URL(`../local/src/${name}.ts`, root).pathname),
+  outdir: new URL("dist/local", root).pathname,
+  splitting: true,
   bundle: true,
   platform: "node",
   format: "esm",

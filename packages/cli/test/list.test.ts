@@ -117,6 +117,36 @@ describe("qjobs --help and --version", () => {
     expect(run.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  it("loads neither the local server, nor zod, ts-morph, esbuild or @upstash/redis for --version and --help", async () => {
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const { cliBin } = await import("../../../testkit/cli.js");
+    // A loader hook that names every module the CLI resolves, on stderr.
+    const hook = `data:text/javascript,${encodeURIComponent(
+      "export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('loaded ' + r.url + '\\n'); return r; }",
+    )}`;
+    for (const args of [["--version"], ["--help"], ["dev", "--help"], ["dashboard", "--help"]]) {
+      const { stderr } = await promisify(execFile)(process.execPath, [
+        "--no-warnings",
+        "--loader",
+        hook,
+        cliBin,
+        ...args,
+      ]);
+      const loaded = stderr.split("\n").filter((line) => line.startsWith("loaded "));
+      expect(loaded.some((line) => line.includes("/dist/cli.js"))).toBe(true); // the hook saw the CLI load
+      for (const heavy of [
+        "/dist/local/index.js",
+        "/zod",
+        "/ts-morph",
+        "/esbuild",
+        "/@upstash/redis",
+        "/dist/report.js",
+      ])
+        expect(loaded.filter((line) => line.includes(heavy))).toEqual([]);
+    }
+  });
+
   it("exits 1 on an unknown command, pointing at --help", async () => {
     const run = await runCli(["generat"]);
     expect(run.code).toBe(1);

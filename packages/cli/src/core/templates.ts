@@ -4,11 +4,8 @@ import { seconds } from "../duration.js";
 import { SCHEDULE_OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, Diagnostic, RegisteredJob, RegistryModel } from "../types.js";
 
-/** The options whose declared value may be a key template (issue 22), by the name errors use. */
-export const TEMPLATE_OPTIONS = ["flowControl.key", "deduplicationId", "label"] as const;
-
 /** The declared value of each template option of a job's options, when it is a string. */
-export function declaredTemplates(options: Readonly<Record<string, unknown>>): [string, string][] {
+function declaredTemplates(options: Readonly<Record<string, unknown>>): [string, string][] {
   const flow = options.flowControl as { key?: unknown } | undefined;
   const values: [string, unknown][] = [
     ["flowControl.key", flow?.key],

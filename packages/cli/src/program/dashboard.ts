@@ -1,7 +1,6 @@
 import { Option } from "commander";
-import { DEFAULT_DASHBOARD_PORT } from "#local";
+import { DEFAULT_DASHBOARD_PORT } from "#local/defaults";
 import { UserError } from "../errors.js";
-import { reportDashboardStarted } from "../report.js";
 import { appUrlAlias, type CommandDefinition, cwdOption, untilStopped } from "./shared.js";
 
 export const dashboardCommand: CommandDefinition = (root, { output }) => {
@@ -27,7 +26,10 @@ reads them, the page never sees the store's token.
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UserError(`--port must be a port number, got "${options.port}"`);
-      const { dashboard } = await import("../commands/dashboard.js");
+      const [{ dashboard }, { reportDashboardStarted }] = await Promise.all([
+        import("../commands/dashboard.js"),
+        import("../report.js"),
+      ]);
       const handle = await dashboard({ cwd: options.cwd, port, appUrl: options.jobsUrl ?? options.appUrl });
       const stopped = untilStopped();
       reportDashboardStarted(output, handle);

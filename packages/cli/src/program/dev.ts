@@ -1,8 +1,13 @@
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { DEV_CREDENTIALS } from "@qjobs/runtime/testing";
 import { Option } from "commander";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DLQ, DEFAULT_PORT, DEFAULT_REDIS_PORT, DEFAULT_RETRY_SCALE } from "#local";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_DLQ,
+  DEFAULT_PORT,
+  DEFAULT_REDIS_PORT,
+  DEFAULT_RETRY_SCALE,
+} from "#local/defaults";
 import { UserError } from "../errors.js";
-import { reportDevStarted, reportWatchEvent } from "../report.js";
 import { formatClock } from "../terminal.js";
 import { appUrlAlias, type CommandDefinition, cwdOption, untilStopped } from "./shared.js";
 
@@ -106,7 +111,11 @@ local Redis's token too.`,
         if (redisPort !== undefined && (!Number.isInteger(redisPort) || redisPort < 0 || redisPort > 65535))
           throw new UserError(`--redis-port must be a port number, got "${options.redisPort}"`);
         const { color } = output;
-        const [{ dev }, { formatAttempt }] = await Promise.all([import("../commands/dev.js"), import("../dev-log.js")]);
+        const [{ dev }, { formatAttempt }, { reportDevStarted, reportWatchEvent }] = await Promise.all([
+          import("../commands/dev.js"),
+          import("../dev-log.js"),
+          import("../report.js"),
+        ]);
         const handle = await dev({
           port,
           redisPort,

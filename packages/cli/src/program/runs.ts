@@ -1,5 +1,4 @@
 import { UserError } from "../errors.js";
-import { reportRun, reportRunsGet, reportRunsList, reportRunUpdate } from "../report.js";
 import { type CommandDefinition, cwdOption } from "./shared.js";
 
 export const runCommand: CommandDefinition = (root, { output, setExitCode }) => {
@@ -28,7 +27,10 @@ export const runCommand: CommandDefinition = (root, { output, setExitCode }) => 
         const timeout = Number(options.timeout);
         if (!Number.isFinite(timeout) || timeout <= 0)
           throw new UserError(`--timeout must be a number of seconds > 0, got ${JSON.stringify(options.timeout)}`);
-        const { runJob } = await import("../commands/runs.js");
+        const [{ runJob }, { reportRun, reportRunUpdate }] = await Promise.all([
+          import("../commands/runs.js"),
+          import("../report.js"),
+        ]);
         const result = await runJob({
           cwd: options.cwd,
           key,
@@ -52,7 +54,10 @@ export const runsCommand: CommandDefinition = (root, { output, setExitCode }) =>
     .addOption(cwdOption())
     .option("--json", "print the run as JSON")
     .action(async (id: string, options: { cwd: string; json?: boolean }) => {
-      const { getRunCommand } = await import("../commands/runs.js");
+      const [{ getRunCommand }, { reportRunsGet }] = await Promise.all([
+        import("../commands/runs.js"),
+        import("../report.js"),
+      ]);
       setExitCode(reportRunsGet(output, id, await getRunCommand({ cwd: options.cwd, id }), options.json ?? false));
     });
   runs
@@ -63,7 +68,10 @@ export const runsCommand: CommandDefinition = (root, { output, setExitCode }) =>
     .option("--status <status>", "only runs in this status")
     .option("--json", 'print { "runs", "nextCursor" } as JSON')
     .action(async (options: { cwd: string; job?: string; status?: string; json?: boolean }) => {
-      const { listRunsCommand } = await import("../commands/runs.js");
+      const [{ listRunsCommand }, { reportRunsList }] = await Promise.all([
+        import("../commands/runs.js"),
+        import("../report.js"),
+      ]);
       const page = await listRunsCommand({ cwd: options.cwd, key: options.job, status: options.status });
       setExitCode(reportRunsList(output, page, options.json ?? false));
     });

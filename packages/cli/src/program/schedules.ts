@@ -1,4 +1,3 @@
-import { reportSchedulesSync } from "../report.js";
 import { type CommandDefinition, cwdOption } from "./shared.js";
 
 export const schedulesCommand: CommandDefinition = (root, { output, setExitCode }) => {
@@ -19,7 +18,10 @@ export const schedulesCommand: CommandDefinition = (root, { output, setExitCode 
   Only schedules qjobs made for this URL are changed or deleted; schedules made by hand are left alone.`,
     )
     .action(async (options: { cwd: string; dryRun?: boolean; json?: boolean }) => {
-      const { schedulesSync } = await import("../commands/schedules.js");
+      const [{ schedulesSync }, { reportSchedulesSync }] = await Promise.all([
+        import("../commands/schedules.js"),
+        import("../report.js"),
+      ]);
       const result = await schedulesSync({ cwd: options.cwd, dryRun: options.dryRun });
       setExitCode(reportSchedulesSync(output, result, options.json ?? false));
     });

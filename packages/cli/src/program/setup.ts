@@ -1,4 +1,3 @@
-import { confirmInit, reportGenerate, reportInit, reportList, reportWatchEvent } from "../report.js";
 import { type CommandDefinition, cwdOption, untilStopped } from "./shared.js";
 
 export const initCommand: CommandDefinition = (root, { output }) => {
@@ -11,7 +10,10 @@ export const initCommand: CommandDefinition = (root, { output }) => {
     .option("--install", "run the package manager's install at the end")
     .action(async (options: { cwd: string; yes?: boolean; force?: boolean; install?: boolean }) => {
       const interactive = !options.yes && Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI;
-      const { init } = await import("../commands/init.js");
+      const [{ init }, { confirmInit, reportInit }] = await Promise.all([
+        import("../commands/init.js"),
+        import("../report.js"),
+      ]);
       const result = await init({
         cwd: options.cwd,
         force: options.force,
@@ -29,7 +31,10 @@ export const generateCommand: CommandDefinition = (root, { output, setExitCode }
     .addOption(cwdOption())
     .option("--check", "write nothing; exit 1 if a generated file is stale or missing (for CI)")
     .action(async (options: { cwd: string; check?: boolean }) => {
-      const { generate } = await import("../commands/generate.js");
+      const [{ generate }, { reportGenerate }] = await Promise.all([
+        import("../commands/generate.js"),
+        import("../report.js"),
+      ]);
       const check = options.check ?? false;
       setExitCode(reportGenerate(output, await generate({ cwd: options.cwd, check }), check));
     });
@@ -41,7 +46,10 @@ export const watchCommand: CommandDefinition = (root, { output }) => {
     .description("generate, then regenerate on every add, change or removal of a job file (and of the config)")
     .addOption(cwdOption())
     .action(async (options: { cwd: string }) => {
-      const { watch } = await import("../commands/watch.js");
+      const [{ watch }, { reportWatchEvent }] = await Promise.all([
+        import("../commands/watch.js"),
+        import("../report.js"),
+      ]);
       const watcher = await watch({ cwd: options.cwd, onEvent: (event) => reportWatchEvent(output, event) });
       const stopped = untilStopped();
       output.out(output.color.dim(`Watching ${watcher.config.jobs.join(", ")}; Ctrl-C stops.`));
@@ -57,7 +65,7 @@ export const listCommand: CommandDefinition = (root, { output, setExitCode }) =>
     .addOption(cwdOption())
     .option("--json", 'print [{ "key", "file", "export", "schedules" }] sorted by key')
     .action(async (options: { cwd: string; json?: boolean }) => {
-      const { list } = await import("../commands/list.js");
+      const [{ list }, { reportList }] = await Promise.all([import("../commands/list.js"), import("../report.js")]);
       setExitCode(reportList(output, await list({ cwd: options.cwd }), options.json ?? false));
     });
 };

@@ -16,7 +16,7 @@ export function serializeMessage(message: Message) {
   return { ...rest, body: body.toString("base64") };
 }
 
-export function restoreMessage(stored: Record<string, unknown>): Message {
+function restoreMessage(stored: Record<string, unknown>): Message {
   const message = { ...(stored as unknown as Message), body: Buffer.from(String(stored.body ?? ""), "base64") };
   return { ...message, retryDelayFn: message.retryDelay ? parseRetryDelay(message.retryDelay) : undefined };
 }

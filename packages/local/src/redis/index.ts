@@ -1,6 +1,7 @@
 // The local stand-in for Upstash Redis (issue 18): the gateway (behaviour and storage) and the router
 // (the Upstash REST protocol), to be mounted under /redis beside the local QStash.
 export type { Reply } from "./command.js";
+export { DEFAULT_REDIS_PORT } from "./defaults.js";
 export { RedisError } from "./errors.js";
 export {
   MAX_KEYS,
@@ -12,7 +13,6 @@ export {
   type WriteRecord,
 } from "./gateway.js";
 export {
-  DEFAULT_REDIS_PORT,
   MAX_PIPELINE_COMMANDS,
   MAX_REQUEST_BYTES,
   REDIS_PREFIX,

@@ -7,8 +7,6 @@ import type { Outcome, RedisGateway } from "./gateway.js";
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 /** The most commands one /pipeline or /multi-exec may carry. */
 export const MAX_PIPELINE_COMMANDS = 1000;
-/** The local Redis's own port, beside qjobs dev's QStash (8080); the port serverless-redis-http examples use. */
-export const DEFAULT_REDIS_PORT = 8079;
 /** Where the local Redis is mounted on the local server. */
 export const REDIS_PREFIX = "/redis";
 

@@ -28,8 +28,8 @@ import { UserError } from "../user-error.js";
 
 /** Where the platform has it (not on Windows), opening a link fails (ELOOP) instead of following it. */
 const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
-export const PRIVATE_FOLDER_MODE = 0o700;
-export const PRIVATE_FILE_MODE = 0o600;
+const PRIVATE_FOLDER_MODE = 0o700;
+const PRIVATE_FILE_MODE = 0o600;
 
 const linkError = (path: string, link: string) =>
   new UserError(
@@ -90,11 +90,6 @@ function makeFolder(root: string, dir: string): Stats {
   const stats = lstatSync(dir);
   if (stats.isSymbolicLink()) throw linkError(dir, dir);
   return stats;
-}
-
-/** A folder under the project for files qjobs writes (`.qjobs/`): created 0700, never through a link. */
-export function projectFolder(root: string, dir: string): void {
-  makeFolder(root, dir);
 }
 
 /**
