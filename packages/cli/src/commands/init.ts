@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
-import { DEFAULT_REDIS_PORT } from "#local";
+import { DEFAULT_REDIS_PORT } from "#local/defaults";
 import { CONFIG_FILE, defaultConfig, loadConfig, sourceBase } from "../core/config.js";
 import { discoverFiles } from "../core/discover.js";
 import { importSpecifier } from "../core/render.js";
