@@ -36,6 +36,37 @@ export type ScheduleDeclaration<TInput> =
 /** When a job runs by itself: one schedule or several. `qjobs generate` reads it statically, so use literals. */
 export type JobSchedule<TInput> = ScheduleDeclaration<TInput> | readonly ScheduleDeclaration<TInput>[];
 
+// `[S] extends [undefined]` first: without strictNullChecks, `undefined extends StandardSchemaV1` holds.
+/** What a job's payload is, as dispatched: the schema's input, or the handler's parameter without a schema. */
+type InputOf<S, P> = [S] extends [undefined] ? P : S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : P;
+/** What a job's handler gets: the schema's output, or what was dispatched. */
+type OutputOf<S, P> = [S] extends [undefined] ? P : S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : P;
+
+/**
+ * A job's definition, with a schema or without. One type, and so one signature of `createJob`: with overloads,
+ * tsc's first line for a misuse is "No overload matches this call", and what is wrong comes lines later.
+ * The schema (not a function) is inferred first, and the handler's parameter is typed from it.
+ */
+type Definition<
+  TSchema,
+  TPayload,
+  TResult,
+  TFlowKey extends string,
+  TDeduplicationId extends string,
+  TLabel extends string,
+  TDebounceKey extends string,
+> = DeclaredOptions<InputOf<TSchema, TPayload>, TFlowKey, TDeduplicationId, TLabel> & {
+  /** Validates each payload at dispatch and at delivery; its input is what travels, so it must be JSON too. */
+  schema?: TSchema;
+  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
+  debounce?: DebounceDeclaration<InputOf<TSchema, TPayload>, TDebounceKey>;
+  /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
+  onFailure?: FailureHook<NoInfer<OutputOf<TSchema, TPayload>>>;
+  /** `z.date()` in a schema is refused (its input is a Date); `z.coerce.date()` is fine. */
+  handler: JsonPayloadCheck<InputOf<TSchema, TPayload>> & JobHandler<OutputOf<TSchema, TPayload>, TResult>;
+  schedule?: JobSchedule<NoInfer<InputOf<TSchema, TPayload>>>;
+};
+
 /**
  * The options a job declares: `flowControl.key`, `deduplicationId` and `label` may be templates over the payload
  * (`"tenant:{tenantId}"`), checked by tsc and filled at dispatch time.
@@ -47,15 +78,7 @@ export type JobDefinition<
   TDeduplicationId extends string = string,
   TLabel extends string = string,
   TDebounceKey extends string = string,
-> = DeclaredOptions<TPayload, TFlowKey, TDeduplicationId, TLabel> & {
-  schema?: undefined;
-  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
-  debounce?: DebounceDeclaration<TPayload, TDebounceKey>;
-  /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
-  onFailure?: FailureHook<NoInfer<TPayload>>;
-  handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>;
-  schedule?: JobSchedule<NoInfer<TPayload>>;
-};
+> = Definition<undefined, TPayload, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>;
 
 /** A job with a schema: its templates are checked against the schema's input, what is dispatched. */
 export type SchemaJobDefinition<
@@ -65,17 +88,7 @@ export type SchemaJobDefinition<
   TDeduplicationId extends string = string,
   TLabel extends string = string,
   TDebounceKey extends string = string,
-> = DeclaredOptions<StandardSchemaV1.InferInput<TSchema>, TFlowKey, TDeduplicationId, TLabel> & {
-  schema: TSchema;
-  /** Dispatches with the same key within `period` run the job once, with the last payload (needs the run store). */
-  debounce?: DebounceDeclaration<StandardSchemaV1.InferInput<TSchema>, TDebounceKey>;
-  /** Runs once when QStash gives up on a message of this job (retries exhausted, or 489). At least once: deduplicate on `failure.sourceMessageId`. */
-  onFailure?: FailureHook<NoInfer<StandardSchemaV1.InferOutput<TSchema>>>;
-  /** The schema's input is what travels: it must be JSON too (`z.date()` is refused, `z.coerce.date()` is fine). */
-  handler: JobHandler<StandardSchemaV1.InferOutput<TSchema>, TResult> &
-    JsonPayloadCheck<StandardSchemaV1.InferInput<TSchema>>;
-  schedule?: JobSchedule<NoInfer<StandardSchemaV1.InferInput<TSchema>>>;
-};
+> = Definition<TSchema, unknown, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey> & { schema: TSchema };
 
 /**
  * Defines a job. Export it from a `*.job.ts` file and `qjobs generate` registers it.
@@ -85,22 +98,8 @@ export type SchemaJobDefinition<
  * export const resize = createJob("images/resize", { schema, retries: 5, handler: async (payload) => {} });
  * ```
  */
-export function createJob<TPayload = undefined, TResult = unknown>(
-  key: string,
-  handler: JobHandler<TPayload, TResult> & JsonPayloadCheck<TPayload>,
-): Job<TPayload, TPayload, TResult>;
 export function createJob<
-  TSchema extends StandardSchemaV1,
-  TResult = unknown,
-  TFlowKey extends string = string,
-  TDeduplicationId extends string = string,
-  TLabel extends string = string,
-  TDebounceKey extends string = string,
->(
-  key: string,
-  definition: SchemaJobDefinition<TSchema, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>,
-): Job<StandardSchemaV1.InferInput<TSchema>, StandardSchemaV1.InferOutput<TSchema>, TResult>;
-export function createJob<
+  TSchema extends StandardSchemaV1 | undefined = undefined,
   TPayload = undefined,
   TResult = unknown,
   TFlowKey extends string = string,
@@ -109,8 +108,13 @@ export function createJob<
   TDebounceKey extends string = string,
 >(
   key: string,
-  definition: JobDefinition<TPayload, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>,
-): Job<TPayload, TPayload, TResult>;
+  // The check goes outside the union: TypeScript 7 may print the definition first and cut the rest short.
+  definition: JsonPayloadCheck<TPayload> &
+    (
+      | JobHandler<TPayload, TResult>
+      | Definition<TSchema, TPayload, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>
+    ),
+): Job<InputOf<TSchema, TPayload>, OutputOf<TSchema, TPayload>, TResult>;
 export function createJob(
   key: string,
   definition:

@@ -225,10 +225,14 @@ export type JsonIssues<T, Path extends string = "payload", Depth extends unknown
                           }[keyof T & string]
                         : never;
 
-/** Nothing when a payload type is JSON-safe; otherwise a requirement no handler meets, naming what is not. */
-export type JsonPayloadCheck<T> = [JsonIssues<T>] extends [never]
-  ? unknown
-  : { "a payload travels as JSON, which cannot carry": JsonIssues<T> };
+/** What a handler whose payload type JSON cannot carry is asked to be: tsc prints it by name, with the issue. */
+export type PayloadIsNotJson<Issue extends string> = { "a payload travels as JSON, which cannot carry": Issue };
+
+/**
+ * Nothing when a payload type is JSON-safe; otherwise a requirement no handler meets, naming what is not. It goes
+ * first in an intersection, so that tsc's first line names the issue before it cuts a long payload type short.
+ */
+export type JsonPayloadCheck<T> = [JsonIssues<T>] extends [never] ? unknown : PayloadIsNotJson<JsonIssues<T>>;
 
 /** What JSON drops: from an object it removes the property, in an array or at the top it becomes `null`. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a handler typed as returning void returns undefined, which JSON drops.
