@@ -1,9 +1,10 @@
+import { Fragment } from "preact";
 import { useState } from "preact/hooks";
-import { REPLAY_OF_FORWARD } from "../../local/src/dashboard/endpoints.js";
+import { REPLAY_OF_FORWARD, REPLAY_OF_HEADER, RETRY_OF_HEADER } from "../../local/src/dashboard/endpoints.js";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { qstash } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
-import { attemptsOf, headerValue, jobOf, prettyBody, replayOf, replaysOf, summarize } from "./history.js";
+import { attemptsOf, headerValue, jobOf, linkedFrom, linkedTo, prettyBody, summarize } from "./history.js";
 import { runHeaders } from "./keys.js";
 import { MessageRun } from "./runs.js";
 import {
@@ -32,12 +33,18 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
         qstash.events({ messageIds: [messageId], count: 1000 }),
         qstash.dlq({ messageId, count: 1 }),
       ]);
-      // Its replays: messages published since, to the same URL, whose CREATED entry names it (the newest 100).
+      // Its replays and retries: messages published since, to the same URL, whose CREATED entry names it (the
+      // newest 100).
       const created = events.find((entry) => entry.state === "CREATED");
       const later = created
         ? (await qstash.events({ url: created.url, state: "CREATED", fromDate: created.time, count: 100 })).events
         : [];
-      return { events, dead: messages[0], replays: replaysOf(messageId, later) };
+      return {
+        events,
+        dead: messages[0],
+        replays: linkedTo(messageId, later, REPLAY_OF_HEADER),
+        retries: linkedTo(messageId, later, RETRY_OF_HEADER),
+      };
     },
     [messageId],
     1500,
@@ -64,8 +71,12 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const nextRetry = latest?.state === "RETRY" ? latest.nextDeliveryTime : undefined;
   const due = summary.state === "scheduled" ? created?.nextDeliveryTime : undefined;
   const replayable = job?.publish !== undefined && body !== "REDACTED";
-  const original = replayOf(created);
-  const replays = history.data?.replays ?? [];
+  const links = [
+    { term: "Replay of", ids: [linkedFrom(created, REPLAY_OF_HEADER)].filter((id) => id !== undefined) },
+    { term: "Replayed as", ids: history.data?.replays ?? [] },
+    { term: "Retry of", ids: [linkedFrom(created, RETRY_OF_HEADER)].filter((id) => id !== undefined) },
+    { term: "Retried as", ids: history.data?.retries ?? [] },
+  ].filter((link) => link.ids.length > 0);
   const replayHeaders = { [REPLAY_OF_FORWARD]: messageId };
 
   const replay = async () => {
@@ -125,28 +136,20 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
             </dd>
           </>
         )}
-        {original && (
-          <>
-            <dt>Replay of</dt>
-            <dd>
-              <MessageLink messageId={original} />
-            </dd>
-          </>
-        )}
-        {replays.length > 0 && (
-          <>
-            <dt>Replayed as</dt>
+        {links.map(({ term, ids }) => (
+          <Fragment key={term}>
+            <dt>{term}</dt>
             <dd>
               <ul class="links">
-                {replays.map((replay) => (
-                  <li key={replay}>
-                    <MessageLink messageId={replay} />
+                {ids.map((id) => (
+                  <li key={id}>
+                    <MessageLink messageId={id} />
                   </li>
                 ))}
               </ul>
             </dd>
-          </>
-        )}
+          </Fragment>
+        ))}
         {due !== undefined && (
           <>
             <dt>Due</dt>

@@ -158,6 +158,42 @@ describe("attack: the replay header carries a text of the page's choosing to the
   });
 });
 
+describe("attack: a dead letter's retry carries the page's configuration headers (a callback, a forwarded header)", () => {
+  it("a retry with any Upstash-* header is refused with 403; a plain one names the dead letter, from QStash", async () => {
+    answer = (target) =>
+      target.startsWith("/v2/dlq/dlq_1")
+        ? { status: 200, type: "application/json", body: '{"dlqId":"dlq_1","messageId":"msg_dead-1"}' }
+        : { status: 201, type: "application/json", body: '{"messageId":"msg_retry"}' };
+    for (const [name, value] of [
+      ["upstash-callback", THIRD_PARTY],
+      ["upstash-forward-authorization", "Bearer forged"],
+      ["upstash-forward-qjobs-retry-of", "msg_other"],
+      ["upstash-retries", "0"],
+    ] as const) {
+      const refused = await proxy("/v2/dlq/retry/dlq_1", { method: "POST", headers: { [name]: value } });
+      expect({ name, status: refused.status }).toEqual({ name, status: 403 });
+    }
+    expect(received).toEqual([]);
+    // The page's own retry: no header of its own; the proxy asks QStash which message the dead letter was.
+    expect((await proxy("/v2/dlq/retry/dlq_1", { method: "POST" })).status).toBe(201);
+    const retry = received.find((call) => call.target === "/v2/dlq/retry/dlq_1");
+    expect(Object.keys(retry?.headers ?? {}).filter((name) => name.startsWith("upstash-"))).toEqual([
+      "upstash-forward-qjobs-retry-of",
+    ]);
+    expect(retry?.headers["upstash-forward-qjobs-retry-of"]).toBe("msg_dead-1");
+  });
+
+  it("a dead letter QStash names with something that is not a message id gets no header", async () => {
+    answer = (target) =>
+      target.startsWith("/v2/dlq/dlq_2")
+        ? { status: 200, type: "application/json", body: '{"dlqId":"dlq_2","messageId":"msg_1, <script>"}' }
+        : { status: 201, type: "application/json", body: '{"messageId":"msg_retry"}' };
+    expect((await proxy("/v2/dlq/retry/dlq_2", { method: "POST" })).status).toBe(201);
+    const retry = received.find((call) => call.target === "/v2/dlq/retry/dlq_2");
+    expect(retry?.headers["upstash-forward-qjobs-retry-of"]).toBeUndefined();
+  });
+});
+
 describe("attack: the page publishes a forged failure callback to a job's onFailure hook", () => {
   it("the page refuses it before any request (the proxy refuses it too, above)", async () => {
     const fetched = vi.spyOn(globalThis, "fetch");

@@ -51,6 +51,31 @@ describe("filters that filter: a filter that matches nothing acts on nothing", (
     expect(await dlqIds(client)).toEqual([ids.b]);
   });
 
+  it("a dead letter's retry takes configuration headers over the dead letter's (QStash's docs), forwarded ones too", async () => {
+    const { client, destination, engine, server, ids } = await withDeadLetters();
+    const [dead] = (await client.dlq.listMessages({ filter: { messageId: ids.a } })).messages;
+    const answer = await fetch(`${server.url}/v2/dlq/retry/${dead?.dlqId}`, {
+      method: "POST",
+      headers: { ...auth, "Upstash-Label": "again", "Upstash-Forward-Qjobs-Retry-Of": ids.a },
+    });
+    expect(answer.status).toBe(200);
+    const { messageId } = (await answer.json()) as { messageId: string };
+    const [delivery] = (await destination.waitFor(4)).slice(3);
+    expect(delivery?.headers["upstash-message-id"]).toBe(messageId);
+    expect(delivery?.headers["qjobs-retry-of"]).toBe(ids.a);
+    await engine.idle();
+    const [created] = (await client.logs({ filter: { messageId, state: "CREATED" } })).logs;
+    expect(created?.label).toBe("again");
+    // What was not sent stays the dead letter's: its body and destination.
+    expect(created?.url).toBe(`${destination.url}/a`);
+    expect(delivery?.body.toString()).toBe("1");
+    const bad = await fetch(`${server.url}/v2/dlq/retry/${dead?.dlqId}`, {
+      method: "POST",
+      headers: { ...auth, "Upstash-Retries": "many" },
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it("dlq.listMessages filters by responseStatus, label, url and date; dlq.delete({ all: true }) empties it", async () => {
     const { client, destination } = await withDeadLetters();
     const list = async (filter: Parameters<Client["dlq"]["listMessages"]>[0]) =>

@@ -36,6 +36,12 @@ export const DASHBOARD_ENDPOINTS = [
 export const REPLAY_OF_HEADER = "qjobs-replay-of";
 /** As the page sends it: `Upstash-Forward-` makes QStash pass it on to the app. */
 export const REPLAY_OF_FORWARD = `upstash-forward-${REPLAY_OF_HEADER}`;
+/**
+ * The header the proxy adds to a dead letter's Retry, naming the dead letter's message (QStash takes configuration
+ * headers with a retry): the new message and its original link each other from the logs, as a replay does.
+ */
+export const RETRY_OF_HEADER = "qjobs-retry-of";
+export const RETRY_OF_FORWARD = `upstash-forward-${RETRY_OF_HEADER}`;
 /** A message id as QStash writes them (`msg_…`): letters, digits, `_` and `-`, never a long text. */
 export const MESSAGE_ID = /^[A-Za-z0-9_-]{1,200}$/;
 

@@ -4,7 +4,6 @@ import {
   type Env,
   isValidJobKey,
   JOB_KEY_RULE,
-  linkRunRetry,
   RUN_STORE_VARIABLES,
   type Run,
   type RunPage,
@@ -83,42 +82,4 @@ function listQuery(search: URLSearchParams): { key?: string; limit?: number; cur
     return { error: `limit must be a whole number from 1 to 100, got ${JSON.stringify(limitText)}` };
   const cursor = search.get("cursor") ?? undefined;
   return { ...(key ? { key } : {}), ...(limit ? { limit } : {}), ...(cursor ? { cursor } : {}) };
-}
-
-/**
- * Before the page's "Retry" of a dead letter is forwarded: the dead letter's message id, asked of QStash, so the
- * retry's new message can be linked to it (retryOf/retriedAs) and the old run follows to the new one. Returns
- * what to do with QStash's answer; nothing without a store. Linking is best effort: it never fails the retry.
- */
-export async function retryLink(
-  options: RunsOptions,
-  upstream: { url: string; token: string },
-  dlqIdSegment: string,
-): Promise<((status: number, answer: string) => Promise<void>) | undefined> {
-  let env: Env;
-  let dlqId: string;
-  try {
-    dlqId = decodeURIComponent(dlqIdSegment);
-    env = options.env();
-    if (!readRunStoreConfig(env)) return undefined;
-  } catch {
-    return undefined;
-  }
-  let retried: string | undefined;
-  try {
-    const answer = await fetch(`${upstream.url.replace(/\/$/, "")}/v2/dlq/${encodeURIComponent(dlqId)}`, {
-      headers: { authorization: `Bearer ${upstream.token}` },
-      redirect: "manual",
-      signal: AbortSignal.timeout(5000),
-    });
-    if (answer.ok) retried = ((await answer.json()) as { messageId?: unknown }).messageId as string | undefined;
-  } catch {}
-  if (typeof retried !== "string") return undefined;
-  return async (status, text) => {
-    if (status < 200 || status >= 300) return;
-    try {
-      const retry = (JSON.parse(text) as { messageId?: unknown }).messageId;
-      if (typeof retry === "string") await linkRunRetry(retried, retry, env);
-    } catch {}
-  };
 }

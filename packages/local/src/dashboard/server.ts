@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BYPASS_HEADER } from "@qjobs/runtime";
 import { readBody, sameSecret } from "../http.js";
+import { type PreparedRetry, prepareRetry } from "./dead-letter-retry.js";
 import { dashboardEndpoint } from "./endpoints.js";
 import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
-import { type RunsOptions, retryLink, runsAnswer } from "./runs.js";
+import { type RunsOptions, runsAnswer } from "./runs.js";
 import type { ProjectView } from "./view.js";
 
 /** Serves one request that is not for QStash's API: the page, its assets, the project, the proxy. */
@@ -80,6 +81,15 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       if (typeof value === "string" && (name === "content-type" || name.startsWith("upstash-"))) headers[name] = value;
     }
     let forwarded = `${pathname}${search}`;
+    // A retry takes QStash's configuration headers (callbacks, forwarded headers): the page sends none, and
+    // the proxy adds only the header naming the dead letter (dead-letter-retry.ts).
+    let retry: PreparedRetry | undefined;
+    if (endpoint.path === "/v2/dlq/retry/:dlqId") {
+      const sent = Object.keys(headers).find((name) => name.startsWith("upstash-"));
+      if (sent) return json(response, 403, { error: `The dashboard retries a dead letter as it was, without ${sent}` });
+      retry = await prepareRetry(options.runs, options.upstream(), pathname.split("/").pop() as string);
+      Object.assign(headers, retry.headers);
+    }
     if (endpoint.path.startsWith("/v2/publish/")) {
       // A forwarded-header from the page could carry anything to the app: only the proxy adds the secret.
       for (const name of Object.keys(headers)) if (name.includes(BYPASS_HEADER)) delete headers[name];
@@ -96,11 +106,6 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       );
       forwarded = `/v2/publish/${checked.destination}`;
     }
-    // A dead letter's retry is a new message: its run is linked to the old one (runs.ts).
-    const linkRetry =
-      endpoint.path === "/v2/dlq/retry/:dlqId"
-        ? await retryLink(options.runs, options.upstream(), pathname.split("/").pop() as string)
-        : undefined;
     const body = await readBody(request, options.maxBodyBytes);
     if (!body) return json(response, 413, { error: `The body is over ${options.maxBodyBytes} bytes` });
     const upstream = options.upstream();
@@ -122,7 +127,7 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
         error: `QStash's answer is over ${MAX_ANSWER_BYTES / 1024 / 1024} MiB: ask for fewer at a time`,
         tooLarge: true,
       });
-    await linkRetry?.(answer.status, text.toString("utf8"));
+    await retry?.answered(answer.status, text.toString("utf8"));
     response
       .writeHead(answer.status, { "content-type": "application/json", ...PAGE_HEADERS })
       .end(pageAnswer(text, answer.status, [upstream.token, options.bypassSecret]));

@@ -210,22 +210,32 @@ export class Engine {
     return this.deadLetters.deleteMatching(filter, count, cursor);
   }
 
-  /** Publishes a dead letter again, as a new message, and takes it out of the queue. */
-  retryDlq(dlqId: string): { messageId: string } | undefined {
+  /**
+   * Publishes a dead letter again, as a new message, and takes it out of the queue. The retry's configuration
+   * headers (`retryOverrides`) override the dead letter's settings.
+   */
+  retryDlq(dlqId: string, overrides: Partial<MessageSpec> = {}): { messageId: string } | undefined {
     const entry = this.state.dlq.get(dlqId);
     if (!entry) return undefined;
     this.deadLetters.delete(dlqId);
     const { messageId, createdAt, retryDelayFn, state, retried, dueAt, deduplicationId, ...spec } = entry.message;
-    return this.publish({ ...spec, delayMs: 0, notBefore: undefined });
+    return this.publish({
+      ...spec,
+      delayMs: 0,
+      notBefore: undefined,
+      ...overrides,
+      headers: { ...spec.headers, ...overrides.headers },
+    });
   }
 
   retryDlqMatching(
     filter: Filter,
+    overrides: Partial<MessageSpec>,
     count?: number,
     cursor?: string,
   ): { responses: { messageId: string }[]; cursor?: string } {
     const chosen = this.deadLetters.list(filter, count, cursor);
-    const responses = chosen.items.flatMap((entry) => this.retryDlq(entry.dlqId) ?? []);
+    const responses = chosen.items.flatMap((entry) => this.retryDlq(entry.dlqId, overrides) ?? []);
     return { responses, ...(chosen.cursor ? { cursor: chosen.cursor } : {}) };
   }
 

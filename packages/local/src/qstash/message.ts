@@ -230,6 +230,36 @@ export function parsePublish(
   };
 }
 
+/** Which of a message's settings each configuration header sets (the body and destination stay a dead letter's). */
+const OVERRIDDEN_BY: readonly (readonly [header: string, field: keyof MessageSpec])[] = [
+  ["upstash-method", "method"],
+  ["upstash-delay", "delayMs"],
+  ["upstash-not-before", "notBefore"],
+  ["upstash-retries", "maxRetries"],
+  ["upstash-retry-delay", "retryDelay"],
+  ["upstash-timeout", "timeoutMs"],
+  ["upstash-callback", "callback"],
+  ["upstash-failure-callback", "failureCallback"],
+  ["upstash-deduplication-id", "deduplicationId"],
+  ["upstash-flow-control-key", "flowControl"],
+  ["upstash-label", "labels"],
+];
+
+/**
+ * What a dead letter's retry changes: QStash takes "all configuration headers" with it, over the dead letter's
+ * own (docs, "Retry a DLQ message": `Upstash-Retries: 0` is its example). `Upstash-Forward-*` adds or replaces
+ * delivered headers. Checked as a publish is, with its 400s.
+ */
+export function retryOverrides(headers: Record<string, string>): Partial<MessageSpec> {
+  const spec = parsePublish("http://retry.invalid/", headers, Buffer.alloc(0), "");
+  const overrides: Partial<MessageSpec> = {};
+  for (const [header, field] of OVERRIDDEN_BY)
+    if (headers[header] !== undefined) Object.assign(overrides, { [field]: spec[field] });
+  const delivered = forwarded(headers, "upstash-forward-");
+  if (Object.keys(delivered).length > 0) overrides.headers = delivered;
+  return overrides;
+}
+
 /** `Upstash-Redact-Fields: body,header[Authorization]`, or `header` for every header. */
 function redact(value: string | undefined): Redact | undefined {
   if (!value) return undefined;

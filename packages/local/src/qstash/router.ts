@@ -13,7 +13,7 @@ import {
 } from "./call.js";
 import { parseQuery } from "./filters.js";
 import type { Engine } from "./gateway.js";
-import { BadRequest, parsePublish } from "./message.js";
+import { BadRequest, parsePublish, retryOverrides } from "./message.js";
 import { publish, publishBatch } from "./publish-routes.js";
 import { dlqView, eventView, groupView, messageView, queueView, scheduleView } from "./views.js";
 
@@ -140,8 +140,8 @@ const ROUTES: readonly Route[] = [
   route("dlq", "POST", {
     id: "retry",
     action: true,
-    handle: (engine, _call, _id, action) => {
-      const response = engine.retryDlq(action);
+    handle: (engine, call, _id, action) => {
+      const response = engine.retryDlq(action, retryOverrides(call.headers));
       return response ? ok(response) : notFound("dlq message");
     },
   }),
@@ -149,7 +149,7 @@ const ROUTES: readonly Route[] = [
     id: "retry",
     handle: (engine, call) => {
       const { filter, count, cursor } = parseQuery(call.query, "dlq-action", name(call));
-      return ok(engine.retryDlqMatching(filter, count, cursor));
+      return ok(engine.retryDlqMatching(filter, retryOverrides(call.headers), count, cursor));
     },
   }),
   route("dlq", "GET", {
