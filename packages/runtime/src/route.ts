@@ -6,7 +6,6 @@ import {
   isLocalUse,
   processEnv,
   type RouteConfig,
-  RUN_STORE_VARIABLES,
   type RunStoreConfig,
   readMaxBodyBytes,
   readRouteConfig,
@@ -82,8 +81,27 @@ function onceAsync<T>(make: () => Promise<T>): () => Promise<T> {
   };
 }
 
-/** The variables the run store is read from, so the cached configuration follows them. */
-const RUN_STORE_FINGERPRINT = [...RUN_STORE_VARIABLES, "QJOBS_RUN_RETENTION", "QJOBS_RUN_TOKEN_SECRET"];
+/**
+ * An env that notes each variable read through it, with its value then: the route's cached configuration is
+ * parsed again only when one of those changed. So there is no list of variables to keep in step with the readers.
+ */
+function readThrough(env: Env): { env: Env; changedIn: (next: Env) => boolean } {
+  const seen = new Map<string, string | undefined>();
+  const noting = new Proxy(env, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof name === "string" && !seen.has(name)) seen.set(name, value);
+      return value;
+    },
+  });
+  return {
+    env: noting,
+    changedIn(next) {
+      for (const [name, value] of seen) if (next[name] !== value) return true;
+      return false;
+    },
+  };
+}
 
 /** Progress without a store (or without a signature to bind it to): nowhere to record it. */
 const noProgress = () => {};
@@ -285,10 +303,10 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
   let warnedDevKeys = false;
 
   // The configuration is read at each request (an env can change under tests and reloads), but only
-  // parsed again when one of the variables it depends on did.
+  // parsed again when a variable it read did.
   let cached:
     | {
-        fingerprint: string;
+        read: ReturnType<typeof readThrough>;
         config: RouteConfig;
         maxBodyBytes: number;
         store: RunStoreConfig | undefined;
@@ -297,28 +315,19 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
       }
     | undefined;
   const reportStoreError = storeErrorLogger(logger);
-  function configure(env: Env) {
-    const fingerprint = [
-      env.QSTASH_CURRENT_SIGNING_KEY,
-      env.QSTASH_NEXT_SIGNING_KEY,
-      env.QJOBS_URL,
-      env.VERCEL_ENV,
-      env.VERCEL_URL,
-      env.NODE_ENV,
-      env.QJOBS_MAX_BODY_BYTES,
-      ...RUN_STORE_FINGERPRINT.map((name) => env[name]),
-    ].join("\n");
-    if (cached?.fingerprint !== fingerprint) {
-      const config = readRouteConfig(env, { urls: options.urls, routePath: options.routePath });
-      cached = {
-        fingerprint,
-        config,
-        maxBodyBytes: options.maxBodyBytes ?? readMaxBodyBytes(env),
-        store: readRunStoreConfig(env),
-        local: isLocalUse(env, config.urls),
-        tokenKeys: onceAsync(() => readRunTokenKeys(env, config.urls[0] as URL)),
-      };
-    }
+  function configure(current: Env) {
+    if (cached && !cached.read.changedIn(current)) return cached;
+    const read = readThrough(current);
+    const { env } = read;
+    const config = readRouteConfig(env, { urls: options.urls, routePath: options.routePath });
+    cached = {
+      read,
+      config,
+      maxBodyBytes: options.maxBodyBytes ?? readMaxBodyBytes(env),
+      store: readRunStoreConfig(env),
+      local: isLocalUse(env, config.urls),
+      tokenKeys: onceAsync(() => readRunTokenKeys(env, config.urls[0] as URL)),
+    };
     return cached;
   }
 

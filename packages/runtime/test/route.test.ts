@@ -266,6 +266,26 @@ describe("the route answers every delivery as PRODUCT.md says", () => {
   });
 });
 
+describe("the route follows its environment", () => {
+  it("parses its configuration again when any variable it read changes: keys, the body limit, the jobs URL", async () => {
+    const env: Record<string, string | undefined> = { ...keys, QJOBS_MAX_BODY_BYTES: "1024" };
+    const handler = createRouteHandler(jobs, { env: () => env, logger });
+    const send = (payload: unknown, signingKey = keys.QSTASH_CURRENT_SIGNING_KEY) =>
+      createDeliveryRequest({ routeUrl, key: "welcome-email", payload, signingKey }).then(handler);
+    const big = { note: "x".repeat(2000) };
+    expect((await send(big)).status).toBe(413);
+    env.QJOBS_MAX_BODY_BYTES = "4096";
+    expect((await send(big)).status).toBe(200);
+    // A rotated key: the old one is refused at once, the new one accepted.
+    env.QSTASH_CURRENT_SIGNING_KEY = "sig_rotated";
+    expect((await send({})).status).toBe(401);
+    expect((await send({}, "sig_rotated")).status).toBe(200);
+    // The jobs URL moved: a delivery signed for the old one is refused.
+    env.QJOBS_URL = "https://other.example.com/api/jobs";
+    expect((await send({}, "sig_rotated")).status).toBe(401);
+  });
+});
+
 describe("the route fails closed", () => {
   const request = () => createDeliveryRequest({ routeUrl, key: "welcome-email", payload: {} });
 
