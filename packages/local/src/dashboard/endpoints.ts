@@ -62,8 +62,10 @@ export function dashboardEndpoint(method: string, pathname: string): DashboardEn
   return matchEndpoint(DASHBOARD_ENDPOINTS, method, pathname);
 }
 
+export type PageEndpoint = (typeof PAGE_ENDPOINTS)[number];
+
 /** The page's own endpoint (PAGE_ENDPOINTS) a call matches, or undefined. */
-export function pageEndpoint(method: string, pathname: string): (typeof PAGE_ENDPOINTS)[number] | undefined {
+export function pageEndpoint(method: string, pathname: string): PageEndpoint | undefined {
   return matchEndpoint(PAGE_ENDPOINTS, method, pathname);
 }
 

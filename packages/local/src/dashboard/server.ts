@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { BYPASS_HEADER } from "@qjobs/runtime";
 import { readBody, sameSecret } from "../http.js";
 import { type PreparedRetry, prepareRetry } from "./dead-letter-retry.js";
-import { dashboardEndpoint } from "./endpoints.js";
+import { dashboardEndpoint, type PageEndpoint, pageEndpoint } from "./endpoints.js";
 import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
 import { type RunsOptions, runsAnswer } from "./runs.js";
 import type { ProjectView } from "./view.js";
@@ -133,6 +133,19 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       .end(pageAnswer(text, answer.status, [upstream.token, options.bypassSecret]));
   };
 
+  /** What each of the page's own endpoints answers: one entry for each, or this does not compile. */
+  const pageAnswers: Record<PageEndpoint["path"], (target: string) => Promise<{ status: number; body: unknown }>> = {
+    "/api/project": async () => {
+      try {
+        return { status: 200, body: await options.project() };
+      } catch (error) {
+        return { status: 500, body: { error: (error as Error).message } };
+      }
+    },
+    "/api/runs": (target) => runsAnswer(options.runs, target),
+    "/api/runs/:runId": (target) => runsAnswer(options.runs, target),
+  };
+
   return async (request, response) => {
     const target = request.url ?? "/";
     let path = target;
@@ -148,15 +161,10 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
     if (pathname.startsWith("/api/qstash/")) return proxy(request, response, path.slice("/api/qstash".length));
     if (request.method !== "GET" && request.method !== "HEAD")
       return json(response, 405, { error: `${request.method} ${pathname}: the dashboard's pages are read with GET` });
-    if (pathname === "/api/project") {
-      try {
-        return json(response, 200, await options.project());
-      } catch (error) {
-        return json(response, 500, { error: (error as Error).message });
-      }
-    }
-    if (pathname === "/api/runs" || pathname.startsWith("/api/runs/")) {
-      const { status, body } = await runsAnswer(options.runs, path);
+    // The page's own endpoints are served only as PAGE_ENDPOINTS lists them (a HEAD is read as a GET).
+    const own = pageEndpoint("GET", pathname);
+    if (own) {
+      const { status, body } = await pageAnswers[own.path](path);
       return json(response, status, body);
     }
     if (pathname === "/" || pathname === "/index.html")
