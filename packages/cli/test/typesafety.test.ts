@@ -116,7 +116,9 @@ describe("payload types never lie: what JSON cannot carry does not compile (issu
     "export const iface = createJob(NAME, async (payload: Signup) => void payload);\n" +
     // The seed's own example: an array payload (issue 21: refused under "strict": false, as `next build` writes).
     'export const users = createJob("accepted/users", async (users: string[]) => void users);\n' +
-    'export const coerced = createJob("accepted/coerced", { schema: z.object({ at: z.coerce.date() }), handler: async ({ at }) => void at.getTime() });';
+    'export const coerced = createJob("accepted/coerced", { schema: z.object({ at: z.coerce.date() }), handler: async ({ at }) => void at.getTime() });\n' +
+    // A schema job's handler typed by hand with the schema's output: the Date is made after delivery, not sent.
+    'export const annotated = createJob("accepted/annotated", { schema: z.object({ at: z.coerce.date() }), handler: async (payload: { at: Date }) => void payload.at.getTime() });';
   // Without strictNullChecks every type admits undefined, so "may hold undefined" cannot be told apart there:
   // that one check is off; every other refusal holds under each setting.
   const settings: Record<string, { options: Record<string, boolean>; holes: boolean }> = {
@@ -129,7 +131,7 @@ describe("payload types never lie: what JSON cannot carry does not compile (issu
   );
 
   it.each(cases)(
-    "%s with %s refuses each one, naming the field, and accepts interfaces, arrays and coercing schemas",
+    "%s with %s refuses each one, naming the field, and accepts interfaces, arrays and coercing schemas, handler typed or not",
     async (_name, _setting, compiler, options, holes) => {
       const tsconfig = JSON.parse(await readFile(join(exportForms, "tsconfig.json"), "utf8"));
       const files = Object.fromEntries(

@@ -108,8 +108,10 @@ export function createJob<
   TDebounceKey extends string = string,
 >(
   key: string,
-  // The check goes outside the union: TypeScript 7 may print the definition first and cut the rest short.
-  definition: JsonPayloadCheck<TPayload> &
+  // The check goes outside the union: TypeScript 7 may print the definition first and cut the rest short. It
+  // checks what travels (the schema's input), not the handler's parameter: a schema job's handler may be typed
+  // with the schema's output, and a Date made by the schema after delivery is fine.
+  definition: JsonPayloadCheck<InputOf<TSchema, TPayload>> &
     (
       | JobHandler<TPayload, TResult>
       | Definition<TSchema, TPayload, TResult, TFlowKey, TDeduplicationId, TLabel, TDebounceKey>
