@@ -116,6 +116,9 @@ describe("payload types never lie: what JSON cannot carry does not compile (issu
     "export const iface = createJob(NAME, async (payload: Signup) => void payload);\n" +
     // The seed's own example: an array payload (issue 21: refused under "strict": false, as `next build` writes).
     'export const users = createJob("accepted/users", async (users: string[]) => void users);\n' +
+    // The payload's type given as a type argument, the handler's parameter left to it.
+    'export const explicit = createJob<{ userId: string }>("accepted/explicit", async (payload) => payload.userId);\n' +
+    'export const explicitDefinition = createJob<{ ids: string[] }, number>("accepted/explicit-definition", { retries: 1, handler: async (payload) => payload.ids.length });\n' +
     'export const coerced = createJob("accepted/coerced", { schema: z.object({ at: z.coerce.date() }), handler: async ({ at }) => void at.getTime() });\n' +
     // A schema job's handler typed by hand with the schema's output: the Date is made after delivery, not sent.
     'export const annotated = createJob("accepted/annotated", { schema: z.object({ at: z.coerce.date() }), handler: async (payload: { at: Date }) => void payload.at.getTime() });';

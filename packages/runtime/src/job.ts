@@ -98,14 +98,16 @@ export type SchemaJobDefinition<
  * export const resize = createJob("images/resize", { schema, retries: 5, handler: async (payload) => {} });
  * ```
  */
+// The payload's type comes first, so that `createJob<{ userId: string }>(key, async (payload) => …)` reads as it
+// did with overloads; the schema's last (it is always inferred from `schema`).
 export function createJob<
-  TSchema extends StandardSchemaV1 | undefined = undefined,
   TPayload = undefined,
   TResult = unknown,
   TFlowKey extends string = string,
   TDeduplicationId extends string = string,
   TLabel extends string = string,
   TDebounceKey extends string = string,
+  TSchema extends StandardSchemaV1 | undefined = undefined,
 >(
   key: string,
   // The check goes outside the union: TypeScript 7 may print the definition first and cut the rest short. It
