@@ -1,4 +1,5 @@
 import type { Run, RunPage } from "@qjobs/runtime";
+import type { RetryLinksView } from "../../local/src/dashboard/dead-letter-retry.js";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
 import { readFlowKeys } from "./flow-keys.js";
 import type { LogEntry } from "./history.js";
@@ -151,4 +152,13 @@ export const runs = {
   /** A job's recent runs, newest first. */
   list: (key: string, limit: number) =>
     readRuns<RunPage>(`api/runs?${new URLSearchParams({ key, limit: String(limit) })}`) as Promise<RunsAnswer<RunPage>>,
+};
+
+/** The dead-letter retries this dashboard made, as the CLI kept them (dead-letter-retry.ts): none is an answer. */
+export const retries = {
+  of: async (messageId: string): Promise<RetryLinksView> => {
+    const response = await fetch(`api/retries/${id(messageId)}`);
+    if (!response.ok) throw new ApiError(response.status, `retries of ${messageId}: ${response.status}`);
+    return (await response.json()) as RetryLinksView;
+  },
 };

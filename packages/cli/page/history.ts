@@ -1,3 +1,5 @@
+import { REPLAY_OF_FORWARD, REPLAY_OF_HEADER } from "../../local/src/dashboard/endpoints.js";
+
 // Message views built from QStash's logs: QStash has no endpoint that lists messages, so a message is the
 // story its log entries tell (newest first, as /v2/events returns them). Pure, so it is tested without a page.
 
@@ -268,20 +270,17 @@ export function prettyBody(body: string | undefined): string {
   }
 }
 
-/**
- * The message a CREATED entry names in one of qjobs' link headers (`qjobs-replay-of`, `qjobs-retry-of`): QStash
- * lists the header forwarded, older servers as it was sent.
- */
-export function linkedFrom(created: LogEntry | undefined, header: string): string | undefined {
+/** The message a CREATED entry says it replays (QStash lists the header forwarded, older servers as sent). */
+export function replayOf(created: LogEntry | undefined): string | undefined {
   for (const [name, value] of Object.entries(created?.header ?? {})) {
     const lower = name.toLowerCase();
-    if (lower === header || lower === `upstash-forward-${header}`) return headerValue(value)?.trim() || undefined;
+    if (lower === REPLAY_OF_HEADER || lower === REPLAY_OF_FORWARD) return headerValue(value)?.trim() || undefined;
   }
   return undefined;
 }
 
-/** The messages whose CREATED entry (newest first) names `messageId` in `header`, oldest first as they were made. */
-export function linkedTo(messageId: string, entries: readonly LogEntry[], header: string): string[] {
-  const linked = entries.filter((entry) => entry.state === "CREATED" && linkedFrom(entry, header) === messageId);
-  return [...new Set(linked.reverse().map((entry) => entry.messageId))];
+/** The replays of `messageId` among CREATED entries (newest first), oldest first as they were made. */
+export function replaysOf(messageId: string, entries: readonly LogEntry[]): string[] {
+  const replays = entries.filter((entry) => entry.state === "CREATED" && replayOf(entry) === messageId);
+  return [...new Set(replays.reverse().map((entry) => entry.messageId))];
 }

@@ -1,10 +1,10 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
-import { REPLAY_OF_FORWARD, REPLAY_OF_HEADER, RETRY_OF_HEADER } from "../../local/src/dashboard/endpoints.js";
+import { REPLAY_OF_FORWARD } from "../../local/src/dashboard/endpoints.js";
 import type { ProjectView } from "../../local/src/dashboard/view.js";
-import { qstash } from "./api.js";
+import { qstash, retries } from "./api.js";
 import { DispatchForm } from "./dispatch.js";
-import { attemptsOf, headerValue, jobOf, linkedFrom, linkedTo, prettyBody, summarize } from "./history.js";
+import { attemptsOf, headerValue, jobOf, prettyBody, replayOf, replaysOf, summarize } from "./history.js";
 import { runHeaders } from "./keys.js";
 import { MessageRun } from "./runs.js";
 import {
@@ -29,22 +29,17 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const [editing, setEditing] = useState(false);
   const history = usePoll(
     async () => {
-      const [{ events }, { messages }] = await Promise.all([
+      const [{ events }, { messages }, retried] = await Promise.all([
         qstash.events({ messageIds: [messageId], count: 1000 }),
         qstash.dlq({ messageId, count: 1 }),
+        retries.of(messageId),
       ]);
-      // Its replays and retries: messages published since, to the same URL, whose CREATED entry names it (the
-      // newest 100).
+      // Its replays: messages published since, to the same URL, whose CREATED entry names it (the newest 100).
       const created = events.find((entry) => entry.state === "CREATED");
       const later = created
         ? (await qstash.events({ url: created.url, state: "CREATED", fromDate: created.time, count: 100 })).events
         : [];
-      return {
-        events,
-        dead: messages[0],
-        replays: linkedTo(messageId, later, REPLAY_OF_HEADER),
-        retries: linkedTo(messageId, later, RETRY_OF_HEADER),
-      };
+      return { events, dead: messages[0], replays: replaysOf(messageId, later), retried };
     },
     [messageId],
     1500,
@@ -72,10 +67,10 @@ export function MessageView({ project, messageId }: { project: ProjectView; mess
   const due = summary.state === "scheduled" ? created?.nextDeliveryTime : undefined;
   const replayable = job?.publish !== undefined && body !== "REDACTED";
   const links = [
-    { term: "Replay of", ids: [linkedFrom(created, REPLAY_OF_HEADER)].filter((id) => id !== undefined) },
+    { term: "Replay of", ids: [replayOf(created)].filter((id) => id !== undefined) },
     { term: "Replayed as", ids: history.data?.replays ?? [] },
-    { term: "Retry of", ids: [linkedFrom(created, RETRY_OF_HEADER)].filter((id) => id !== undefined) },
-    { term: "Retried as", ids: history.data?.retries ?? [] },
+    { term: "Retry of", ids: [history.data?.retried.retryOf].filter((id) => id !== undefined) },
+    { term: "Retried as", ids: history.data?.retried.retriedAs ?? [] },
   ].filter((link) => link.ids.length > 0);
   const replayHeaders = { [REPLAY_OF_FORWARD]: messageId };
 

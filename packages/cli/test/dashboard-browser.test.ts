@@ -268,7 +268,7 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     await expect.poll(() => delivery()?.headers["qjobs-replay-of"]).toBe(messageId);
   });
 
-  it("links a dead letter's retry to the new message it made, and back, from the logs (issue 21)", async () => {
+  it("links a dead letter's retry to the new message it made, and back, on each message's view (issue 21)", async () => {
     const { messageId } = await localClient(qstashUrl).publishJSON({
       url: `${jobsUrl}?job=flaky`,
       body: { n: "linked" },
@@ -285,15 +285,13 @@ describe.skipIf(missing)("the dashboard of qjobs dev, in Chromium", () => {
     expect(to).not.toBe(messageId);
     await retried.getByRole("link", { name: to ?? "", exact: true }).click();
     await page.getByRole("heading", { name: `Message ${to}` }).waitFor();
-    // From QStash's logs alone, as a replay: the retry names its dead letter, and the dead letter its retry.
+    // After the Dead letters view is left: the retry names its dead letter, and the dead letter its retry.
     const facts = page.locator("dl.facts");
     await facts.getByText("Retry of", { exact: true }).waitFor();
     await facts.getByRole("link", { name: messageId, exact: true }).click();
     await page.getByRole("heading", { name: `Message ${messageId}` }).waitFor();
     await facts.getByText("Retried as", { exact: true }).waitFor();
     await facts.getByRole("link", { name: to ?? "", exact: true }).waitFor();
-    const delivery = () => deliveriesTo("flaky").find((arrived) => arrived.headers["upstash-message-id"] === to);
-    await expect.poll(() => delivery()?.headers["qjobs-retry-of"]).toBe(messageId);
   });
 
   it("cancels a message not yet delivered, once confirmed", async () => {

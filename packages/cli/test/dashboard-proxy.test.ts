@@ -159,7 +159,7 @@ describe("attack: the replay header carries a text of the page's choosing to the
 });
 
 describe("attack: a dead letter's retry carries the page's configuration headers (a callback, a forwarded header)", () => {
-  it("a retry with any Upstash-* header is refused with 403; a plain one names the dead letter, from QStash", async () => {
+  it("a retry with any Upstash-* header is refused with 403; a plain one goes as it was", async () => {
     answer = (target) =>
       target.startsWith("/v2/dlq/dlq_1")
         ? { status: 200, type: "application/json", body: '{"dlqId":"dlq_1","messageId":"msg_dead-1"}' }
@@ -174,23 +174,25 @@ describe("attack: a dead letter's retry carries the page's configuration headers
       expect({ name, status: refused.status }).toEqual({ name, status: 403 });
     }
     expect(received).toEqual([]);
-    // The page's own retry: no header of its own; the proxy asks QStash which message the dead letter was.
+    // The page's own retry goes as it was, with no Upstash-* header; the CLI notes which dead letter it was.
     expect((await proxy("/v2/dlq/retry/dlq_1", { method: "POST" })).status).toBe(201);
     const retry = received.find((call) => call.target === "/v2/dlq/retry/dlq_1");
-    expect(Object.keys(retry?.headers ?? {}).filter((name) => name.startsWith("upstash-"))).toEqual([
-      "upstash-forward-qjobs-retry-of",
-    ]);
-    expect(retry?.headers["upstash-forward-qjobs-retry-of"]).toBe("msg_dead-1");
+    expect(Object.keys(retry?.headers ?? {}).filter((name) => name.startsWith("upstash-"))).toEqual([]);
+    expect(await (await fetch(`${dashboard}api/retries/msg_dead-1`)).json()).toEqual({ retriedAs: ["msg_retry"] });
+    expect(await (await fetch(`${dashboard}api/retries/msg_retry`)).json()).toEqual({
+      retryOf: "msg_dead-1",
+      retriedAs: [],
+    });
   });
 
-  it("a dead letter QStash names with something that is not a message id gets no header", async () => {
+  it("a dead letter QStash names with something that is not a message id is retried, and linked to nothing", async () => {
     answer = (target) =>
       target.startsWith("/v2/dlq/dlq_2")
         ? { status: 200, type: "application/json", body: '{"dlqId":"dlq_2","messageId":"msg_1, <script>"}' }
-        : { status: 201, type: "application/json", body: '{"messageId":"msg_retry"}' };
+        : { status: 201, type: "application/json", body: '{"messageId":"msg_retry-2"}' };
     expect((await proxy("/v2/dlq/retry/dlq_2", { method: "POST" })).status).toBe(201);
-    const retry = received.find((call) => call.target === "/v2/dlq/retry/dlq_2");
-    expect(retry?.headers["upstash-forward-qjobs-retry-of"]).toBeUndefined();
+    expect(await (await fetch(`${dashboard}api/retries/msg_retry-2`)).json()).toEqual({ retriedAs: [] });
+    expect((await fetch(`${dashboard}api/retries/${encodeURIComponent("msg_1, <script>")}`)).status).toBe(400);
   });
 });
 

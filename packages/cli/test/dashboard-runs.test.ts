@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createJob, createRouteHandler, DEV_CREDENTIALS, deliveryUrl, type Env } from "@qjobs/runtime";
 import { toNodeHandler } from "@qjobs/runtime/node";
 import { afterEach, describe, expect, it } from "vitest";
-import { prepareRetry } from "../../local/src/dashboard/dead-letter-retry.js";
+import { prepareRetry, RetryLinks } from "../../local/src/dashboard/dead-letter-retry.js";
 import { RUNS_NOT_CONFIGURED, runsAnswer } from "../../local/src/dashboard/runs.js";
 import { REDIS_TOKEN, startStandIn } from "../../local/test/redis-support.js";
 import { type Local, startLocal } from "./dev-support.js";
@@ -153,32 +153,38 @@ describe("the dashboard's dead-letter Retry", () => {
     const [dead] = [...local.engine.dlq.values()];
     expect(dead?.message.messageId).toBe(failed);
     const upstream = { url: local.server.url, token: DEV_CREDENTIALS.token };
-    const prepared = await prepareRetry({ env: () => env }, upstream, dead?.dlqId ?? "");
-    expect(prepared.headers).toEqual({ "upstash-forward-qjobs-retry-of": failed });
+    const links = new RetryLinks();
+    const answered = await prepareRetry({ env: () => env }, links, upstream, dead?.dlqId ?? "");
     // The retry itself, as the proxy forwards it.
     const answer = await fetch(`${local.server.url}/v2/dlq/retry/${dead?.dlqId}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}`, ...prepared.headers },
+      headers: { authorization: `Bearer ${DEV_CREDENTIALS.token}` },
     });
     const text = await answer.text();
-    await prepared.answered(answer.status, text);
+    await answered(answer.status, text);
     await local.engine.idle();
     const retry = (JSON.parse(text) as { messageId: string }).messageId;
     const { body } = await runsAnswer({ env: () => env }, `/api/runs/${failed}`);
     expect(body).toMatchObject({ run: { id: retry, status: "succeeded", retryOf: failed, result: { imported: 4 } } });
   });
 
-  it("without a store, still names the dead letter in a header; an unknown dead letter gets none", async () => {
+  it("without a store, the CLI still notes which dead letter a retry came from; an unknown one notes nothing", async () => {
     const { local, publish } = await setup();
     failNext = true;
     const failed = await publish(5);
     const [dead] = [...local.engine.dlq.values()];
     const upstream = { url: local.server.url, token: DEV_CREDENTIALS.token };
-    const prepared = await prepareRetry({ env: () => ({}) }, upstream, dead?.dlqId ?? "");
-    expect(prepared.headers).toEqual({ "upstash-forward-qjobs-retry-of": failed });
-    await prepared.answered(200, JSON.stringify({ messageId: "msg_new" })); // no store: nothing to link, no throw
-    expect((await prepareRetry({ env: () => ({}) }, upstream, "dlq_unknown")).headers).toEqual({});
-    const down = await prepareRetry({ env: () => ({}) }, { url: "http://127.0.0.1:9", token: "t" }, "dlq_1");
-    expect(down.headers).toEqual({});
+    const links = new RetryLinks();
+    const answered = await prepareRetry({ env: () => ({}) }, links, upstream, dead?.dlqId ?? "");
+    await answered(201, JSON.stringify({ messageId: "msg_new" }));
+    expect(links.of(failed)).toEqual({ retriedAs: ["msg_new"] });
+    expect(links.of("msg_new")).toEqual({ retryOf: failed, retriedAs: [] });
+    // A retry QStash refused, an unknown dead letter, a QStash that is down: nothing noted, nothing thrown.
+    await answered(404, "{}");
+    await (await prepareRetry({ env: () => ({}) }, links, upstream, "dlq_unknown"))(201, '{"messageId":"msg_x"}');
+    const down = await prepareRetry({ env: () => ({}) }, links, { url: "http://127.0.0.1:9", token: "t" }, "dlq_1");
+    await down(201, '{"messageId":"msg_y"}');
+    expect(links.of(failed)).toEqual({ retriedAs: ["msg_new"] });
+    expect(links.of("msg_x")).toEqual({ retriedAs: [] });
   });
 });

@@ -36,12 +36,6 @@ export const DASHBOARD_ENDPOINTS = [
 export const REPLAY_OF_HEADER = "qjobs-replay-of";
 /** As the page sends it: `Upstash-Forward-` makes QStash pass it on to the app. */
 export const REPLAY_OF_FORWARD = `upstash-forward-${REPLAY_OF_HEADER}`;
-/**
- * The header the proxy adds to a dead letter's Retry, naming the dead letter's message (QStash takes configuration
- * headers with a retry): the new message and its original link each other from the logs, as a replay does.
- */
-export const RETRY_OF_HEADER = "qjobs-retry-of";
-export const RETRY_OF_FORWARD = `upstash-forward-${RETRY_OF_HEADER}`;
 /** A message id as QStash writes them (`msg_…`): letters, digits, `_` and `-`, never a long text. */
 export const MESSAGE_ID = /^[A-Za-z0-9_-]{1,200}$/;
 
@@ -55,6 +49,11 @@ export const PAGE_ENDPOINTS = [
   { method: "GET", path: "/api/project", use: "the project's jobs, their schedules and the jobs URL" },
   { method: "GET", path: "/api/runs", use: "a job's recent runs (?key=, limit=, cursor=), on the Jobs view" },
   { method: "GET", path: "/api/runs/:runId", use: "a message's run (status, result, error, progress), on its view" },
+  {
+    method: "GET",
+    path: "/api/retries/:messageId",
+    use: "what a message is to the dead-letter retries made here (retry of, retried as), on its view",
+  },
 ] as const;
 
 /** The listed endpoint a call matches (method and path, the query aside), or undefined. */

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BYPASS_HEADER } from "@qjobs/runtime";
 import { readBody, sameSecret } from "../http.js";
-import { type PreparedRetry, prepareRetry } from "./dead-letter-retry.js";
-import { dashboardEndpoint, type PageEndpoint, pageEndpoint } from "./endpoints.js";
+import { prepareRetry, RetryLinks } from "./dead-letter-retry.js";
+import { dashboardEndpoint, MESSAGE_ID, type PageEndpoint, pageEndpoint } from "./endpoints.js";
 import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
 import { type RunsOptions, runsAnswer } from "./runs.js";
 import type { ProjectView } from "./view.js";
@@ -81,14 +81,13 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       if (typeof value === "string" && (name === "content-type" || name.startsWith("upstash-"))) headers[name] = value;
     }
     let forwarded = `${pathname}${search}`;
-    // A retry takes QStash's configuration headers (callbacks, forwarded headers): the page sends none, and
-    // the proxy adds only the header naming the dead letter (dead-letter-retry.ts).
-    let retry: PreparedRetry | undefined;
+    // A retry takes QStash's configuration headers (a callback, forwarded headers) over the dead letter's: the
+    // page sends none. The CLI notes which dead letter it was (dead-letter-retry.ts).
+    let retried: Awaited<ReturnType<typeof prepareRetry>> | undefined;
     if (endpoint.path === "/v2/dlq/retry/:dlqId") {
       const sent = Object.keys(headers).find((name) => name.startsWith("upstash-"));
       if (sent) return json(response, 403, { error: `The dashboard retries a dead letter as it was, without ${sent}` });
-      retry = await prepareRetry(options.runs, options.upstream(), pathname.split("/").pop() as string);
-      Object.assign(headers, retry.headers);
+      retried = await prepareRetry(options.runs, retryLinks, options.upstream(), pathname.split("/").pop() as string);
     }
     if (endpoint.path.startsWith("/v2/publish/")) {
       // A forwarded-header from the page could carry anything to the app: only the proxy adds the secret.
@@ -127,12 +126,13 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
         error: `QStash's answer is over ${MAX_ANSWER_BYTES / 1024 / 1024} MiB: ask for fewer at a time`,
         tooLarge: true,
       });
-    await retry?.answered(answer.status, text.toString("utf8"));
+    await retried?.(answer.status, text.toString("utf8"));
     response
       .writeHead(answer.status, { "content-type": "application/json", ...PAGE_HEADERS })
       .end(pageAnswer(text, answer.status, [upstream.token, options.bypassSecret]));
   };
 
+  const retryLinks = new RetryLinks();
   /** What each of the page's own endpoints answers: one entry for each, or this does not compile. */
   const pageAnswers: Record<PageEndpoint["path"], (target: string) => Promise<{ status: number; body: unknown }>> = {
     "/api/project": async () => {
@@ -144,6 +144,12 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
     },
     "/api/runs": (target) => runsAnswer(options.runs, target),
     "/api/runs/:runId": (target) => runsAnswer(options.runs, target),
+    "/api/retries/:messageId": async (target) => {
+      const messageId = decodeURIComponent((target.split("?")[0] as string).slice("/api/retries/".length));
+      if (!MESSAGE_ID.test(messageId))
+        return { status: 400, body: { error: `Not a message id: ${JSON.stringify(messageId.slice(0, 80))}` } };
+      return { status: 200, body: retryLinks.of(messageId) };
+    },
   };
 
   return async (request, response) => {
