@@ -56,16 +56,17 @@ describe("filters that filter: a filter that matches nothing acts on nothing", (
     const [dead] = (await client.dlq.listMessages({ filter: { messageId: ids.a } })).messages;
     const answer = await fetch(`${server.url}/v2/dlq/retry/${dead?.dlqId}`, {
       method: "POST",
-      headers: { ...auth, "Upstash-Label": "again", "Upstash-Forward-Qjobs-Retry-Of": ids.a },
+      headers: { ...auth, "Upstash-Label": "again", "Upstash-Queue-Name": "redo", "Upstash-Forward-X-Trace": "t1" },
     });
     expect(answer.status).toBe(200);
     const { messageId } = (await answer.json()) as { messageId: string };
     const [delivery] = (await destination.waitFor(4)).slice(3);
     expect(delivery?.headers["upstash-message-id"]).toBe(messageId);
-    expect(delivery?.headers["qjobs-retry-of"]).toBe(ids.a);
+    expect(delivery?.headers["x-trace"]).toBe("t1");
     await engine.idle();
     const [created] = (await client.logs({ filter: { messageId, state: "CREATED" } })).logs;
     expect(created?.label).toBe("again");
+    expect(created?.queueName).toBe("redo");
     // What was not sent stays the dead letter's: its body and destination.
     expect(created?.url).toBe(`${destination.url}/a`);
     expect(delivery?.body.toString()).toBe("1");

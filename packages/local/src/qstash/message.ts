@@ -230,31 +230,48 @@ export function parsePublish(
   };
 }
 
-/** Which of a message's settings each configuration header sets (the body and destination stay a dead letter's). */
-const OVERRIDDEN_BY: readonly (readonly [header: string, field: keyof MessageSpec])[] = [
-  ["upstash-method", "method"],
-  ["upstash-delay", "delayMs"],
-  ["upstash-not-before", "notBefore"],
-  ["upstash-retries", "maxRetries"],
-  ["upstash-retry-delay", "retryDelay"],
-  ["upstash-timeout", "timeoutMs"],
-  ["upstash-callback", "callback"],
-  ["upstash-failure-callback", "failureCallback"],
-  ["upstash-deduplication-id", "deduplicationId"],
-  ["upstash-flow-control-key", "flowControl"],
-  ["upstash-label", "labels"],
-];
+/** What a retry cannot change: where and what it delivers, and where the message came from. */
+type KeptOnRetry =
+  | "url"
+  | "headers"
+  | "body"
+  | "topicName"
+  | "endpointName"
+  | "scheduleId"
+  | "sourceMessageId"
+  | "callerIp";
+
+/**
+ * The configuration header that sets each other setting of a message (a new setting fails to compile until it is
+ * here). Content-based deduplication is left out: it would hash the dead letter's body and destination.
+ */
+const SET_BY: Record<Exclude<keyof MessageSpec, KeptOnRetry>, string> = {
+  method: "upstash-method",
+  delayMs: "upstash-delay",
+  notBefore: "upstash-not-before",
+  maxRetries: "upstash-retries",
+  retryDelay: "upstash-retry-delay",
+  timeoutMs: "upstash-timeout",
+  callback: "upstash-callback",
+  failureCallback: "upstash-failure-callback",
+  deduplicationId: "upstash-deduplication-id",
+  flowControl: "upstash-flow-control-key",
+  labels: "upstash-label",
+  redact: "upstash-redact-fields",
+  queueName: "upstash-queue-name",
+};
 
 /**
  * What a dead letter's retry changes: QStash takes "all configuration headers" with it, over the dead letter's
- * own (docs, "Retry a DLQ message": `Upstash-Retries: 0` is its example). `Upstash-Forward-*` adds or replaces
- * delivered headers. Checked as a publish is, with its 400s.
+ * own (docs, "Retry a DLQ message": `Upstash-Retries: 0` is its example). `Upstash-Forward-*` adds to the
+ * delivered headers or replaces one (the docs do not say; qjobs sends none with a retry). Checked as a publish
+ * is, with its 400s.
  */
 export function retryOverrides(headers: Record<string, string>): Partial<MessageSpec> {
   const spec = parsePublish("http://retry.invalid/", headers, Buffer.alloc(0), "");
   const overrides: Partial<MessageSpec> = {};
-  for (const [header, field] of OVERRIDDEN_BY)
-    if (headers[header] !== undefined) Object.assign(overrides, { [field]: spec[field] });
+  for (const [field, header] of Object.entries(SET_BY))
+    if (headers[header] !== undefined) Object.assign(overrides, { [field]: spec[field as keyof MessageSpec] });
   const delivered = forwarded(headers, "upstash-forward-");
   if (Object.keys(delivered).length > 0) overrides.headers = delivered;
   return overrides;
