@@ -84,21 +84,29 @@ function onceAsync<T>(make: () => Promise<T>): () => Promise<T> {
 /**
  * An env that notes each variable read through it, with its value then: the route's cached configuration is
  * parsed again only when one of those changed. So there is no list of variables to keep in step with the readers.
+ * Reads go to the latest env the cache was kept for: a variable read later (the run token's secret, on the
+ * first run read) is read as it is now, even from an env given as a fresh copy at each request.
  */
-function readThrough(env: Env): { env: Env; changedIn: (next: Env) => boolean } {
+function readThrough(env: Env): { env: Env; holdsFor: (next: Env) => boolean } {
   const seen = new Map<string, string | undefined>();
-  const noting = new Proxy(env, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver);
-      if (typeof name === "string" && !seen.has(name)) seen.set(name, value);
-      return value;
+  let latest = env;
+  const noting = new Proxy<Env>(
+    {},
+    {
+      get(_target, name) {
+        if (typeof name !== "string") return undefined;
+        const value = latest[name];
+        if (!seen.has(name)) seen.set(name, value);
+        return value;
+      },
     },
-  });
+  );
   return {
     env: noting,
-    changedIn(next) {
-      for (const [name, value] of seen) if (next[name] !== value) return true;
-      return false;
+    holdsFor(next) {
+      for (const [name, value] of seen) if (next[name] !== value) return false;
+      latest = next;
+      return true;
     },
   };
 }
@@ -316,7 +324,7 @@ export function createRouteHandler(jobs: JobLoaders, options: RouteOptions = {})
     | undefined;
   const reportStoreError = storeErrorLogger(logger);
   function configure(current: Env) {
-    if (cached && !cached.read.changedIn(current)) return cached;
+    if (cached?.read.holdsFor(current)) return cached;
     const read = readThrough(current);
     const { env } = read;
     const config = readRouteConfig(env, { urls: options.urls, routePath: options.routePath });

@@ -95,6 +95,20 @@ describe("GET ?run= answers the run to a browser holding its token", () => {
     expect(changed.headers.get("etag")).not.toBe(etag);
   });
 
+  it("checks with the token secret set after the route configured itself, when its env is read as copies", async () => {
+    let current: Record<string, string> = { ...env };
+    const handler = createRouteHandler(loaders, { env: () => ({ ...current }), logger });
+    const signed = { routeUrl, key: "orders/import", payload: { n: 1 }, messageId: "msg_later_secret" };
+    await handler(await createDeliveryRequest({ ...signed, signingKey: signing.QSTASH_CURRENT_SIGNING_KEY }));
+    const secret = "later-secret-".padEnd(40, "x");
+    current = { ...current, QJOBS_RUN_TOKEN_SECRET: secret };
+    const token = await tokenFor("msg_later_secret", { env: { ...signing, QJOBS_RUN_TOKEN_SECRET: secret } });
+    const response = await handler(
+      new Request(`${routeUrl}?run=msg_later_secret`, { headers: { authorization: `Bearer ${token}` } }),
+    );
+    expect(response.status).toBe(200);
+  });
+
   it("a valid token for a run not stored yet answers queued", async () => {
     const response = await read("msg_not_yet");
     expect(response.status).toBe(200);
