@@ -108,7 +108,7 @@ function RunFacts({ run, messageId }: { run: Run; messageId: string }) {
             <dd>{at(run.finishedAt)}</dd>
           </>
         )}
-        {run.retryOf && (
+        {run.retryOf && run.retryOf !== messageId && (
           <>
             <dt>Retry of</dt>
             <dd>

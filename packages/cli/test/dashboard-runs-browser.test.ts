@@ -174,6 +174,8 @@ describe.skipIf(missing)("runs in the dashboard of qjobs dev, in Chromium", () =
       ref: "r1",
       ok: true,
     });
+    // The retry's run is shown here: its "Retry of" would name this very message, so it is left out.
+    expect(await run.locator("dd").getByRole("link", { name: failed, exact: true }).count()).toBe(0);
     await retried.getByRole("link").click();
     await run.locator("dd").getByRole("link", { name: failed }).waitFor();
   });
