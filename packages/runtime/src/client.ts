@@ -1,5 +1,5 @@
 import type { BrowserRun } from "./runs/answer.js";
-import { TERMINAL_STATUSES } from "./runs/model.js";
+import { isRunEnded } from "./runs/model.js";
 import type { JobKey, JobResult, RunHandle } from "./types.js";
 
 /**
@@ -161,7 +161,7 @@ class Follower {
       return;
     }
     this.errors = 0;
-    this.update({ run, error: undefined, stopped: TERMINAL_STATUSES.includes(run.status) });
+    this.update({ run, error: undefined, stopped: isRunEnded(run) });
   }
 
   private async follow(token: string) {

@@ -1,6 +1,6 @@
 import { durationSeconds } from "./duration.js";
 import type { DispatchConfig, RunStoreConfig } from "./env.js";
-import { RUN_STORE_VARIABLES } from "./env.js";
+import { RUN_STORE_HINT, RUN_STORE_VARIABLES } from "./env.js";
 import { ConfigurationError } from "./errors.js";
 import { appHash, STORE_TIMEOUT_MS, storeClient, withinBound } from "./runs/store.js";
 import type { Duration } from "./types.js";
@@ -64,7 +64,7 @@ const debounceHash = (app: string, job: string, key: string) => `qjobs:debounce:
 function requireStore(job: string, config: Pick<DispatchConfig, "runStore">): RunStoreConfig {
   if (config.runStore) return config.runStore;
   throw new ConfigurationError(
-    `Job "${job}" is debounced, which needs the run store: set QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN (or UPSTASH_REDIS_REST_* or KV_REST_API_*)`,
+    `Job "${job}" is debounced, which needs the run store: ${RUN_STORE_HINT}`,
     RUN_STORE_VARIABLES,
   );
 }

@@ -261,6 +261,11 @@ const RUN_STORE_PAIRS = [
 /** Every variable that can configure the run store, for errors that must name them. */
 export const RUN_STORE_VARIABLES: readonly string[] = RUN_STORE_PAIRS.flat();
 
+/** What to set for a run store, in the words every "needs the run store" error uses. */
+export const RUN_STORE_HINT = `set ${RUN_STORE_PAIRS[0].join(" and ")} (or ${RUN_STORE_PAIRS.slice(1)
+  .map(([url, token]) => `${url}/${token.replace(/^.*_/, "_")}`)
+  .join(", or ")})`;
+
 /** Where runs live (Upstash Redis over REST) and how long an ended run is kept. */
 export interface RunStoreConfig {
   readonly url: string;

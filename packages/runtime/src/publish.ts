@@ -6,7 +6,6 @@ import { DEFAULT_ROUTE_PATH, type DispatchConfig, maxPayloadBytes, processEnv, r
 import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
 import { failureCallbackOf } from "./failure-callback.js";
 import { jsonIssue } from "./json-check.js";
-import { didYouMean } from "./near-key.js";
 import { recordQueued } from "./runs/queued.js";
 import { dispatchTokenMinter, tokenSeconds } from "./runs/token.js";
 import type { DispatchArgs, DispatchOptions, DispatchResult, JobInput, JobKey, RunHandle } from "./types.js";
@@ -251,7 +250,9 @@ export interface RegistryDispatch {
  * file on disk (and the compiled chunk) has the new key: the dev server re-instantiates a shared module only when
  * a route whose code changed is requested again (issue 21, reproduced with Next 16). Hence the second half.
  */
-function unknownJob(key: string, keys: readonly string[]): TypeError {
+async function unknownJob(key: string, keys: readonly string[]): Promise<TypeError> {
+  // Loaded on this path only: the route's bundle (an edge one too) need not carry the edit distance.
+  const { didYouMean } = await import("./near-key.js");
   return new TypeError(
     `Unknown job ${JSON.stringify(key)}: this copy of the registry (qjobs.gen.ts) does not declare it.${didYouMean(key, keys)} ` +
       "If the job is new, run `qjobs generate` (the watcher does it for you). Under `next dev`, if qjobs.gen.ts " +
@@ -281,12 +282,12 @@ export function createDispatch(
     ...(Object.hasOwn(debounced, key) ? { debounce: debounced[key] } : {}),
   });
   // The declared options carry their templates verbatim; each payload fills them, the call's options win.
-  const declaredOf = (key: string): DispatchOptions => {
-    if (!Object.hasOwn(declared, key)) throw unknownJob(key, Object.keys(declared));
+  const declaredOf = async (key: string): Promise<DispatchOptions> => {
+    if (!Object.hasOwn(declared, key)) throw await unknownJob(key, Object.keys(declared));
     return declared[key] as DispatchOptions;
   };
-  const optionsOf = (key: string, payload: unknown, options: DispatchOptions | undefined) =>
-    dispatchOptions(key, declaredOf(key), payload, options);
+  const optionsOf = async (key: string, payload: unknown, options: DispatchOptions | undefined) =>
+    dispatchOptions(key, await declaredOf(key), payload, options);
   return {
     dispatch: async <TKey extends JobKey>(key: TKey, ...[payload, options]: DispatchArgs<JobInput<TKey>>) =>
       (await publishJob(
@@ -302,7 +303,7 @@ export function createDispatch(
       payloads: readonly JobInput<TKey>[],
       options?: DispatchOptions,
     ) => {
-      declaredOf(key); // an unknown key is refused even with no payload
+      await declaredOf(key); // an unknown key is refused even with no payload
       return (await publishJobs(
         key,
         payloads,

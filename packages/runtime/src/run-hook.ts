@@ -7,7 +7,7 @@ import {
   type WatchedRun,
   type WatchRunOptions,
 } from "./client.js";
-import type { RunStatus } from "./runs/model.js";
+import { isRunEnded, type RunStatus } from "./runs/model.js";
 import type { JobKey, JobResult, RunHandle } from "./types.js";
 
 /** What `useRun` gives a component. */
@@ -44,7 +44,7 @@ function resultOf<TResult>(state: RunWatchState<TResult>): UseRunResult<TResult>
     progress: run?.progress,
     result: run?.status === "succeeded" ? run.result : undefined,
     error: state.error ?? run?.error,
-    done: run !== undefined && ["succeeded", "failed", "cancelled"].includes(run.status),
+    done: run !== undefined && isRunEnded(run),
   };
 }
 

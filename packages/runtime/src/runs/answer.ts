@@ -1,4 +1,4 @@
-import type { RunStoreConfig } from "../env.js";
+import { RUN_STORE_HINT, type RunStoreConfig } from "../env.js";
 import { ConfigurationError } from "../errors.js";
 import { sha256 } from "../sha256.js";
 import { isRunEnded, type Run, type RunStatus } from "./model.js";
@@ -151,7 +151,7 @@ export async function answerRun(
   if (check !== "valid") return unauthorized();
   const store = setup.store;
   if (!store) {
-    return refuse(404, "runs_not_configured", "This app records no runs: set QJOBS_REDIS_REST_URL and _TOKEN");
+    return refuse(404, "runs_not_configured", `This app records no runs: ${RUN_STORE_HINT}`);
   }
 
   const shape = async (run: Run | undefined): Promise<Snapshot> => {

@@ -1,6 +1,7 @@
 import {
   type Env,
   processEnv,
+  RUN_STORE_HINT,
   RUN_STORE_VARIABLES,
   readDispatchConfig,
   readRunStoreConfig,
@@ -66,10 +67,7 @@ export interface RunsApi {
 function storeOrThrow(env: Env, what: string) {
   const store = readRunStoreConfig(env);
   if (!store) {
-    throw new ConfigurationError(
-      `${what} needs the run store: set QJOBS_REDIS_REST_URL and QJOBS_REDIS_REST_TOKEN (or UPSTASH_REDIS_REST_URL/_TOKEN, or KV_REST_API_URL/_TOKEN).`,
-      RUN_STORE_VARIABLES,
-    );
+    throw new ConfigurationError(`${what} needs the run store: ${RUN_STORE_HINT}.`, RUN_STORE_VARIABLES);
   }
   return store;
 }

@@ -1,11 +1,10 @@
+import type { State } from "@upstash/qstash";
 import type { DispatchConfig } from "../env.js";
 import { qstashClient } from "../publish.js";
-import { MAX_ERROR_CHARS, type Run, type RunStatus } from "./model.js";
-
-type LogState = "CREATED" | "ACTIVE" | "DELIVERED" | "ERROR" | "RETRY" | "FAILED" | "CANCELED" | "IN_PROGRESS";
+import { isRunEnded, MAX_ERROR_CHARS, type Run, type RunStatus } from "./model.js";
 
 /** What a QStash log state says of a run. */
-const STATUS_OF: Record<LogState, RunStatus> = {
+const STATUS_OF: Record<State, RunStatus> = {
   CREATED: "queued",
   ACTIVE: "queued",
   IN_PROGRESS: "running",
@@ -15,14 +14,6 @@ const STATUS_OF: Record<LogState, RunStatus> = {
   FAILED: "failed",
   CANCELED: "cancelled",
 };
-
-interface LogEntry {
-  time: number;
-  state: string;
-  messageId: string;
-  url: string;
-  error?: string;
-}
 
 /** The job key in a delivery URL (`?job=`), or undefined. */
 function keyOf(url: string): string | undefined {
@@ -39,14 +30,14 @@ function keyOf(url: string): string | undefined {
  */
 export async function runFromQStashLogs(config: DispatchConfig, id: string): Promise<Run | undefined> {
   const client = await qstashClient(config);
-  const { logs } = await client.logs({ messageIds: [id] } as never);
-  const entries = (logs as LogEntry[]).filter((log) => log.messageId === id).sort((a, b) => a.time - b.time);
+  const { logs } = await client.logs({ messageIds: [id] });
+  const entries = logs.filter((log) => log.messageId === id).sort((a, b) => a.time - b.time);
   const first = entries[0];
   const last = entries.at(-1);
   if (!first || !last) return undefined;
   const key = keyOf(last.url) ?? keyOf(first.url);
   if (!key) return undefined;
-  const status = STATUS_OF[last.state as LogState] ?? "queued";
+  const status = STATUS_OF[last.state] ?? "queued";
   const attempts = entries.filter(
     (log) => log.state === "ERROR" || log.state === "DELIVERED" || log.state === "FAILED",
   );
@@ -54,7 +45,7 @@ export async function runFromQStashLogs(config: DispatchConfig, id: string): Pro
   const started = entries.find(
     (log) => log.state === "IN_PROGRESS" || log.state === "ERROR" || log.state === "DELIVERED",
   );
-  const ended = status === "succeeded" || status === "failed" || status === "cancelled";
+  const ended = isRunEnded({ status });
   return {
     id,
     key,

@@ -1,14 +1,6 @@
 import type { Redis } from "@upstash/redis";
 import type { RunStoreConfig } from "../env.js";
-import {
-  jsonUnder,
-  MAX_PROGRESS_BYTES,
-  MAX_RESULT_BYTES,
-  type RunError,
-  runErrorOf,
-  runFields,
-  runKeys,
-} from "./model.js";
+import { jsonUnder, MAX_PROGRESS_BYTES, MAX_RESULT_BYTES, type RunError, runFields, runKeys } from "./model.js";
 import { appHash, STORE_TIMEOUT_MS, storeClient, UNENDED_RUN_GRACE_SECONDS, withinBound } from "./store.js";
 
 /** How a delivery ended, as the route answered it. */
@@ -180,5 +172,3 @@ export function startRecording(
     },
   };
 }
-
-export { runErrorOf };
