@@ -5,10 +5,11 @@
 import { build } from "esbuild";
 
 const root = new URL("../", import.meta.url);
-// Two entries: `#local/defaults` (defaults and UserError, what start-up and `--help` need) and the server
-// (`#local`), split so they share one UserError class (instanceof holds) and `--version` loads no server.
+// Three entries: `#local/defaults` (defaults and UserError, what start-up and `--help` need), `#local/project`
+// (crons and private files, what generate and the reports need) and the server (`#local`), split so they share
+// one UserError class (instanceof holds), `--version` loads no server and a cached generate no zod.
 await build({
-  entryPoints: ["index", "defaults"].map((name) => new URL(`../local/src/${name}.ts`, root).pathname),
+  entryPoints: ["index", "defaults", "project"].map((name) => new URL(`../local/src/${name}.ts`, root).pathname),
   outdir: new URL("dist/local", root).pathname,
   splitting: true,
   bundle: true,

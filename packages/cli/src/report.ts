@@ -1,5 +1,5 @@
 import { bypassWithheld, DEV_CREDENTIALS, escapeControls, isRunEnded, type Run, type RunPage } from "@qjobs/runtime";
-import { nextRuns, parseCron } from "#local";
+import { nextRuns, parseCron } from "#local/project";
 import type { DashboardHandle } from "./commands/dashboard.js";
 import type { DevHandle } from "./commands/dev.js";
 import type { Change, InitResult } from "./commands/init.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ignoreQjobsFolder, writePrivateFile } from "#local";
+import { ignoreQjobsFolder, writePrivateFile } from "#local/project";
 import type { FileExtraction } from "../types.js";
 import { version } from "../version.js";
 

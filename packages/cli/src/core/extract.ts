@@ -1,5 +1,5 @@
 import { isValidJobKey, JOB_KEY_RULE } from "@qjobs/runtime";
-import { cronProblem } from "#local";
+import { cronProblem } from "#local/project";
 import { OPTION_NAMES } from "../options.js";
 import type { DeclaredSchedule, ExtractedJob, FileExtraction } from "../types.js";
 import { readLiteral } from "./literals.js";

@@ -1,6 +1,6 @@
 import { deliveryUrl, failureCallbackOf } from "@qjobs/runtime";
 import type { ProjectJob, ProjectView } from "#local";
-import { nextRuns, parseCron } from "#local";
+import { nextRuns, parseCron } from "#local/project";
 import { loadConfig } from "../core/config.js";
 import { scanProject } from "../core/scan.js";
 import { UserError } from "../errors.js";
