@@ -10,6 +10,8 @@ export function publishHeaders(options: ScheduleOptions): Record<string, string>
   if (options.retryDelay) headers["upstash-retry-delay"] = options.retryDelay;
   if (options.callback) headers["upstash-callback"] = options.callback;
   if (options.failureCallback) headers["upstash-failure-callback"] = options.failureCallback;
+  if (options.failureCallbackRetries !== undefined)
+    headers["upstash-failure-callback-retries"] = String(options.failureCallbackRetries);
   if (options.label) headers["upstash-label"] = options.label;
   const flow = options.flowControl;
   if (flow) {

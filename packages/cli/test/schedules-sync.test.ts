@@ -1,7 +1,7 @@
 // `qjobs schedules sync` as a process, against qjobs dev standing in for QStash; the state checked with the SDK.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DEV_CREDENTIALS } from "@qjobs/runtime";
+import { DEV_CREDENTIALS, FAILURE_CALLBACK_RETRIES } from "@qjobs/runtime";
 import { describe, expect, it } from "vitest";
 import { startCaptureServer } from "../../../testkit/capture-server.js";
 import { appPrefix, escapeIdPart, scheduleId } from "../src/schedules/plan.js";
@@ -26,7 +26,7 @@ const stepsOf = (stdout: string) => (JSON.parse(stdout) as { steps: Step[] }).st
 describe("qjobs schedules sync", () => {
   it("plans (--dry-run changes nothing), applies, and plans no change when run again", async () => {
     const dir = await project();
-    const { server, client } = await startLocal();
+    const { server, client, engine } = await startLocal();
     const dry = await sync(dir, server.url, "--dry-run");
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/\+ create reports\/daily-digest #1 {2}CRON_TZ=Europe\/Paris 0 9 \* \* 1-5/);
@@ -49,6 +49,12 @@ describe("qjobs schedules sync", () => {
       labels: ["reports"],
       flowControlKey: "reports",
       parallelism: 1,
+    });
+    // Its runs end like dispatched ones: the route's failure callback, retried as the runtime's rule says.
+    const held = engine.listSchedules().find((schedule) => schedule.spec.url === digest?.destination);
+    expect(held?.spec.failureCallback).toMatchObject({
+      url: `${jobsUrl}?job=reports%2Fdaily-digest&hook=failure`,
+      retries: FAILURE_CALLBACK_RETRIES,
     });
     // A key template fills from each schedule's declared payload.
     const regional = schedules.filter((schedule) => schedule.destination.endsWith("job=reports%2Fregional"));

@@ -1,5 +1,11 @@
 import { createHash } from "node:crypto";
-import { appIdentity, type DispatchOptions, isSameApp } from "@qjobs/runtime";
+import {
+  appIdentity,
+  type DispatchOptions,
+  FAILURE_CALLBACK_RETRIES,
+  failureCallbackOf,
+  isSameApp,
+} from "@qjobs/runtime";
 import { fillDeclaredOptions } from "@qjobs/runtime/keys";
 import { seconds } from "../duration.js";
 import { SCHEDULE_OPTION_NAMES } from "../options.js";
@@ -34,6 +40,8 @@ export interface ScheduleOptions {
   timeout?: number | string;
   callback?: string;
   failureCallback?: string;
+  /** Set when the failure callback is the route's hook: how often QStash retries it (the runtime's one rule). */
+  failureCallbackRetries?: number;
   flowControl?: { key: string; parallelism?: number; rate?: number; period?: number | string };
   label?: string;
   headers?: Record<string, string>;
@@ -128,9 +136,18 @@ export function wantedSchedules(
   jobsUrl: URL,
   deliveryUrl: (key: string, hook?: string) => string,
 ): WantedSchedule[] {
-  const hookUrl = (key: string) => deliveryUrl(key, "failure");
-  return jobs.flatMap((job) =>
-    job.schedules.map((declared, index) => ({
+  return jobs.flatMap((job) => {
+    // Scheduled runs end like dispatched ones: the route's failure callback unless the job declares its own.
+    const { failureCallback, headers } = failureCallbackOf(
+      jobsUrl,
+      job.key,
+      job.failureHook || typeof job.options.failureCallback !== "string" ? undefined : job.options.failureCallback,
+    );
+    const ending = {
+      failureCallback,
+      ...(Object.keys(headers).length > 0 ? { failureCallbackRetries: FAILURE_CALLBACK_RETRIES } : {}),
+    };
+    return job.schedules.map((declared, index) => ({
       scheduleId: scheduleId(jobsUrl, job.key, declared, index),
       key: job.key,
       label: declared.name ?? `#${index + 1}`,
@@ -147,11 +164,10 @@ export function wantedSchedules(
           ) as DispatchOptions,
           declared.payload,
         ) as ScheduleOptions),
-        // Scheduled runs end like dispatched ones: the route's failure callback unless the job declares its own.
-        ...(job.failureHook || job.options.failureCallback === undefined ? { failureCallback: hookUrl(job.key) } : {}),
+        ...ending,
       },
-    })),
-  );
+    }));
+  });
 }
 
 /**

@@ -91,7 +91,7 @@ function bypassHeaders(wanted: WantedSchedule, options: ApplyOptions): Record<st
 }
 
 async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions): Promise<void> {
-  const { headers, retryDelay, delay, timeout, flowControl, ...rest } = wanted.options;
+  const { headers, retryDelay, delay, timeout, flowControl, failureCallbackRetries, ...rest } = wanted.options;
   const flow = flowControl && {
     ...flowControl,
     period: flowControl.period === undefined ? undefined : seconds(flowControl.period),
@@ -110,6 +110,9 @@ async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions
       ...headers,
       "Content-Type": "application/json",
       ...(retryDelay ? { "Upstash-Retry-Delay": retryDelay } : {}),
+      ...(failureCallbackRetries !== undefined
+        ? { "Upstash-Failure-Callback-Retries": String(failureCallbackRetries) }
+        : {}),
       ...bypassHeaders(wanted, options),
     },
   });
