@@ -40,9 +40,10 @@ function routeStandIn(token: string) {
   const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const encoder = new TextEncoder();
   const ended = () => ["succeeded", "failed", "cancelled"].includes(current.status);
-  const stats = { requests: 0, open: 0 };
-  const fetch = async (_url: string, init: RequestInit = {}) => {
+  const stats = { requests: 0, open: 0, urls: [] as string[] };
+  const fetch = async (url: string, init: RequestInit = {}) => {
     stats.requests++;
+    stats.urls.push(url);
     const headers = new Headers(init.headers);
     if (headers.get("authorization") !== `Bearer ${token}`) {
       return new Response(JSON.stringify({ error: { code: "unauthorized", message: "no" } }), { status: 401 });
@@ -105,7 +106,7 @@ export function describeUseRun(under: ReactUnderTest): void {
       status ?? "unknown",
       progress === undefined ? "" : `progress ${JSON.stringify(progress)}`,
       result === undefined ? "" : `result ${JSON.stringify(result)}`,
-      error ? `error ${error.message}` : "",
+      error ? `error ${"code" in error ? `${error.code}: ` : ""}${error.message}` : "",
       done ? "done" : "",
     ]
       .filter(Boolean)
@@ -188,8 +189,10 @@ export function describeUseRun(under: ReactUnderTest): void {
     it("attack: a refused token shows error.code unauthorized and stops asking", async () => {
       const route = routeStandIn("another token");
       const container = mount(h(View, { handle, fetch: route.fetch }));
-      await expect.poll(() => container.textContent).toBe("run | unknown | error no");
+      await expect.poll(() => container.textContent).toBe("run | unknown | error unauthorized: no");
       expect(route.stats.requests).toBe(1);
+      // It asked the handle's route for the handle's run, with the token in a header, never in the URL.
+      expect(route.stats.urls).toEqual(["http://app.test/api/jobs?run=msg_hook"]);
     });
   });
 }

@@ -314,10 +314,19 @@ describe("flow control, as the SDK's flow-control suite checks it", () => {
     });
   });
 
-  it("resetRate brings the rate count back to 0", async () => {
-    await publishWithKey("fc-reset");
+  it("resetRate brings the rate count back to 0, and lets the waiting message go", async () => {
+    // A rate of one a minute: the first message is delivered and counted, the second waits for the next period.
+    const flowControl = { key: "fc-reset", rate: 1, period: "1m" } as const;
+    const before = destination.deliveries.length;
+    await client.publish({ url: later("/reset"), body: "1", flowControl });
+    const { messageId } = await client.publish({ url: later("/reset"), body: "2", flowControl });
+    await destination.waitFor(before + 1);
+    await expect.poll(async () => (await client.flowControl.get("fc-reset")).rateCount).toBe(1);
+    expect(destination.deliveries.length).toBe(before + 1);
     await client.flowControl.resetRate("fc-reset");
-    expect((await client.flowControl.get("fc-reset")).rateCount).toBe(0);
+    expect((await client.flowControl.get("fc-reset")).rateCount).toBeLessThanOrEqual(1);
+    const [second] = (await destination.waitFor(before + 2)).slice(before + 1);
+    expect(second?.headers["upstash-message-id"]).toBe(messageId);
   });
 });
 

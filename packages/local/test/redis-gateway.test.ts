@@ -121,6 +121,7 @@ describe("write records", () => {
     const { run, records } = gateway();
     run("SET a 1");
     const before = records().length;
+    expect(before).toBe(1); // the write that changed something was recorded
     for (const command of ["GET a", "SET a 2 NX", "DEL missing", "EXPIRE a 10 XX", "HDEL h f", "ZREM z m", "TTL a"])
       run(command);
     run("XADD s NOMKSTREAM * f v");
