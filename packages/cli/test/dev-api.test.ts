@@ -449,6 +449,24 @@ describe("caps on what one client can make qjobs dev hold (issue 20, item 12)", 
     expect(engine.messages.size).toBe(3);
   });
 
+  it("past the cap a dead letter's retry is refused 429 and the dead letter kept, one or many", async () => {
+    const { client, destination, engine, server } = await startLocal({
+      engine: { maxMessages: 2 },
+      respond: (_delivery, response) => response.writeHead(489, { "upstash-nonretryable-error": "true" }).end(),
+    });
+    for (const n of [1, 2]) await client.publish({ url: `${destination.url}/dead`, body: String(n) });
+    await destination.waitFor(2);
+    await engine.idle();
+    for (let i = 0; i < 2; i++) await client.publish({ url: `${destination.url}/later`, body: "{}", delay: 3600 });
+    const [dead] = (await client.dlq.listMessages()).messages;
+    const one = await fetch(`${server.url}/v2/dlq/retry/${dead?.dlqId}`, { method: "POST", headers: auth });
+    expect(one.status).toBe(429);
+    await expect(client.dlq.retry({ dlqIds: [dead?.dlqId ?? ""] })).rejects.toMatchObject({ status: 429 });
+    await expect(client.dlq.retry({ all: true })).rejects.toMatchObject({ status: 429 });
+    expect((await client.dlq.listMessages()).messages).toHaveLength(2);
+    expect(engine.messages.size).toBe(2);
+  });
+
   it("a queue's lag is kept as messages wait, start, retry and are cancelled", async () => {
     const clock = new ManualClock();
     const { client, destination, engine } = await startLocal({

@@ -217,6 +217,7 @@ export class Engine {
   retryDlq(dlqId: string, overrides: Partial<MessageSpec> = {}): { messageId: string } | undefined {
     const entry = this.state.dlq.get(dlqId);
     if (!entry) return undefined;
+    this.ensureRoom(1); // a retry is a new message: past the cap, the dead letter stays
     this.deadLetters.delete(dlqId);
     const { messageId, createdAt, retryDelayFn, state, retried, dueAt, deduplicationId, ...spec } = entry.message;
     return this.publish({
@@ -235,6 +236,7 @@ export class Engine {
     cursor?: string,
   ): { responses: { messageId: string }[]; cursor?: string } {
     const chosen = this.deadLetters.list(filter, count, cursor);
+    this.ensureRoom(chosen.items.length); // all or nothing, as a batch
     const responses = chosen.items.flatMap((entry) => this.retryDlq(entry.dlqId, overrides) ?? []);
     return { responses, ...(chosen.cursor ? { cursor: chosen.cursor } : {}) };
   }
