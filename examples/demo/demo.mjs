@@ -63,13 +63,14 @@ function startQStash() {
 const { url: qstashUrl, redisUrl, child } = await startQStash();
 const { startApp } = await import("./dist/app.js");
 const app = await startApp();
-// qjobs dev's public development token: its QStash and its Redis stand-in both take it.
-const devToken = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0=";
+// qjobs dev's public development credentials: its QStash and its Redis stand-in both take the token.
+const { DEV_CREDENTIALS } = await import("@qjobs/runtime");
+const devToken = DEV_CREDENTIALS.token;
 Object.assign(process.env, {
   QSTASH_URL: qstashUrl,
   QSTASH_TOKEN: devToken,
-  QSTASH_CURRENT_SIGNING_KEY: "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r",
-  QSTASH_NEXT_SIGNING_KEY: "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs",
+  QSTASH_CURRENT_SIGNING_KEY: DEV_CREDENTIALS.currentSigningKey,
+  QSTASH_NEXT_SIGNING_KEY: DEV_CREDENTIALS.nextSigningKey,
   QJOBS_URL: `${app.url}/api/jobs`,
   QJOBS_REDIS_REST_URL: redisUrl,
   QJOBS_REDIS_REST_TOKEN: devToken,
