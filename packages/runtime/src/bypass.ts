@@ -27,6 +27,24 @@ export function foreignCallback(jobsUrl: string | URL, callbacks: readonly (stri
   return callbacks.find((url) => url !== undefined && !isOnOrigin(url, origin));
 }
 
+/**
+ * The headers that carry the bypass secret on a message: to the app, and on into its failure callback when it has
+ * one. None when a callback is foreign (or there is no secret or jobs URL). Lower-case names, as the SDK and the
+ * dashboard's proxy both take them.
+ */
+export function bypassHeaders(
+  secret: string | undefined,
+  jobsUrl: string | URL | undefined,
+  callbacks: { callback?: string | undefined; failureCallback?: string | undefined },
+): Record<string, string> {
+  if (!secret || !jobsUrl) return {};
+  if (foreignCallback(jobsUrl, [callbacks.callback, callbacks.failureCallback]) !== undefined) return {};
+  return {
+    [`upstash-forward-${BYPASS_HEADER}`]: secret,
+    ...(callbacks.failureCallback ? { [`upstash-failure-callback-forward-${BYPASS_HEADER}`]: secret } : {}),
+  };
+}
+
 /** Why a job's messages go without the bypass secret, in one line. */
 export function bypassWithheld(key: string, callback: string): string {
   return `Messages of job "${key}" go without VERCEL_AUTOMATION_BYPASS_SECRET: their callback ${JSON.stringify(callback.slice(0, 200))} is not on the jobs URL's origin, and QStash copies a message's headers into its callbacks' body.`;

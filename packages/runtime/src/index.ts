@@ -1,5 +1,5 @@
 export { appIdentity, deliveryUrl, isSameApp } from "./binding.js";
-export { BYPASS_HEADER, bypassWithheld, foreignCallback } from "./bypass.js";
+export { BYPASS_HEADER, bypassHeaders, bypassWithheld, foreignCallback } from "./bypass.js";
 export type { Debounce } from "./debounce.js";
 export {
   checkJobsUrlPath,

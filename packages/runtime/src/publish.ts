@@ -1,6 +1,6 @@
 import type { Client, PublishRequest } from "@upstash/qstash";
 import { deliveryUrl } from "./binding.js";
-import { BYPASS_HEADER, bypassSecretFor } from "./bypass.js";
+import { bypassHeaders, bypassSecretFor } from "./bypass.js";
 import { DEBOUNCE_HEADER, type Debounce, fillDebounceKey, startDebounce } from "./debounce.js";
 import { DEFAULT_ROUTE_PATH, type DispatchConfig, maxPayloadBytes, processEnv, readDispatchConfig } from "./env.js";
 import { DispatchError, InvalidPayloadError, PayloadTooLargeError, QJobsError } from "./errors.js";
@@ -80,9 +80,8 @@ function toPublishRequest(
     body,
     headers: {
       ...headers,
-      ...(bypassSecret ? { [BYPASS_HEADER]: bypassSecret } : {}),
       ...callbackHeaders,
-      ...(bypassSecret ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: bypassSecret } : {}),
+      ...bypassHeaders(bypassSecret, config.jobsUrl, { callback: rest.callback, failureCallback }),
       "Content-Type": "application/json",
     },
     notBefore: notBefore instanceof Date ? Math.floor(notBefore.getTime() / 1000) : notBefore,

@@ -1,4 +1,4 @@
-import { BYPASS_HEADER, foreignCallback } from "@qjobs/runtime";
+import { bypassHeaders, foreignCallback } from "@qjobs/runtime";
 import type { Client } from "@upstash/qstash";
 import { type ExistingSchedule, type PlanStep, seconds, type WantedSchedule } from "./plan.js";
 
@@ -78,18 +78,6 @@ export function withheldBypass(steps: readonly PlanStep[], jobsUrl: URL): { key:
   return [...withheld].map(([key, callback]) => ({ key, callback }));
 }
 
-/** The bypass headers a schedule's runs carry: none when a callback would copy them elsewhere (issue 20). */
-function bypassHeaders(wanted: WantedSchedule, options: ApplyOptions): Record<string, string> {
-  const { bypassSecret, jobsUrl } = options;
-  if (!bypassSecret || !jobsUrl) return {};
-  const { callback, failureCallback } = wanted.options;
-  if (foreignCallback(jobsUrl, [callback, failureCallback]) !== undefined) return {};
-  return {
-    [`Upstash-Forward-${BYPASS_HEADER}`]: bypassSecret,
-    ...(failureCallback ? { [`Upstash-Failure-Callback-Forward-${BYPASS_HEADER}`]: bypassSecret } : {}),
-  };
-}
-
 async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions): Promise<void> {
   const { headers, retryDelay, delay, timeout, flowControl, failureCallbackRetries, ...rest } = wanted.options;
   const flow = flowControl && {
@@ -113,7 +101,8 @@ async function put(client: Client, wanted: WantedSchedule, options: ApplyOptions
       ...(failureCallbackRetries !== undefined
         ? { "Upstash-Failure-Callback-Retries": String(failureCallbackRetries) }
         : {}),
-      ...bypassHeaders(wanted, options),
+      // None when a callback would copy them elsewhere (issue 20).
+      ...bypassHeaders(options.bypassSecret, options.jobsUrl, wanted.options),
     },
   });
 }

@@ -1,4 +1,3 @@
-import { BYPASS_HEADER, foreignCallback } from "@qjobs/runtime";
 import { MESSAGE_ID, REPLAY_OF_FORWARD } from "./endpoints.js";
 import type { ProjectView } from "./view.js";
 
@@ -93,21 +92,6 @@ function hookUrl(destination: string): string {
   const url = new URL(destination);
   url.searchParams.set("hook", "failure");
   return url.href;
-}
-
-/** The bypass headers a publish may carry: none when a callback would copy them to another origin. */
-export function bypassHeaders(
-  secret: string | undefined,
-  jobsUrl: URL | undefined,
-  callbacks: Readonly<Record<string, string>>,
-): Record<string, string> {
-  if (!secret || !jobsUrl) return {};
-  const failure = callbacks["upstash-failure-callback"];
-  if (foreignCallback(jobsUrl, [callbacks["upstash-callback"], failure]) !== undefined) return {};
-  return {
-    [`upstash-forward-${BYPASS_HEADER}`]: secret,
-    ...(failure ? { [`upstash-failure-callback-forward-${BYPASS_HEADER}`]: secret } : {}),
-  };
 }
 
 /** The most of QStash's answer the proxy buffers (a page of logs is far less). */

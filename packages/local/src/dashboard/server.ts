@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { BYPASS_HEADER } from "@qjobs/runtime";
+import { BYPASS_HEADER, bypassHeaders } from "@qjobs/runtime";
 import { readBody, sameSecret } from "../http.js";
 import { prepareRetry, RetryLinks } from "./dead-letter-retry.js";
 import { dashboardEndpoint, MESSAGE_ID, type PageEndpoint, pageEndpoint } from "./endpoints.js";
-import { bypassHeaders, checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
+import { checkPublish, MAX_ANSWER_BYTES, pageAnswer, parseTarget, readCapped } from "./proxy.js";
 import { type RunsOptions, runsAnswer } from "./runs.js";
 import type { ProjectView } from "./view.js";
 
@@ -101,7 +101,10 @@ export function dashboardHandler(options: DashboardOptions): PageHandler {
       Object.assign(
         headers,
         checked.callbacks,
-        bypassHeaders(options.bypassSecret, options.jobsUrl, checked.callbacks),
+        bypassHeaders(options.bypassSecret, options.jobsUrl, {
+          callback: checked.callbacks["upstash-callback"],
+          failureCallback: checked.callbacks["upstash-failure-callback"],
+        }),
       );
       forwarded = `/v2/publish/${checked.destination}`;
     }
