@@ -20,7 +20,7 @@ const numberOr = (value: unknown) => (typeof value === "number" && Number.isFini
  * The keys of QStash's `GET /v2/flowControl` answer: an array (qjobs dev, QStash's API reference) or
  * `{ flowControls }` (an older page of its docs), each with `waitListSize` (or `waitlistSize`, as the reference
  * spells it) and, where QStash sends them, the parallelism and rate figures. `ratePeriodStart` is documented in
- * seconds and qjobs dev sends milliseconds: read as milliseconds either way. An item without a key is left out;
+ * seconds (qjobs dev sends seconds); a value in milliseconds is read as such, in case QStash sends them. An item without a key is left out;
  * an answer that holds no list throws, so the page says it could not read flow control rather than show none.
  */
 export function readFlowKeys(answer: unknown): FlowControlInfo[] {

@@ -59,7 +59,7 @@ describe("readFlowKeys: QStash's list as the page shows it, whichever documented
     expect(usedOfMax(5, 0)).toBe("5");
   });
 
-  it("reads ratePeriodStart in seconds (QStash's docs) or milliseconds (qjobs dev) as milliseconds", () => {
+  it("reads ratePeriodStart in seconds (QStash's docs, qjobs dev) or milliseconds as milliseconds", () => {
     const at = Date.UTC(2026, 0, 2);
     expect(readFlowKeys([{ flowControlKey: "k", ratePeriodStart: at / 1000 }])[0]?.ratePeriodStart).toBe(at);
     expect(readFlowKeys([{ flowControlKey: "k", ratePeriodStart: at }])[0]?.ratePeriodStart).toBe(at);

@@ -248,11 +248,10 @@ describe("flow control as an API", () => {
     await publish();
     await destination.waitFor(1);
     await engine.idle();
-    expect(await client.flowControl.get("k")).toMatchObject({
-      flowControlKey: "k",
-      parallelismMax: 5,
-      isPaused: false,
-    });
+    const info = await client.flowControl.get("k");
+    expect(info).toMatchObject({ flowControlKey: "k", parallelismMax: 5, isPaused: false });
+    // In unix seconds, as QStash documents it: within the last minute.
+    expect(Math.abs(info.ratePeriodStart - Date.now() / 1000)).toBeLessThan(60);
 
     await client.flowControl.pause("k");
     await publish();

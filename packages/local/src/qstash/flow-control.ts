@@ -32,7 +32,8 @@ export class FlowControl {
       rateMax: config.rate ?? 0,
       rateCount: starts.length,
       ratePeriod: config.periodMs / 1000,
-      ratePeriodStart: starts[0] ?? state.periodStart,
+      // Unix seconds, as QStash documents it.
+      ratePeriodStart: Math.floor((starts[0] ?? state.periodStart) / 1000),
       isPaused: state.paused,
       isPinnedParallelism: state.pinned?.parallelism !== undefined,
       isPinnedRate: state.pinned?.rate !== undefined,
