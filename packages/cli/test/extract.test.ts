@@ -74,6 +74,8 @@ describe("a bare cron on a job whose payload is required (issue 21: it fires wit
     ['{ schedule: "0 9 * * *", handler: async (users: string[]) => {} }'],
     ['{ schedule: ["0 9 * * *"], handler: async (payload: { day: string }) => {} }'],
     ['{ schedule: { cron: "0 9 * * *" }, handler: async function (id: string | number) {} }'],
+    // Quoted names are the same properties: the schedule and the handler are found as written.
+    ['{ "schedule": "0 9 * * *", "handler": async (users: string[]) => {} }'],
   ])("is refused when the parameter is annotated in place and plainly required: %s", (definition) => {
     const { problems } = job(definition);
     expect(problems.map((problem) => problem.message)).toEqual([expect.stringMatching(bareCronProblem)]);

@@ -272,10 +272,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     let handler = definition;
     if (definition && ts.isObjectLiteralExpression(definition)) {
       if (hasProperty(definition, "schema")) return "unknown";
-      const property = definition.properties.find(
-        (candidate) =>
-          candidate.name !== undefined && ts.isIdentifier(candidate.name) && candidate.name.text === "handler",
-      );
+      const property = propertyNamed(definition, "handler");
       handler =
         property && ts.isPropertyAssignment(property)
           ? property.initializer
@@ -316,15 +313,28 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
     ].includes(type.kind);
   }
 
-  /** Whether a job's definition object declares a property (written inline or as a shorthand). */
-  function hasProperty(definition: Node | undefined, name: string): boolean {
-    if (!definition || !ts.isObjectLiteralExpression(definition)) return false;
-    return definition.properties.some(
+  /** A property of a job's definition object, named plainly or quoted (`handler`, `"handler"`), or undefined. */
+  function propertyNamed(definition: Node | undefined, name: string) {
+    if (!definition || !ts.isObjectLiteralExpression(definition)) return undefined;
+    return definition.properties.find(
       (property) =>
         property.name !== undefined &&
         (ts.isIdentifier(property.name) || ts.isStringLiteral(property.name)) &&
         property.name.text === name,
     );
+  }
+
+  /** Whether a job's definition object declares a property (written inline or as a shorthand). */
+  function hasProperty(definition: Node | undefined, name: string): boolean {
+    return propertyNamed(definition, name) !== undefined;
+  }
+
+  /** The node holding a property's value: its initializer, or a shorthand's name; undefined for a method. */
+  function valueOf(definition: Node | undefined, name: string): Node | undefined {
+    const property = propertyNamed(definition, name);
+    if (property && ts.isPropertyAssignment(property)) return property.initializer;
+    if (property && ts.isShorthandPropertyAssignment(property)) return property.name;
+    return undefined;
   }
 
   /**
@@ -366,17 +376,8 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
 
   /** A job's `debounce`, read statically like its options; every problem becomes a diagnostic. */
   function readDebounceOf(key: string, definition: Node | undefined, options: Record<string, unknown>) {
-    if (!definition || !ts.isObjectLiteralExpression(definition)) return undefined;
-    const property = definition.properties.find(
-      (
-        candidate,
-      ): candidate is import("ts-morph").ts.PropertyAssignment | import("ts-morph").ts.ShorthandPropertyAssignment =>
-        (ts.isPropertyAssignment(candidate) || ts.isShorthandPropertyAssignment(candidate)) &&
-        (ts.isIdentifier(candidate.name) || ts.isStringLiteral(candidate.name)) &&
-        candidate.name.text === "debounce",
-    );
-    if (!property) return undefined;
-    const node = ts.isPropertyAssignment(property) ? property.initializer : property.name;
+    const node = valueOf(definition, "debounce");
+    if (!node) return undefined;
     const literal = readLiteral(ts, file, node);
     if (!literal.ok) {
       problems.push({
@@ -398,17 +399,8 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
    * them, as literals (or same-file constants holding literals). Every problem becomes a diagnostic.
    */
   function readSchedules(key: string, definition: Node | undefined): DeclaredSchedule[] {
-    if (!definition || !ts.isObjectLiteralExpression(definition)) return [];
-    const property = definition.properties.find(
-      (candidate) =>
-        (ts.isPropertyAssignment(candidate) || ts.isShorthandPropertyAssignment(candidate)) &&
-        (ts.isIdentifier(candidate.name) || ts.isStringLiteral(candidate.name)) &&
-        candidate.name.text === "schedule",
-    );
-    if (!property) return [];
-    const node: Node = ts.isPropertyAssignment(property)
-      ? property.initializer
-      : (property as import("ts-morph").ts.ShorthandPropertyAssignment).name;
+    const node = valueOf(definition, "schedule");
+    if (!node) return [];
     const literal = readLiteral(ts, file, node);
     if (!literal.ok) {
       problems.push({
