@@ -330,7 +330,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
   }
 
   /** The node holding a property's value: its initializer, or a shorthand's name; undefined for a method. */
-  function valueOf(definition: Node | undefined, name: string): Node | undefined {
+  function propertyValue(definition: Node | undefined, name: string): Node | undefined {
     const property = propertyNamed(definition, name);
     if (property && ts.isPropertyAssignment(property)) return property.initializer;
     if (property && ts.isShorthandPropertyAssignment(property)) return property.name;
@@ -376,7 +376,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
 
   /** A job's `debounce`, read statically like its options; every problem becomes a diagnostic. */
   function readDebounceOf(key: string, definition: Node | undefined, options: Record<string, unknown>) {
-    const node = valueOf(definition, "debounce");
+    const node = propertyValue(definition, "debounce");
     if (!node) return undefined;
     const literal = readLiteral(ts, file, node);
     if (!literal.ok) {
@@ -399,7 +399,7 @@ export function extractJobs(ts: TS, path: string, text: string): FileExtraction 
    * them, as literals (or same-file constants holding literals). Every problem becomes a diagnostic.
    */
   function readSchedules(key: string, definition: Node | undefined): DeclaredSchedule[] {
-    const node = valueOf(definition, "schedule");
+    const node = propertyValue(definition, "schedule");
     if (!node) return [];
     const literal = readLiteral(ts, file, node);
     if (!literal.ok) {
