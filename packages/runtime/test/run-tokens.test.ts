@@ -1,9 +1,10 @@
 // Run tokens (issue 19): an HMAC of its own domain, for one run of one app, expiring; minted by the dispatcher
 // onto run handles and by runToken on a server.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { useCaptureQStash } from "../../../testkit/capture-server.js";
 import { ConfigurationError, createDispatch, createRuns, DEV_CREDENTIALS } from "../src/index.js";
 import { checkRunToken, mintRunToken, readRunTokenKeys } from "../src/runs/token.js";
+import { sha256 } from "../src/sha256.js";
 
 const jobsUrl = "https://app.example.com/api/jobs";
 const url = new URL(jobsUrl);
@@ -17,6 +18,19 @@ const keysOf = async (env: Record<string, string>, at: URL = url) => {
 };
 
 describe("a run token reads one run of one app, until it expires", () => {
+  it("derives the keys from the signing keys once, not at every dispatch", async () => {
+    const env = { QSTASH_CURRENT_SIGNING_KEY: "sig_once_current", QSTASH_NEXT_SIGNING_KEY: "sig_once_next" };
+    const derive = vi.spyOn(sha256, "signHmac");
+    try {
+      const first = await keysOf(env);
+      const again = await keysOf(env);
+      expect(again).toEqual(first);
+      expect(derive).toHaveBeenCalledTimes(2); // one for each signing key, the first time only
+    } finally {
+      derive.mockRestore();
+    }
+  });
+
   it("a token minted for a run is valid for that run", async () => {
     const keys = await keysOf(keysA);
     const token = await mintRunToken(keys, jobsUrl, "msg_1");

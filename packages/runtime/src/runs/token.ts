@@ -35,9 +35,19 @@ export interface RunTokenKeys {
 
 const encoder = new TextEncoder();
 
+/** Derived keys by signing key: a dispatch mints a token each time, and the keys change only on rotation. */
+const derived = new Map<string, Promise<string>>();
+
 /** A key of the token domain derived from a signing key, so a token's MAC is never a QStash signature. */
-async function derivedKey(signingKey: string): Promise<string> {
-  return base64UrlEncode(await sha256.signHmac(signingKey, encoder.encode(`${DOMAIN} key ${VERSION}`)));
+function derivedKey(signingKey: string): Promise<string> {
+  let key = derived.get(signingKey);
+  if (!key) {
+    if (derived.size >= 8) derived.clear(); // rotations only: a handful of keys in a process's life
+    key = sha256.signHmac(signingKey, encoder.encode(`${DOMAIN} key ${VERSION}`)).then((mac) => base64UrlEncode(mac));
+    key.catch(() => derived.delete(signingKey)); // a failure is not kept
+    derived.set(signingKey, key);
+  }
+  return key;
 }
 
 const isDevKey = (key: string | undefined) =>
