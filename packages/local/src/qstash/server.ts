@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { DEV_CREDENTIALS } from "@qjobs/runtime";
 import type { PageHandler } from "../dashboard/server.js";
-import { crossSiteRefusal, flatHeaders, listenLocally, readBody } from "../http.js";
+import { crossSiteRefusal, flatHeaders, listenLocally, readBody, sameSecret } from "../http.js";
 import { type Answer, type Call, safeDecode } from "./call.js";
 import { DEFAULT_MAX_BODY_BYTES } from "./defaults.js";
 import { errorAnswer } from "./errors.js";
@@ -56,7 +56,7 @@ export async function startServer(
     if (options.pages && !url.pathname.startsWith("/v2/"))
       return options.pages(request, response).catch(() => response.destroy());
     const bearer = headers.authorization?.replace(/^Bearer\s+/i, "") ?? url.searchParams.get("qstash_token");
-    if (bearer !== token)
+    if (bearer === null || !sameSecret(bearer, token))
       return send({
         status: 401,
         body: { error: "Unauthorized: pass the development token as Authorization: Bearer <token>" },
