@@ -1,5 +1,5 @@
-// The local stand-in for Upstash Redis (issue 18): the gateway (behaviour and storage) and the router
-// (the Upstash REST protocol), to be mounted under /redis beside the local QStash.
+// The local stand-in for Upstash Redis (issue 18): the gateway (behaviour and storage), the router (the Upstash
+// REST protocol, under /redis) and the service that serves them on a port of its own (service.ts).
 export type { Reply } from "./command.js";
 export { DEFAULT_REDIS_PORT } from "./defaults.js";
 export { RedisError } from "./errors.js";

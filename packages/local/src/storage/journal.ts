@@ -30,7 +30,7 @@ export type JournalRecord = { k: string } & Record<string, unknown>;
 /** Why a parsed line is not a record its service can resume from, or undefined when it is one. */
 export type RecordCheck = (value: unknown) => string | undefined;
 
-/** A store for tests and `--no-persist`: state lives in memory only. */
+/** A store for tests and `--in-memory`: state lives in memory only. */
 export function memoryStore(): Store {
   return { append: () => undefined, flush: () => undefined, compact: () => undefined, size: 0, close: () => undefined };
 }
