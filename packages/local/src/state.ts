@@ -26,26 +26,35 @@ export type LiveRecords = () => Iterable<JournalRecord>;
 /**
  * One journal shared by several services. Each gets its own view of the store; a compaction, whichever
  * service asks for it, writes the live records of all of them (its own as it passes them, the others' as
- * they report them), so no service's state is dropped by another's compaction.
+ * they report them), so no service's state is dropped by another's compaction. A view's `size` leaves out
+ * the lines the other services appended since the last compaction: each decides when to compact from its own
+ * traffic (runs write to the Redis at every delivery, and must not make the QStash engine rewrite the journal).
  */
 export function shareJournal(store: Store): { section(live: LiveRecords): Store } {
-  const sections: LiveRecords[] = [];
+  const sections: { live: LiveRecords; appended: number }[] = [];
   return {
     section(live) {
-      const index = sections.push(live) - 1;
+      const mine = { live, appended: 0 };
+      sections.push(mine);
+      const others = () => sections.reduce((sum, section) => sum + (section === mine ? 0 : section.appended), 0);
       return {
-        append: (record) => store.append(record),
+        append: (record) => {
+          mine.appended++;
+          store.append(record);
+        },
         flush: () => store.flush(),
         get size() {
-          return store.size;
+          return store.size - others();
         },
         close: () => store.close(),
-        compact: (records) =>
+        compact: (records) => {
           store.compact(
             (function* () {
-              for (const [at, other] of sections.entries()) yield* at === index ? records : other();
+              for (const section of sections) yield* section === mine ? records : section.live();
             })(),
-          ),
+          );
+          for (const section of sections) section.appended = 0;
+        },
       };
     },
   };

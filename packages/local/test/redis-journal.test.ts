@@ -49,6 +49,21 @@ describe("the local Redis in the journal", () => {
     }
   });
 
+  it("the Redis's writes do not count toward the QStash engine's compaction (each compacts on its own traffic)", async () => {
+    const { shared, redis, journal } = await open("");
+    const engineStore = shared.section(() => []);
+    try {
+      engineStore.append({ k: "gone", id: "msg_1" });
+      const before = engineStore.size;
+      for (let i = 0; i < 50; i++) redis.gateway.execute(["SET", `k${i}`, "v"]);
+      expect(engineStore.size).toBe(before);
+      expect(journal.store.size).toBe(before + 50); // they are in the journal, all the same
+    } finally {
+      await redis.close();
+      journal.store.close();
+    }
+  });
+
   it("a compaction by the QStash engine keeps the Redis keys: each section writes the others' live records too", async () => {
     const { dir, shared, redis, clock } = await open("");
     const engineStore = shared.section(() => engine.journalRecords());
