@@ -8,6 +8,14 @@ import { staticBase } from "./discover.js";
 
 export const CONFIG_FILE = "qjobs.config.json";
 
+/**
+ * No job file and no config: most likely the wrong folder, so generate writes nothing there and watch waits
+ * (issue 21: a registry and a route with 0 jobs, reported as success). A config says this is the project.
+ */
+export function isUnsetProject(config: Config, jobFiles: number): boolean {
+  return jobFiles === 0 && !existsSync(join(config.root, CONFIG_FILE));
+}
+
 const FIELDS = ["$schema", "jobs", "registry", "route", "importExtension", "maxDuration", "runtime"] as const;
 
 /**

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { resolveJobsUrl } from "@qjobs/runtime";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
-import { CONFIG_FILE, loadConfig } from "./config.js";
+import { CONFIG_FILE, isUnsetProject, loadConfig } from "./config.js";
 import { emitFiles } from "./emit.js";
 import { bareCronWarnings, callbackWarnings, timeoutWarnings } from "./model.js";
 import { type ScanResult, scanProject } from "./scan.js";
@@ -48,9 +48,7 @@ export async function syncProject(options: GenerateOptions): Promise<GenerateRes
   const check = options.check ?? false;
   const config = await loadConfig(options.cwd);
   const scan = await scanProject(config, { persistCache: !check });
-  // No job file and no config: most likely the wrong folder, so nothing is written there (issue 21: a registry
-  // and a route with 0 jobs, reported as success). A config says this is the project: its files stay current.
-  const unset = scan.files.length === 0 && !existsSync(join(config.root, CONFIG_FILE));
+  const unset = isUnsetProject(config, scan.files.length);
   const emit = scan.diagnostics.length === 0 && (!unset || (check && generatedFilesExist(config)));
   const files = emit ? await emitFiles(config, scan.model, check) : [];
   return {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { UserError } from "../errors.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
-import { CONFIG_FILE, loadConfig } from "./config.js";
+import { CONFIG_FILE, isUnsetProject, loadConfig } from "./config.js";
 import { IGNORED_DIRS } from "./discover.js";
 import { emitFiles } from "./emit.js";
 import { type FileChange, JobProject } from "./project.js";
@@ -62,7 +62,7 @@ export async function watchProject(options: WatchOptions): Promise<Watcher> {
 
   async function regenerate(changed: string[]) {
     const started = performance.now();
-    if (project.files.length === 0 && !existsSync(join(project.config.root, CONFIG_FILE)))
+    if (isUnsetProject(project.config, project.files.length))
       return options.onEvent({ type: "waiting", globs: project.config.jobs });
     const { model, diagnostics } = project.build();
     if (diagnostics.length > 0) return options.onEvent({ type: "errors", changed, diagnostics });
