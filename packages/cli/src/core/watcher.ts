@@ -1,5 +1,4 @@
-import { existsSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { relative, sep } from "node:path";
 import { UserError } from "../errors.js";
 import type { Config, Diagnostic, GeneratedFile, RegistryModel } from "../types.js";
 import { CONFIG_FILE, isUnsetProject, loadConfig } from "./config.js";
