@@ -1,9 +1,9 @@
-import { request } from "node:http";
 import { Client } from "@upstash/qstash";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browser, browserMissing } from "../../../testkit/browser.js";
 import type { Destination } from "../../../testkit/destination.js";
+import { rawRequest } from "../../../testkit/raw-request.js";
 import { DECLARED_CALLBACK, dashboardProject, recordRequests, recordResponses, startApp } from "./dashboard-support.js";
 import { runCli, spawnCli } from "./support.js";
 
@@ -42,24 +42,7 @@ function raw(
   options: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<{ status: number; body: string }> {
   const url = new URL(path, dashboard);
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: "127.0.0.1",
-        port: url.port,
-        path: url.pathname + url.search,
-        method: options.method ?? "GET",
-        headers: options.headers,
-      },
-      (response) => {
-        let body = "";
-        response.setEncoding("utf8").on("data", (chunk) => (body += chunk));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(options.body);
-  });
+  return rawRequest(Number(url.port), { method: "GET", ...options, path: url.pathname + url.search });
 }
 
 describe("the dashboard's servers: what they refuse", () => {

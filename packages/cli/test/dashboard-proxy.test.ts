@@ -1,8 +1,9 @@
 // `qjobs dashboard`'s proxy against a QStash stand-in that records exactly what reaches it and answers what
 // each test needs (issue 20: items 1, 3, 4, 13 and 15).
-import { createServer, request, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { rawRequest } from "../../../testkit/raw-request.js";
 import { qstash } from "../page/api.js";
 import { spawnCli, tempProject } from "./support.js";
 
@@ -61,31 +62,19 @@ beforeEach(() => {
 });
 
 /** A request to the proxy with the path sent verbatim (no client-side normalising). */
-function proxy(
+async function proxy(
   path: string,
   options: { method?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; type: string; body: string }> {
   const base = new URL(dashboard);
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: "127.0.0.1",
-        port: base.port,
-        path: `${base.pathname}api/qstash${path}`,
-        method: options.method ?? "GET",
-        headers: { "content-type": "application/json", ...options.headers },
-      },
-      (response) => {
-        let body = "";
-        response.setEncoding("utf8").on("data", (chunk) => (body += chunk));
-        response.on("end", () =>
-          resolve({ status: response.statusCode ?? 0, type: String(response.headers["content-type"]), body }),
-        );
-      },
-    );
-    outgoing.on("error", reject);
-    outgoing.end(options.method === "POST" ? "{}" : undefined);
+  const method = options.method ?? "GET";
+  const { status, body, headers } = await rawRequest(Number(base.port), {
+    method,
+    path: `${base.pathname}api/qstash${path}`,
+    headers: { "content-type": "application/json", ...options.headers },
+    ...(method === "POST" ? { body: "{}" } : {}),
   });
+  return { status, type: String(headers["content-type"]), body };
 }
 
 const publish = (destination: string, headers: Record<string, string> = {}) =>
